@@ -1,0 +1,2 @@
+"""Websocket routes of the call centre (agent console, wallboard) under /ws/."""
+websocket_urlpatterns: list = []

@@ -1,0 +1,4 @@
+"""Websocket routes of every app, all under /ws/."""
+from callcenter.routing import websocket_urlpatterns as callcenter_ws
+
+websocket_urlpatterns = [*callcenter_ws]

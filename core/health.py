@@ -1,0 +1,77 @@
+"""Readiness probes of the platform's moving parts: database, cache, Celery broker, channel layer."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync
+from django.core.cache import cache
+from django.db import connection
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _probe_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return connection.vendor
+
+
+def _probe_cache() -> str:
+    key = f"healthz:{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=5)
+    if cache.get(key) != "1":
+        raise RuntimeError("cache did not return the value just written")
+    cache.delete(key)
+    return cache.__class__.__name__
+
+
+def _probe_broker() -> str:
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+        return conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_type
+
+
+def _probe_channel_layer() -> str:
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer configured")
+
+    async def roundtrip() -> None:
+        channel = await layer.new_channel("healthz.")
+        await layer.send(channel, {"type": "healthz.ping"})
+        message = await layer.receive(channel)
+        if message.get("type") != "healthz.ping":
+            raise RuntimeError("channel layer returned a different message")
+
+    async_to_sync(roundtrip)()
+    return layer.__class__.__name__
+
+
+PROBES = {
+    "database": _probe_database,
+    "cache": _probe_cache,
+    "broker": _probe_broker,
+    "channel_layer": _probe_channel_layer,
+}
+
+
+def platform_health() -> list[ProbeResult]:
+    """Run every probe; a failing probe is reported by name, never raised."""
+    results = []
+    for name, probe in PROBES.items():
+        try:
+            results.append(ProbeResult(name=name, ok=True, detail=str(probe())))
+        except Exception as exc:  # a probe must report any failure, whatever its type
+            results.append(ProbeResult(name=name, ok=False, detail=f"{exc.__class__.__name__}: {exc}"))
+    return results
