@@ -1,0 +1,73 @@
+# Operating the 95598 platform: `make run` serves it on http://127.0.0.1:8000, `make test` runs the suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+# Re-run pip only when pyproject.toml is newer than the last successful install.
+INSTALL_STAMP := $(VENV)/.install-stamp
+DEBIAN_PACKAGES := gettext chromium
+CUSTOMERS ?= 2000
+PYTEST_ARGS ?=
+
+PO_FILES := $(wildcard locale/*/LC_MESSAGES/*.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+# compilemessages and makemessages walk the whole tree: keep them out of the virtualenv and generated files.
+I18N_IGNORE := --ignore=.venv --ignore=var --ignore=node_modules --ignore=bench-results
+
+# Playwright drives Debian's /usr/bin/chromium; it must never download a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+.PHONY: help install debian-packages run test bench bench-smoke messages compilemessages
+
+help:
+	@echo "make run        install, migrate, seed demo data, serve http://127.0.0.1:8000 with a Celery worker"
+	@echo "                (CUSTOMERS=$(CUSTOMERS) demo customers; override: make run CUSTOMERS=500)"
+	@echo "make test       install, then run the test suite"
+	@echo "make bench      full benchmark; make bench-smoke: a quick one"
+	@echo "make messages   extract translatable strings into locale/en"
+
+install: $(INSTALL_STAMP) debian-packages compilemessages
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALL_STAMP): pyproject.toml | $(PY)
+	@echo "Installing Python packages into $(VENV)"
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+debian-packages:
+	@scripts/apt_ensure.sh $(DEBIAN_PACKAGES)
+
+compilemessages: $(MO_FILES)
+
+ifneq ($(MO_FILES),)
+$(MO_FILES) &: $(PO_FILES) $(INSTALL_STAMP) | debian-packages
+	@$(MANAGE) compilemessages -v 0 $(I18N_IGNORE)
+	@touch $(MO_FILES)
+endif
+
+messages: $(INSTALL_STAMP) debian-packages
+	$(MANAGE) makemessages -l en $(I18N_IGNORE)
+
+# Static files are served by the development server from the app folders (DEBUG), so collectstatic is not needed
+# to run; production runs `manage.py collectstatic` once per release.
+run: install
+	@echo "== Migrating the database"
+	@$(MANAGE) migrate --noinput -v 0
+	@$(MANAGE) createcachetable
+	@echo "== Seeding demo data ($(CUSTOMERS) customers; skipped where already present)"
+	@$(MANAGE) seed_demo --customers $(CUSTOMERS)
+	@$(PY) scripts/run_platform.py
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/
+
+bench: install
+	$(PY) bench/run.py
+
+bench-smoke: install
+	$(PY) bench/run.py --smoke

@@ -1,0 +1,194 @@
+"""Run the platform for a developer: the ASGI server (HTTP + websockets) and a Celery worker with beat.
+
+Each child runs in its own process group so that stopping it also stops whatever it forked (worker pool, embedded
+beat). Output is prefixed with the child's name. Ctrl-C or SIGTERM stops everything and exits 0; a child that dies
+on its own stops the others and the supervisor exits non-zero.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STOP_GRACE_SECONDS = 10.0
+READY_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    pump: threading.Thread | None = field(default=None, repr=False)
+
+
+def _pump_output(child: Child, lock: threading.Lock) -> None:
+    assert child.process is not None and child.process.stdout is not None
+    for raw in child.process.stdout:
+        line = raw.decode("utf-8", errors="replace").rstrip("\n")
+        with lock:
+            print(f"[{child.name}] {line}", flush=True)
+
+
+def _start(child: Child, env: dict[str, str], lock: threading.Lock) -> None:
+    child.process = subprocess.Popen(
+        child.argv,
+        cwd=BASE_DIR,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    child.pump = threading.Thread(target=_pump_output, args=(child, lock), daemon=True)
+    child.pump.start()
+
+
+def _signal_group(child: Child, sig: int) -> None:
+    if child.process is None:
+        return
+    try:
+        os.killpg(child.process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop_all(children: list[Child]) -> None:
+    """SIGTERM every leader, wait for a grace period, then SIGKILL whatever is left in each process group."""
+    for child in children:
+        # The leader alone gets SIGTERM: Celery's warm shutdown stops its own pool and beat cleanly.
+        if child.process is not None and child.process.poll() is None:
+            child.process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children:
+        if child.process is None:
+            continue
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for child in children:
+        # The group may outlive its leader (forked pool workers), so it is killed even when the leader has gone.
+        _signal_group(child, signal.SIGKILL)
+        if child.process is not None:
+            child.process.wait()
+        if child.pump is not None:
+            child.pump.join(timeout=2)
+
+
+def _server_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # any HTTP answer, a 503 from /healthz/ included, means the server is up
+    except OSError:
+        return False
+
+
+def _print_banner(python: str, base_url: str, env: dict[str, str], lock: threading.Lock) -> None:
+    logins = subprocess.run(
+        [python, "manage.py", "demo_logins"],
+        cwd=BASE_DIR,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    lines = ["", "=" * 72, "The 95598 platform is running:"]
+    for path, what in [
+        ("/", "public site and customer portal"),
+        ("/cms-admin/", "Wagtail CMS admin"),
+        ("/django-admin/", "Django admin"),
+        ("/healthz/", "health of database, cache, broker, channel layer"),
+    ]:
+        lines.append(f"  {base_url}{path:<16} {what}")
+    lines.append("")
+    if logins.returncode == 0 and logins.stdout.strip():
+        lines.append("Demo logins:")
+        lines.extend(f"  {line}" for line in logins.stdout.strip().splitlines())
+    else:
+        reason = (logins.stderr.strip().splitlines() or ["no output"])[0]
+        lines.append(f"(demo logins unavailable: {reason})")
+    lines.extend(["", "Press Ctrl-C to stop.", "=" * 72, ""])
+    with lock:
+        print("\n".join(lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--no-worker", action="store_true", help="serve HTTP only, without the Celery worker")
+    args = parser.parse_args(argv)
+
+    python = sys.executable
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+    env["PYTHONUNBUFFERED"] = "1"
+    base_url = f"http://{args.host}:{args.port}"
+
+    # Daphne's runserver serves HTTP and websockets, and static files from the apps while DEBUG is on.
+    children = [Child("web", [python, "manage.py", "runserver", "--noreload", f"{args.host}:{args.port}"])]
+    if not args.no_worker:
+        children.append(
+            Child(
+                "worker",
+                [python, "-m", "celery", "-A", "config", "worker", "--beat", "--loglevel", "INFO",
+                 "--concurrency", "2", "--hostname", "worker@%h"],
+            )
+        )
+
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    lock = threading.Lock()
+    for child in children:
+        _start(child, env, lock)
+
+    announced = False
+    started = time.monotonic()
+    exit_code = 0
+    while not stopping.is_set():
+        dead = [c for c in children if c.process is not None and c.process.poll() is not None]
+        if dead:
+            with lock:
+                for child in dead:
+                    print(f"[supervisor] {child.name} exited with status {child.process.returncode}; stopping",
+                          flush=True)
+            exit_code = 1
+            break
+        if not announced:
+            if _server_answers(f"{base_url}/healthz/"):
+                announced = True
+                _print_banner(python, base_url, env, lock)
+            elif time.monotonic() - started > READY_TIMEOUT_SECONDS:
+                with lock:
+                    print(f"[supervisor] {base_url} did not answer within {READY_TIMEOUT_SECONDS:.0f} s; stopping",
+                          flush=True)
+                exit_code = 1
+                break
+        stopping.wait(0.5)
+
+    with lock:
+        print("[supervisor] stopping " + ", ".join(c.name for c in children), flush=True)
+    stop_all(children)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
