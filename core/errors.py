@@ -58,3 +58,19 @@ class PaymentError(DomainError):
 
 class IdempotencyConflict(PaymentError):
     code = "idempotency_conflict"
+
+
+class InvalidPaymentAmount(PaymentError):
+    code = "invalid_payment_amount"
+
+
+class PaymentAlreadyReversed(PaymentError):
+    code = "payment_already_reversed"
+
+
+class LateFeeError(DomainError):
+    code = "late_fee_error"
+
+
+class CollectionPolicyMissing(LateFeeError):
+    code = "collection_policy_missing"
