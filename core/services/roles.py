@@ -1,0 +1,190 @@
+"""Roles (角色) as Django groups with their permissions, and the posts (岗位) tied to them.
+
+Roles are defined here, in code, so every installation has the same ones; roles_sync() brings the
+groups' model permissions back to this definition each time the core app migrates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.db.models import Q
+
+# Core models grouped by what they describe, as lower-case model names (the permission suffix).
+CUSTOMER_MODELS = ("customer", "account")
+METERING_MODELS = ("servicepoint", "meter", "meterreading")
+GRID_MODELS = ("substation", "feeder", "transformerarea")
+BILLING_MODELS = ("bill", "billline", "ledgerentry", "payment", "paymentallocation", "latefee", "billingrun")
+TARIFF_MODELS = (
+    "tariff",
+    "tariffversion",
+    "tarifftier",
+    "tariffperiodprice",
+    "timeband",
+    "powerfactorband",
+    "collectionpolicy",
+)
+ORG_MODELS = ("company", "branch", "servicestation", "post", "staffassignment")
+
+
+def _core(action: str, *models: str) -> list[str]:
+    return [f"core.{action}_{model}" for model in models]
+
+
+# Wagtail page permissions are granted on the root page and document/image ones on the root collection,
+# because Wagtail checks those through its own tables rather than the group's model permissions.
+WAGTAIL_PAGE_PERMISSIONS = ("add_page", "change_page", "publish_page", "lock_page", "unlock_page")
+WAGTAIL_COLLECTION_PERMISSIONS = (
+    "wagtaildocs.add_document",
+    "wagtaildocs.change_document",
+    "wagtaildocs.choose_document",
+    "wagtailimages.add_image",
+    "wagtailimages.change_image",
+    "wagtailimages.choose_image",
+)
+
+
+@dataclass(frozen=True)
+class Role:
+    code: str
+    name: str
+    permissions: tuple[str, ...] = ()
+    view_all_core: bool = False
+    all_permissions: bool = False
+    wagtail_editor: bool = False
+
+
+ROLE_COUNTER_CLERK = "counter_clerk"
+ROLE_AGENT = "agent"
+ROLE_SURVEYOR = "surveyor"
+ROLE_METER_FITTER = "meter_fitter"
+ROLE_REPAIR_CREW = "repair_crew"
+ROLE_ACCOUNT_MANAGER = "account_manager"
+ROLE_AUDITOR = "auditor"
+ROLE_SUPERVISOR = "supervisor"
+ROLE_CONTENT_EDITOR = "content_editor"
+ROLE_ADMINISTRATOR = "administrator"
+
+ROLES: tuple[Role, ...] = (
+    Role(
+        ROLE_COUNTER_CLERK,
+        "营业厅受理员",
+        permissions=tuple(
+            _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *BILLING_MODELS, *TARIFF_MODELS)
+            + _core("add", "customer", "account", "meterreading")
+            + _core("change", "customer", "account")
+        ),
+    ),
+    Role(
+        ROLE_AGENT,
+        "95598坐席",
+        permissions=tuple(
+            _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *GRID_MODELS, *BILLING_MODELS, *TARIFF_MODELS)
+            + _core("change", "customer")
+        ),
+    ),
+    Role(
+        ROLE_SURVEYOR,
+        "勘查员",
+        permissions=tuple(
+            _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *GRID_MODELS)
+            + _core("add", "servicepoint")
+            + _core("change", "servicepoint")
+        ),
+    ),
+    Role(
+        ROLE_METER_FITTER,
+        "装表接电员",
+        permissions=tuple(
+            _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *GRID_MODELS)
+            + _core("add", "meter", "meterreading")
+            + _core("change", "meter")
+        ),
+    ),
+    Role(
+        ROLE_REPAIR_CREW,
+        "抢修班",
+        permissions=tuple(_core("view", *CUSTOMER_MODELS, "servicepoint", "meter", *GRID_MODELS)),
+    ),
+    Role(
+        ROLE_ACCOUNT_MANAGER,
+        "客户经理",
+        permissions=tuple(
+            _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *GRID_MODELS, *BILLING_MODELS, *TARIFF_MODELS)
+            + _core("change", "customer", "account")
+        ),
+    ),
+    Role(ROLE_AUDITOR, "稽查员", view_all_core=True),
+    Role(
+        ROLE_SUPERVISOR,
+        "班长",
+        view_all_core=True,
+        permissions=tuple(_core("add", "billingrun") + _core("change", "billingrun")),
+    ),
+    Role(ROLE_CONTENT_EDITOR, "内容编辑", permissions=("wagtailadmin.access_admin",), wagtail_editor=True),
+    Role(ROLE_ADMINISTRATOR, "系统管理员", all_permissions=True),
+)
+
+ROLE_NAMES: dict[str, str] = {role.code: role.name for role in ROLES}
+
+
+def role_group(*, code: str) -> Group:
+    """The group of one role by its stable code (e.g. "agent" -> 95598坐席)."""
+    return Group.objects.get(name=ROLE_NAMES[code])
+
+
+def _permissions(names: tuple[str, ...]) -> list[Permission]:
+    """Resolve "app_label.codename" strings; a name that does not exist is a programming error."""
+    if not names:
+        return []
+    query = Q()
+    for name in names:
+        app_label, codename = name.split(".", 1)
+        query |= Q(content_type__app_label=app_label, codename=codename)
+    found = list(Permission.objects.filter(query).select_related("content_type"))
+    missing = set(names) - {f"{p.content_type.app_label}.{p.codename}" for p in found}
+    if missing:
+        raise LookupError(f"unknown permissions: {sorted(missing)}")
+    return found
+
+
+def _role_permissions(role: Role) -> list[Permission]:
+    if role.all_permissions:
+        return list(Permission.objects.all())
+    permissions = _permissions(role.permissions)
+    if role.view_all_core:
+        permissions += list(Permission.objects.filter(content_type__app_label="core", codename__startswith="view_"))
+    return permissions
+
+
+def _wagtail_editor_grants(group: Group) -> None:
+    """Page rights on the tree root and media rights on the root collection, when Wagtail has made them."""
+    from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermission, Page
+
+    root_page = Page.get_first_root_node()
+    if root_page is not None:
+        for permission in Permission.objects.filter(
+            content_type__app_label="wagtailcore", codename__in=WAGTAIL_PAGE_PERMISSIONS
+        ):
+            GroupPagePermission.objects.get_or_create(group=group, page=root_page, permission=permission)
+    root_collection = Collection.get_first_root_node()
+    if root_collection is not None:
+        for permission in _permissions(WAGTAIL_COLLECTION_PERMISSIONS):
+            GroupCollectionPermission.objects.get_or_create(
+                group=group, collection=root_collection, permission=permission
+            )
+
+
+def roles_sync() -> None:
+    """Create or update every role's group, its permissions and its post. Idempotent; locks nothing
+    (groups and posts are only written here, under unique names and codes)."""
+    from core.models import Post
+
+    with transaction.atomic():
+        for role in ROLES:
+            group, _ = Group.objects.get_or_create(name=role.name)
+            group.permissions.set(_role_permissions(role))
+            if role.wagtail_editor:
+                _wagtail_editor_grants(group)
+            Post.objects.update_or_create(code=role.code, defaults={"name": role.name, "group": group})

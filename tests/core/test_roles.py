@@ -1,0 +1,115 @@
+"""Roles: groups, their permissions and posts, kept in step by roles_sync after migrate."""
+import pytest
+from django.contrib.auth.models import Group, Permission
+from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermission, Page
+
+from core.models import Post
+from core.services.roles import ROLES, role_group, roles_sync
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED_POSTS = [
+    ("account_manager", "客户经理"),
+    ("administrator", "系统管理员"),
+    ("agent", "95598坐席"),
+    ("auditor", "稽查员"),
+    ("content_editor", "内容编辑"),
+    ("counter_clerk", "营业厅受理员"),
+    ("meter_fitter", "装表接电员"),
+    ("repair_crew", "抢修班"),
+    ("supervisor", "班长"),
+    ("surveyor", "勘查员"),
+]
+
+
+def group_permission_names(name: str) -> set[str]:
+    return {
+        f"{app}.{codename}"
+        for app, codename in Group.objects.get(name=name).permissions.values_list(
+            "content_type__app_label", "codename"
+        )
+    }
+
+
+def test_migrate_created_every_role_with_its_post():
+    assert [(p.code, p.name, p.group.name) for p in Post.objects.select_related("group").order_by("code")] == [
+        (code, name, name) for code, name in EXPECTED_POSTS
+    ]
+
+
+def test_roles_sync_is_idempotent():
+    before = {role.name: group_permission_names(role.name) for role in ROLES}
+    counts = (Group.objects.count(), Post.objects.count(), GroupPagePermission.objects.count())
+    roles_sync()
+    roles_sync()
+    assert (Group.objects.count(), Post.objects.count(), GroupPagePermission.objects.count()) == counts
+    assert {role.name: group_permission_names(role.name) for role in ROLES} == before
+
+
+def test_roles_sync_restores_a_removed_permission_and_drops_a_foreign_one():
+    group = role_group(code="agent")
+    group.permissions.remove(Permission.objects.get(codename="view_bill"))
+    group.permissions.add(Permission.objects.get(codename="delete_bill"))
+    roles_sync()
+    names = group_permission_names("95598坐席")
+    assert "core.view_bill" in names
+    assert "core.delete_bill" not in names
+
+
+def test_auditor_may_view_every_core_model_and_nothing_else():
+    names = group_permission_names("稽查员")
+    core_views = {
+        f"core.{codename}"
+        for codename in Permission.objects.filter(content_type__app_label="core", codename__startswith="view_")
+        .values_list("codename", flat=True)
+    }
+    assert names == core_views
+    assert {"core.view_ledgerentry", "core.view_bill", "core.view_tariff", "core.view_post"} <= names
+    assert len(core_views) == 27
+
+
+def test_supervisor_views_everything_and_changes_billing_runs_only():
+    names = group_permission_names("班长")
+    assert {"core.change_billingrun", "core.add_billingrun", "core.view_account"} <= names
+    assert {name for name in names if not name.startswith("core.view_")} == {
+        "core.add_billingrun",
+        "core.change_billingrun",
+    }
+
+
+def test_agent_reads_billing_and_may_correct_customer_contacts():
+    names = group_permission_names("95598坐席")
+    assert {"core.view_bill", "core.view_payment", "core.view_transformerarea", "core.change_customer"} <= names
+    assert not {name for name in names if name.startswith(("core.delete_", "core.add_"))}
+    assert "core.change_bill" not in names
+
+
+def test_counter_clerk_opens_accounts_and_records_readings_but_never_touches_money():
+    names = group_permission_names("营业厅受理员")
+    assert {"core.add_customer", "core.add_account", "core.add_meterreading", "core.view_payment"} <= names
+    assert not {n for n in names if n.endswith(("_payment", "_ledgerentry", "_bill")) and ".view_" not in n}
+
+
+def test_administrator_holds_every_permission():
+    assert Group.objects.get(name="系统管理员").permissions.count() == Permission.objects.count()
+
+
+def test_content_editor_can_use_wagtail_admin_pages_and_media():
+    group = Group.objects.get(name="内容编辑")
+    assert group_permission_names("内容编辑") == {"wagtailadmin.access_admin"}
+    root = Page.get_first_root_node()
+    assert set(
+        GroupPagePermission.objects.filter(group=group, page=root).values_list("permission__codename", flat=True)
+    ) == {"add_page", "change_page", "publish_page", "lock_page", "unlock_page"}
+    assert set(
+        GroupCollectionPermission.objects.filter(
+            group=group, collection=Collection.get_first_root_node()
+        ).values_list("permission__codename", flat=True)
+    ) == {"add_document", "change_document", "choose_document", "add_image", "change_image", "choose_image"}
+
+
+def test_a_user_in_the_agent_group_has_the_permissions(django_user_model):
+    user = django_user_model.objects.create_user(username="agent-1", password="x")
+    user.groups.add(role_group(code="agent"))
+    assert user.has_perm("core.view_account")
+    assert not user.has_perm("core.change_bill")
