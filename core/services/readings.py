@@ -151,11 +151,11 @@ def reading_record(
     read_on = _date_parse(read_on, field_name="read_on")
     if source not in MeterReading.Source.values:
         raise InvalidReading(_("未知的示数来源"), field="source")
-    registers = [values[name] for name in REGISTERS]
-    given = [value is not None for value in registers]
-    if any(given) and not all(given):
-        raise InvalidReading(_("峰、平、谷示数须同时填写"), field="peak")
-    if all(given) and abs(sum(registers) - values["total"]) > CENT:
+    registers = [values[name] for name in REGISTERS if values[name] is not None]
+    # Residential TOU meters have no flat register, so peak and valley alone are a complete split.
+    if registers and (values["peak"] is None or values["valley"] is None):
+        raise InvalidReading(_("分时示数不完整：须填写峰、谷示数"), field="peak")
+    if registers and abs(sum(registers) - values["total"]) > CENT:
         raise InvalidReading(_("峰、平、谷示数之和与总示数不符"), field="total")
     period = (period or read_on).replace(day=1)
 

@@ -141,9 +141,11 @@ def _tier_label(number: int) -> str:
 
 
 def _period_quantities(usage: Usage) -> dict[str, Decimal]:
-    if usage.peak is None or usage.flat is None or usage.valley is None:
-        raise BillingError(_("分时电价需要峰、平、谷三个时段的电量"))
-    return {TimePeriod.PEAK: usage.peak, TimePeriod.FLAT: usage.flat, TimePeriod.VALLEY: usage.valley}
+    """Peak and valley are required; flat is absent for residential two-period meters."""
+    if usage.peak is None or usage.valley is None:
+        raise BillingError(_("分时电价需要峰、谷时段的电量"))
+    quantities = {TimePeriod.PEAK: usage.peak, TimePeriod.FLAT: usage.flat, TimePeriod.VALLEY: usage.valley}
+    return {period: quantity for period, quantity in quantities.items() if quantity is not None}
 
 
 def _line(kind: str, label: str, quantity: Decimal, unit_price: Decimal) -> ChargeLine:
@@ -171,6 +173,7 @@ def _energy_lines(*, prices: TariffPrices, usage: Usage) -> list[ChargeLine]:
     lines = [
         _line(BillLine.Kind.PERIOD, str(PERIOD_LABELS[period]), quantities[period], prices.period_price(period))
         for period in PERIODS
+        if period in quantities
     ]
     if structure == TariffVersion.Structure.TOU:
         return lines
@@ -273,9 +276,9 @@ def tariff_quote(
     }
     version = tariff_version_for(tariff=tariff, on_date=on_date)
     if version.structure in (TariffVersion.Structure.TOU, TariffVersion.Structure.TIERED_TOU):
-        if any(v is None for v in registers.values()):
-            raise InvalidReading(_("分时电价需填写峰、平、谷三个时段的电量"), field="peak")
-        if abs(sum(registers.values()) - kwh_value) > CENT:
+        if registers["peak"] is None or registers["valley"] is None:
+            raise InvalidReading(_("分时电价需填写峰、谷时段的电量"), field="peak")
+        if abs(sum(v for v in registers.values() if v is not None) - kwh_value) > CENT:
             raise InvalidReading(_("峰、平、谷电量之和应等于总用电量"), field="kwh")
     prices = tariff_prices_load(version=version)
     lines = charges_calculate(prices=prices, usage=Usage(kwh=kwh_value, **registers))

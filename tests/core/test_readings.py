@@ -78,7 +78,8 @@ def test_period_can_be_given_and_is_the_first_of_its_month():
         ({"total": "1300", "read_on": JAN31}, ReadingConflict, "该表当日已有不同的示数"),
         ({"total": "1300", "read_on": datetime.date(2019, 12, 31)}, MeterNotActive, "电能表M-1在2019-12-31未在运行"),
         ({"total": "1300", "peak": "100", "flat": "100", "valley": "100"}, InvalidReading, "峰、平、谷示数之和与总示数不符"),
-        ({"total": "1300", "peak": "1300"}, InvalidReading, "峰、平、谷示数须同时填写"),
+        ({"total": "1300", "peak": "1300"}, InvalidReading, "分时示数不完整：须填写峰、谷示数"),
+        ({"total": "1300", "peak": "700", "flat": "600"}, InvalidReading, "分时示数不完整：须填写峰、谷示数"),
         ({"total": "1300", "power_factor": "1.2"}, InvalidReading, "功率因数应在0到1之间"),
         ({"total": "1300", "source": "bogus"}, InvalidReading, "未知的示数来源"),
     ],
@@ -231,3 +232,11 @@ def test_meter_change_with_bad_final_reading_changes_nothing():
     assert old.removed_on is None
     assert not Meter.objects.filter(asset_number="NEW-2").exists()
     assert snapshot() == before
+
+
+def test_two_register_meter_records_peak_and_valley_only():
+    meter = MeterFactory(tou_capable=True)
+    reading = reading_record(meter=meter, read_on=JAN31, total="100", peak="60", valley="40", source=MANUAL).reading
+    assert (reading.consumption_peak, reading.consumption_flat, reading.consumption_valley) == (
+        D("60.00"), None, D("40.00")
+    )

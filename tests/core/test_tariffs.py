@@ -145,7 +145,7 @@ def test_tou_without_registers_is_refused():
     tou = prices(structure=TariffVersion.Structure.TOU, tiers=(), period_prices=TOU_PRICES)
     with pytest.raises(BillingError) as excinfo:
         charges_calculate(prices=tou, usage=Usage(kwh=D("300")))
-    assert str(excinfo.value) == "分时电价需要峰、平、谷三个时段的电量"
+    assert str(excinfo.value) == "分时电价需要峰、谷时段的电量"
 
 
 def test_tiered_tou_adds_tier_increments_over_period_prices():
@@ -326,7 +326,7 @@ def test_quote_for_tou_needs_periods_that_add_up():
     on = datetime.date(2026, 1, 1)
     with pytest.raises(InvalidReading) as excinfo:
         tariff_quote(tariff=tariff, on_date=on, kwh="300")
-    assert str(excinfo.value) == "分时电价需填写峰、平、谷三个时段的电量"
+    assert str(excinfo.value) == "分时电价需填写峰、谷时段的电量"
     with pytest.raises(InvalidReading) as excinfo:
         tariff_quote(tariff=tariff, on_date=on, kwh="300", peak="100", flat="100", valley="90")
     assert str(excinfo.value) == "峰、平、谷电量之和应等于总用电量"
@@ -342,3 +342,23 @@ def test_version_prices_load_matches_factory_tiers():
     loaded = tariff_prices_load(version=version)
     assert loaded.tiers == MONTHLY_TIERS
     assert TariffPeriodPrice.objects.filter(version=version).count() == 0
+
+
+def test_residential_peak_valley_has_no_flat_line():
+    residential = prices(
+        structure=TariffVersion.Structure.TIERED_TOU,
+        period_prices=(("peak", D("0.6080")), ("flat", D("0.6080")), ("valley", D("0.3080"))),
+        tiers=(
+            TierPrice(number=1, upper_kwh=D("180"), price=D("0")),
+            TierPrice(number=2, upper_kwh=D("400"), price=D("0.0500")),
+            TierPrice(number=3, upper_kwh=None, price=D("0.3000")),
+        ),
+    )
+    lines = charges_calculate(prices=residential, usage=Usage(kwh=D("250"), peak=D("150"), valley=D("100")))
+    # 150 x 0.608 = 91.20; 100 x 0.308 = 30.80; tier 2 surcharge 70 x 0.05 = 3.50 -> 125.50.
+    assert [(line.label, line.amount) for line in lines] == [
+        ("峰段电量", D("91.20")),
+        ("谷段电量", D("30.80")),
+        ("第2档加价", D("3.50")),
+    ]
+    assert charges_total(lines) == D("125.50")
