@@ -1,12 +1,17 @@
 """Readiness probes of the platform's moving parts: database, cache, Celery broker, channel layer."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import caches
 from django.db import connection
+
+# A readiness probe must answer quickly even when a dependency hangs: the load balancer has its own short timeout.
+PROBE_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,7 @@ def _probe_database() -> str:
 
 
 def _probe_cache() -> str:
+    cache = caches["default"]
     key = f"healthz:{uuid.uuid4().hex}"
     cache.set(key, "1", timeout=5)
     if cache.get(key) != "1":
@@ -35,9 +41,10 @@ def _probe_cache() -> str:
 def _probe_broker() -> str:
     from config.celery import app
 
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
-        return conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_type
+    # No retries: one refused or timed-out connection is the answer; Celery's own retry loop would take seconds.
+    with app.connection_for_write(url=settings.CELERY_BROKER_URL, connect_timeout=PROBE_TIMEOUT_SECONDS) as conn:
+        conn.ensure_connection(max_retries=0, timeout=PROBE_TIMEOUT_SECONDS)
+        return conn.transport.driver_type
 
 
 def _probe_channel_layer() -> str:
@@ -50,7 +57,7 @@ def _probe_channel_layer() -> str:
     async def roundtrip() -> None:
         channel = await layer.new_channel("healthz.")
         await layer.send(channel, {"type": "healthz.ping"})
-        message = await layer.receive(channel)
+        message = await asyncio.wait_for(layer.receive(channel), timeout=PROBE_TIMEOUT_SECONDS)
         if message.get("type") != "healthz.ping":
             raise RuntimeError("channel layer returned a different message")
 
