@@ -1,0 +1,268 @@
+"""Payments (实收): posting, allocation to late fees and bills, release and reversal.
+
+A payment first settles late fees and the oldest bill, then newer bills; what is left stays on the payment
+as prepaid credit (Payment.unallocated) and offsets the next bill (account_allocate).
+"""
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import IdempotencyConflict, InvalidPaymentAmount, PaymentAlreadyReversed, PaymentError
+from core.models import Account, Bill, LateFee, LedgerEntry, Payment, PaymentAllocation
+from core.money import ZERO
+from core.services.bill_states import bill_state_derive
+from core.services.late_fees import late_fees_assess, money_amount_parse
+from core.services.ledger import account_lock, ledger_post
+
+# Late fees run to the customer's calendar day, which is the utility's local day.
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+_KEY_LENGTH = Payment._meta.get_field("idempotency_key").max_length
+_REFERENCE_LENGTH = Payment._meta.get_field("external_reference").max_length
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    payment: Payment
+    created: bool
+
+
+def _payment_existing(*, idempotency_key: str, account: Account, amount: Decimal) -> Payment | None:
+    """The payment already posted under this key, if any; the same key for other content is a conflict."""
+    existing = Payment.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None and (existing.account_id != account.pk or existing.amount != amount):
+        raise IdempotencyConflict(_("该幂等键已用于另一笔缴费"), field="idempotency_key")
+    return existing
+
+
+def payment_post(
+    *,
+    account: Account,
+    amount: Decimal | str,
+    channel: str,
+    idempotency_key: str,
+    received_at: datetime.datetime,
+    external_reference: str = "",
+    user=None,
+) -> PaymentResult:
+    """Post a payment once per idempotency key: assess late fees to the received day, then allocate.
+
+    Locks the account row (account_lock) inside its own transaction (a savepoint inside the caller's).
+    """
+    amount = money_amount_parse(value=amount, error=InvalidPaymentAmount)
+    if channel not in Payment.Channel.values:
+        raise PaymentError(_("缴费渠道无效"), field="channel")
+    idempotency_key = (idempotency_key or "").strip()
+    if not idempotency_key or len(idempotency_key) > _KEY_LENGTH:
+        raise PaymentError(_("幂等键不能为空且不超过100个字符"), field="idempotency_key")
+    if len(external_reference) > _REFERENCE_LENGTH:
+        raise PaymentError(_("外部流水号不超过100个字符"), field="external_reference")
+    if not isinstance(received_at, datetime.datetime) or timezone.is_naive(received_at):
+        raise PaymentError(_("收款时间必须带时区"), field="received_at")
+
+    existing = _payment_existing(idempotency_key=idempotency_key, account=account, amount=amount)
+    if existing is not None:
+        return PaymentResult(existing, False)
+    try:
+        with transaction.atomic():
+            locked = account_lock(account_id=account.pk)
+            # A concurrent delivery of the same key for this account waited on the lock: it now sees the row.
+            existing = _payment_existing(idempotency_key=idempotency_key, account=locked, amount=amount)
+            if existing is not None:
+                return PaymentResult(existing, False)
+            payment = Payment.objects.create(
+                account=locked,
+                amount=amount,
+                channel=channel,
+                idempotency_key=idempotency_key,
+                external_reference=external_reference,
+                received_at=received_at,
+                unallocated=amount,
+                created_by=user,
+            )
+            late_fees_assess(account=locked, through=received_at.astimezone(LOCAL_TZ).date())
+            ledger_post(
+                account=locked,
+                kind=LedgerEntry.Kind.PAYMENT,
+                amount=-amount,
+                payment=payment,
+                memo=external_reference,
+                user=user,
+            )
+            account_allocate(account=locked)
+    except IntegrityError:
+        # The same key committed by another transaction (another account's lock, or a race on the insert).
+        existing = _payment_existing(idempotency_key=idempotency_key, account=account, amount=amount)
+        if existing is None:
+            raise
+        return PaymentResult(existing, False)
+    payment.refresh_from_db()
+    account.balance = locked.balance
+    return PaymentResult(payment, True)
+
+
+def _open_items(*, account: Account) -> tuple[list[LateFee], list[Bill]]:
+    """Late fees then bills that still owe something, each oldest first."""
+    late_fees = [
+        fee
+        for fee in LateFee.objects.filter(account=account).select_related("bill").order_by("bill__period", "accrued_from", "id")
+        if fee.outstanding > 0
+    ]
+    bills = [
+        bill
+        for bill in Bill.objects.filter(account=account)
+        .exclude(kind=Bill.Kind.CREDIT_NOTE)
+        .exclude(state__in=[Bill.State.WRITTEN_OFF, Bill.State.CREDITED])
+        .order_by("period", "id")
+        if bill.outstanding > 0
+    ]
+    return late_fees, bills
+
+
+def account_allocate(*, account: Account) -> None:
+    """Apply every posted payment's unallocated credit, oldest payment first, to open late fees then bills.
+
+    Runs inside the caller's transaction; the caller holds the account lock (account_lock).
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("account_allocate must run inside the caller's transaction")
+    payments = list(
+        Payment.objects.filter(account=account, status=Payment.Status.POSTED, unallocated__gt=0).order_by(
+            "received_at", "id"
+        )
+    )
+    if not payments:
+        return
+    late_fees, bills = _open_items(account=account)
+    items: list[LateFee | Bill] = [*late_fees, *bills]
+    touched_payments: set[int] = set()
+    touched_items: list[LateFee | Bill] = []
+    for item in items:
+        while item.outstanding > 0 and payments:
+            payment = payments[0]
+            applied = min(payment.unallocated, item.outstanding)
+            PaymentAllocation.objects.create(
+                payment=payment,
+                bill=item if isinstance(item, Bill) else None,
+                late_fee=item if isinstance(item, LateFee) else None,
+                amount=applied,
+            )
+            payment.unallocated -= applied
+            item.amount_paid += applied
+            touched_payments.add(payment.pk)
+            if not touched_items or touched_items[-1] is not item:
+                touched_items.append(item)
+            if payment.unallocated == 0:
+                payment.save(update_fields=["unallocated"])
+                payments.pop(0)
+        if not payments:
+            break
+    for payment in payments:
+        if payment.pk in touched_payments:
+            payment.save(update_fields=["unallocated"])
+    _items_save(items=touched_items)
+
+
+def _items_save(*, items) -> None:
+    today = timezone.localdate()
+    for item in items:
+        if isinstance(item, Bill):
+            item.state = bill_state_derive(bill=item, today=today)
+            item.save(update_fields=["amount_paid", "state"])
+        else:
+            item.save(update_fields=["amount_paid"])
+
+
+def bill_allocations_release(*, bill: Bill) -> Decimal:
+    """Undo every payment's net allocation to one bill, returning the money to the payments as credit.
+
+    Runs inside the caller's transaction; the caller holds the account lock. The balance does not move:
+    the money changes from paying this bill to prepaid credit. Returns the total released.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("bill_allocations_release must run inside the caller's transaction")
+    # Allocations may have moved amount_paid since the caller loaded the bill; its other fields are the caller's.
+    bill.refresh_from_db(fields=["amount_paid"])
+    nets = (
+        PaymentAllocation.objects.filter(bill=bill)
+        .values("payment_id")
+        .annotate(net=Sum("amount"))
+        .order_by("payment_id")
+    )
+    released = ZERO
+    for row in nets:
+        net = row["net"]
+        if net <= 0:
+            continue
+        payment = Payment.objects.select_for_update().get(pk=row["payment_id"])
+        PaymentAllocation.objects.create(payment=payment, bill=bill, amount=-net)
+        payment.unallocated += net
+        payment.save(update_fields=["unallocated"])
+        released += net
+    if released:
+        bill.amount_paid -= released
+        bill.state = bill_state_derive(bill=bill, today=timezone.localdate())
+        bill.save(update_fields=["amount_paid", "state"])
+    return released
+
+
+def payment_reverse(*, payment: Payment, user, reason: str) -> LedgerEntry:
+    """Reverse a payment (bounced, posted in error): undo its allocations, re-open what it paid, post +amount.
+
+    Locks the account row (account_lock) and the payment row inside its own transaction. Other payments'
+    credit is then applied to whatever was re-opened.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise PaymentError(_("请填写冲正原因"), field="reason")
+    with transaction.atomic():
+        account = account_lock(account_id=payment.account_id)
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.status == Payment.Status.REVERSED:
+            raise PaymentAlreadyReversed(_("该笔缴费已冲正"))
+        nets = (
+            PaymentAllocation.objects.filter(payment=locked)
+            .values("bill_id", "late_fee_id")
+            .annotate(net=Sum("amount"))
+            .order_by("bill_id", "late_fee_id")
+        )
+        undo: dict[tuple[str, int], Decimal] = defaultdict(lambda: ZERO)
+        for row in nets:
+            if row["net"] > 0:
+                key = ("bill", row["bill_id"]) if row["bill_id"] else ("late_fee", row["late_fee_id"])
+                undo[key] += row["net"]
+        reopened: list[LateFee | Bill] = []
+        for (target, pk), net in undo.items():
+            item = Bill.objects.get(pk=pk) if target == "bill" else LateFee.objects.get(pk=pk)
+            PaymentAllocation.objects.create(
+                payment=locked,
+                bill=item if target == "bill" else None,
+                late_fee=item if target == "late_fee" else None,
+                amount=-net,
+            )
+            item.amount_paid -= net
+            reopened.append(item)
+        _items_save(items=reopened)
+        entry = ledger_post(
+            account=account,
+            kind=LedgerEntry.Kind.PAYMENT_REVERSAL,
+            amount=locked.amount,
+            payment=locked,
+            memo=reason,
+            user=user,
+        )
+        locked.status = Payment.Status.REVERSED
+        locked.reversal_reason = reason[:200]
+        locked.unallocated = ZERO
+        locked.save(update_fields=["status", "reversal_reason", "unallocated"])
+        account_allocate(account=account)
+    payment.refresh_from_db()
+    return entry
