@@ -1,11 +1,20 @@
 """ASGI entry point: HTTP through Django, websockets under /ws/ through Channels."""
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 # Django must be set up before Channels imports consumers that touch models.
 django_asgi_app = get_asgi_application()
+# While DEBUG is on, `daphne config.asgi:application` serves static files itself, as runserver does;
+# in production a reverse proxy serves the collected files.
+if settings.DEBUG:
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    http_application = ASGIStaticFilesHandler(django_asgi_app)
+else:
+    http_application = django_asgi_app
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
@@ -15,7 +24,7 @@ from config.routing import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_application,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
