@@ -1,0 +1,435 @@
+"""Django admin for the core records (mounted at /django-admin/).
+
+Money records (bills, ledger, payments, allocations, late fees) and meter readings are read-only here:
+they change only through core services, which keep the ledger, balances and checks consistent.
+"""
+from django import forms
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from core.models import (
+    Account,
+    Bill,
+    BillingRun,
+    BillLine,
+    Branch,
+    CollectionPolicy,
+    Company,
+    Customer,
+    Feeder,
+    LateFee,
+    LedgerEntry,
+    Meter,
+    MeterReading,
+    Payment,
+    PaymentAllocation,
+    Post,
+    PowerFactorBand,
+    ServicePoint,
+    ServiceStation,
+    StaffAssignment,
+    Substation,
+    Tariff,
+    TariffPeriodPrice,
+    TariffTier,
+    TariffVersion,
+    TimeBand,
+    TransformerArea,
+)
+
+admin.site.site_header = _("95598 营销业务管理")
+admin.site.site_title = _("95598 营销业务管理")
+admin.site.index_title = _("业务数据")
+
+
+class ReadOnlyAdminMixin:
+    """Viewable by whoever holds the view permission; never added, changed or deleted through the admin."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# Organisation
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Branch)
+class BranchAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "company", "area_kind"]
+    list_filter = ["area_kind"]
+    list_select_related = ["company"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(ServiceStation)
+class ServiceStationAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "branch", "area_kind"]
+    list_filter = ["area_kind", "branch"]
+    list_select_related = ["branch"]
+    search_fields = ["code", "name", "branch__name"]
+
+
+@admin.register(Post)
+class PostAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "group"]
+    list_select_related = ["group"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(StaffAssignment)
+class StaffAssignmentAdmin(admin.ModelAdmin):
+    list_display = ["user", "post", "branch", "station", "active"]
+    list_filter = ["active", "post", "branch"]
+    list_select_related = ["user", "post", "branch", "station__branch"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "post__name"]
+    raw_id_fields = ["user", "station"]
+
+
+# Customers and accounts
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "phone", "id_number_masked", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["name", "phone", "email"]
+    # The ID-number digest is a lookup key, never shown; the masked form is set when the ID is recorded.
+    exclude = ["id_number_hash"]
+    readonly_fields = ["id_number_masked", "created_at"]
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["number", "name", "customer", "branch", "station", "category", "tariff", "status", "balance"]
+    list_filter = ["category", "status", "billing_mode", "branch"]
+    list_select_related = ["customer", "branch", "station__branch", "tariff"]
+    search_fields = ["number", "name", "customer__name", "customer__phone", "address"]
+    raw_id_fields = ["customer", "station"]
+    # The balance is the ledger's running sum; it moves only with a ledger posting.
+    readonly_fields = ["balance"]
+
+
+# Grid and metering
+
+
+@admin.register(Substation)
+class SubstationAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "branch"]
+    list_filter = ["branch"]
+    list_select_related = ["branch"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Feeder)
+class FeederAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "substation"]
+    list_select_related = ["substation"]
+    search_fields = ["code", "name", "substation__name"]
+
+
+@admin.register(TransformerArea)
+class TransformerAreaAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "feeder", "capacity_kva"]
+    list_select_related = ["feeder"]
+    search_fields = ["code", "name", "feeder__name"]
+    raw_id_fields = ["feeder"]
+
+
+@admin.register(ServicePoint)
+class ServicePointAdmin(admin.ModelAdmin):
+    list_display = ["code", "account", "transformer_area", "voltage"]
+    list_select_related = ["account", "transformer_area"]
+    search_fields = ["code", "account__number", "account__name"]
+    raw_id_fields = ["account", "transformer_area"]
+
+
+@admin.register(Meter)
+class MeterAdmin(admin.ModelAdmin):
+    list_display = ["asset_number", "service_point", "multiplier", "tou_capable", "installed_on", "removed_on"]
+    list_filter = ["tou_capable"]
+    list_select_related = ["service_point"]
+    search_fields = ["asset_number", "service_point__code", "service_point__account__number"]
+    raw_id_fields = ["service_point"]
+
+
+@admin.register(MeterReading)
+class MeterReadingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Readings are recorded through the readings service, which works out consumption and runs the checks."""
+
+    list_display = ["meter", "account", "read_on", "period", "total", "consumption", "source", "status"]
+    list_filter = ["status", "source"]
+    list_select_related = ["meter", "account"]
+    search_fields = ["meter__asset_number", "account__number"]
+    date_hierarchy = "read_on"
+
+
+# Tariffs
+
+
+class TariffVersionForm(forms.ModelForm):
+    """Checks that a version carries the prices its structure and capacity basis need."""
+
+    class Meta:
+        model = TariffVersion
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        structure = cleaned.get("structure")
+        if structure == TariffVersion.Structure.FLAT and cleaned.get("flat_price") is None:
+            self.add_error("flat_price", _("单一电价须填写电度电价"))
+        basis = cleaned.get("capacity_basis")
+        if basis == TariffVersion.CapacityBasis.CAPACITY and not cleaned.get("capacity_price"):
+            self.add_error("capacity_price", _("按容量计收基本电费须填写容量电价"))
+        if basis == TariffVersion.CapacityBasis.DEMAND and not cleaned.get("demand_price"):
+            self.add_error("demand_price", _("按需量计收基本电费须填写需量电价"))
+        return cleaned
+
+
+class TierFormSet(forms.BaseInlineFormSet):
+    """A tiered version needs tiers numbered 1..n with rising tops and an open last tier."""
+
+    def clean(self):
+        super().clean()
+        if self.instance.structure not in (TariffVersion.Structure.TIERED, TariffVersion.Structure.TIERED_TOU):
+            return
+        tiers = sorted(
+            (form.cleaned_data for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")),
+            key=lambda data: data["number"],
+        )
+        if not tiers:
+            raise forms.ValidationError(_("阶梯电价至少需要一个档次"))
+        if [data["number"] for data in tiers] != list(range(1, len(tiers) + 1)):
+            raise forms.ValidationError(_("档次应从1开始连续编号"))
+        if tiers[-1]["upper_kwh"] is not None:
+            raise forms.ValidationError(_("最后一档不应设上限"))
+        uppers = [data["upper_kwh"] for data in tiers[:-1]]
+        if None in uppers or uppers != sorted(set(uppers)):
+            raise forms.ValidationError(_("各档上限应逐档递增，仅最后一档不设上限"))
+
+
+class PeriodPriceFormSet(forms.BaseInlineFormSet):
+    """A time-of-use version needs at least a peak and a valley price."""
+
+    def clean(self):
+        super().clean()
+        if self.instance.structure not in (TariffVersion.Structure.TOU, TariffVersion.Structure.TIERED_TOU):
+            return
+        periods = {
+            form.cleaned_data["period"]
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        }
+        if not {"peak", "valley"} <= periods:
+            raise forms.ValidationError(_("分时电价至少需要峰、谷两个时段的电价"))
+
+
+class VersionInUseMixin:
+    """A version that bills were issued on is history: it stays as it was, a price change is a new version."""
+
+    def _version_in_use(self, obj) -> bool:
+        version = obj if isinstance(obj, TariffVersion) else getattr(obj, "version", None)
+        return version is not None and version.pk is not None and version.bills.exists()
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and self._version_in_use(obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and self._version_in_use(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        if obj is not None and self._version_in_use(obj):
+            return False
+        if isinstance(self, admin.options.InlineModelAdmin):
+            return super().has_add_permission(request, obj)
+        return super().has_add_permission(request)
+
+
+class TariffTierInline(VersionInUseMixin, admin.TabularInline):
+    model = TariffTier
+    formset = TierFormSet
+    extra = 0
+
+
+class TariffPeriodPriceInline(VersionInUseMixin, admin.TabularInline):
+    model = TariffPeriodPrice
+    formset = PeriodPriceFormSet
+    extra = 0
+
+
+class TimeBandInline(VersionInUseMixin, admin.TabularInline):
+    model = TimeBand
+    extra = 0
+
+
+class TariffVersionInline(admin.TabularInline):
+    model = TariffVersion
+    form = TariffVersionForm
+    fields = ["effective_from", "structure", "tier_basis", "flat_price", "capacity_basis", "note"]
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Tariff)
+class TariffAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "category"]
+    list_filter = ["category"]
+    search_fields = ["code", "name"]
+    inlines = [TariffVersionInline]
+
+
+@admin.register(TariffVersion)
+class TariffVersionAdmin(VersionInUseMixin, admin.ModelAdmin):
+    form = TariffVersionForm
+    list_display = ["tariff", "effective_from", "structure", "tier_basis", "flat_price", "capacity_basis"]
+    list_filter = ["structure", "capacity_basis", "tariff__category"]
+    list_select_related = ["tariff"]
+    search_fields = ["tariff__code", "tariff__name", "note"]
+    inlines = [TariffTierInline, TariffPeriodPriceInline, TimeBandInline]
+
+
+@admin.register(TariffTier)
+class TariffTierAdmin(VersionInUseMixin, admin.ModelAdmin):
+    list_display = ["version", "number", "upper_kwh", "price"]
+    list_select_related = ["version__tariff"]
+    search_fields = ["version__tariff__code", "version__tariff__name"]
+
+
+@admin.register(TariffPeriodPrice)
+class TariffPeriodPriceAdmin(VersionInUseMixin, admin.ModelAdmin):
+    list_display = ["version", "period", "price"]
+    list_filter = ["period"]
+    list_select_related = ["version__tariff"]
+    search_fields = ["version__tariff__code", "version__tariff__name"]
+
+
+@admin.register(TimeBand)
+class TimeBandAdmin(VersionInUseMixin, admin.ModelAdmin):
+    list_display = ["version", "period", "starts_at", "ends_at"]
+    list_filter = ["period"]
+    list_select_related = ["version__tariff"]
+    search_fields = ["version__tariff__code", "version__tariff__name"]
+
+
+@admin.register(PowerFactorBand)
+class PowerFactorBandAdmin(admin.ModelAdmin):
+    list_display = ["standard", "pf_from", "pf_to", "percent"]
+    list_filter = ["standard"]
+
+
+@admin.register(CollectionPolicy)
+class CollectionPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "category",
+        "payment_term_days",
+        "daily_rate_current_year",
+        "daily_rate_prior_years",
+        "minimum_late_fee",
+    ]
+
+
+# Billing and money: read-only
+
+
+class BillLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = BillLine
+    extra = 0
+
+
+@admin.register(Bill)
+class BillAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["number", "account", "period", "kind", "state", "kwh", "total", "amount_paid", "due_date"]
+    list_filter = ["state", "kind", "period"]
+    list_select_related = ["account"]
+    search_fields = ["number", "account__number", "account__name"]
+    inlines = [BillLineInline]
+
+
+@admin.register(BillLine)
+class BillLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["bill", "position", "kind", "label", "quantity", "unit_price", "amount"]
+    list_filter = ["kind"]
+    list_select_related = ["bill"]
+    search_fields = ["bill__number"]
+
+
+@admin.register(BillingRun)
+class BillingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Runs are started and resumed by the billing service; here they are watched."""
+
+    list_display = [
+        "branch",
+        "period",
+        "status",
+        "accounts_total",
+        "accounts_done",
+        "bills_issued",
+        "accounts_held",
+        "started_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "branch", "period"]
+    list_select_related = ["branch"]
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "account", "kind", "amount", "balance_after", "bill", "memo", "created_by"]
+    list_filter = ["kind"]
+    list_select_related = ["account", "bill", "created_by"]
+    search_fields = ["account__number", "bill__number", "memo"]
+
+
+class PaymentAllocationInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = PaymentAllocation
+    extra = 0
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["received_at", "account", "amount", "channel", "status", "unallocated", "external_reference"]
+    list_filter = ["channel", "status"]
+    list_select_related = ["account"]
+    search_fields = ["account__number", "idempotency_key", "external_reference"]
+    date_hierarchy = "received_at"
+    inlines = [PaymentAllocationInline]
+
+
+@admin.register(PaymentAllocation)
+class PaymentAllocationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["payment", "bill", "late_fee", "amount", "created_at"]
+    list_select_related = ["payment", "bill", "late_fee__bill"]
+    search_fields = ["payment__account__number", "bill__number"]
+
+
+@admin.register(LateFee)
+class LateFeeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "account",
+        "bill",
+        "accrued_from",
+        "accrued_to",
+        "days",
+        "base_amount",
+        "amount",
+        "amount_paid",
+        "amount_waived",
+        "waived_by",
+    ]
+    list_select_related = ["account", "bill", "waived_by"]
+    search_fields = ["account__number", "bill__number"]
