@@ -1,0 +1,89 @@
+"""Demo staff and customer logins, one per role a demonstration walks through.
+
+Their passwords are fixed and published, so they exist only where that is harmless: with DEBUG on, or
+when the caller (the demo seed) asks for them explicitly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import DomainError
+from core.models import Branch, Post, StaffAssignment
+from core.services.roles import (
+    ROLE_AGENT,
+    ROLE_CONTENT_EDITOR,
+    ROLE_COUNTER_CLERK,
+    ROLE_SUPERVISOR,
+    role_group,
+    roles_sync,
+)
+
+DEMO_PASSWORD = "demo95598"
+
+
+class DemoLoginsRefused(DomainError):
+    code = "demo_logins_refused"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    role_label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class _DemoUser:
+    username: str
+    role_label: str
+    url: str
+    role: str | None = None
+    is_staff: bool = False
+    is_superuser: bool = False
+
+
+DEMO_USERS = (
+    _DemoUser("demo-customer", "客户", "/accounts/login/"),
+    _DemoUser("demo-agent", "95598坐席", "/accounts/login/", role=ROLE_AGENT, is_staff=True),
+    _DemoUser("demo-clerk", "营业厅受理员", "/django-admin/", role=ROLE_COUNTER_CLERK, is_staff=True),
+    _DemoUser("demo-supervisor", "班长", "/django-admin/", role=ROLE_SUPERVISOR, is_staff=True),
+    _DemoUser("demo-editor", "内容编辑", "/cms-admin/", role=ROLE_CONTENT_EDITOR, is_staff=True),
+    _DemoUser("demo-admin", "系统管理员", "/django-admin/", is_staff=True, is_superuser=True),
+)
+
+
+def demo_users_ensure(*, allow_fixed_passwords: bool = False) -> list[DemoLogin]:
+    """Create or reset the demo users (idempotent). Refuses outside DEBUG unless explicitly allowed.
+    Locks nothing: the users are keyed by unique usernames and only written here."""
+    if not (settings.DEBUG or allow_fixed_passwords):
+        raise DemoLoginsRefused(_("生产环境不创建固定密码的演示账号"))
+    user_model = get_user_model()
+    logins = []
+    with transaction.atomic():
+        roles_sync()
+        branch = Branch.objects.order_by("code").first()
+        for spec in DEMO_USERS:
+            user, _created = user_model.objects.update_or_create(
+                username=spec.username,
+                defaults={
+                    "email": f"{spec.username}@example.com",
+                    "is_staff": spec.is_staff,
+                    "is_superuser": spec.is_superuser,
+                    "is_active": True,
+                },
+            )
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+            user.groups.set([role_group(code=spec.role)] if spec.role else [])
+            if spec.role == ROLE_AGENT and branch is not None:
+                StaffAssignment.objects.get_or_create(
+                    user=user, post=Post.objects.get(code=ROLE_AGENT), branch=branch, station=None
+                )
+            logins.append(DemoLogin(spec.username, DEMO_PASSWORD, spec.role_label, spec.url))
+    return logins
