@@ -156,6 +156,11 @@ class BillingRun(models.Model):
         return f"{self.branch} {self.period:%Y-%m}"
 
     @property
+    def accounts_skipped(self) -> int:
+        """Accounts the run passed over: no readings for the period, or already billed outside the run."""
+        return self.accounts_done - self.bills_issued - self.accounts_held
+
+    @property
     def progress_percent(self) -> int:
         if not self.accounts_total:
             return 100 if self.status == self.Status.FINISHED else 0

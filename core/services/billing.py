@@ -1,0 +1,533 @@
+"""The billing engine (抄核收: calculate): one account's bill, the batch billing run, corrections,
+overdue marking and write-offs. Bills are never edited after issue."""
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import BillingError, DomainError, PeriodOutOfOrder
+from core.models import (
+    Account,
+    Bill,
+    BillingRun,
+    BillLine,
+    Branch,
+    CollectionPolicy,
+    LedgerEntry,
+    MeterReading,
+    TariffVersion,
+)
+from core.money import ZERO, to_kwh, to_money
+from core.selectors.billing import (
+    billing_run_latest_finished,
+    period_readings_by_account,
+    regular_bill_periods_from,
+    tier_year_kwh_before,
+)
+from core.selectors.tariffs import tariff_version_for
+from core.services.bill_states import bill_state_derive
+from core.services.ledger import account_lock, ledger_post
+from core.services.tariffs import ChargeLine, TariffPrices, Usage, charges_calculate, charges_total, tariff_prices_load
+
+# Error text kept on a run: enough to find the held accounts, not a log.
+RUN_ERROR_MAX_CHARS = 4000
+
+
+def _period_start(period: datetime.date) -> datetime.date:
+    return period.replace(day=1)
+
+
+def usage_from_readings(
+    *, readings: list[dict], contracted_capacity_kva: Decimal, kwh_before_in_tier_year: Decimal = ZERO
+) -> Usage:
+    """One account's usage for a period from its readings (all meters): energy and registers summed,
+    demand the maximum, power factor from the latest reading that has one."""
+
+    def register_sum(name: str, required: bool) -> Decimal | None:
+        values = [row[name] for row in readings if row[name] is not None]
+        if not values or (required and len(values) != len(readings)):
+            return None
+        return to_kwh(sum(values, ZERO))
+
+    demands = [row["max_demand_kw"] for row in readings if row["max_demand_kw"] is not None]
+    factors = [row["power_factor"] for row in readings if row["power_factor"] is not None]
+    return Usage(
+        kwh=to_kwh(sum((row["consumption"] for row in readings), ZERO)),
+        peak=register_sum("consumption_peak", True),
+        flat=register_sum("consumption_flat", False),
+        valley=register_sum("consumption_valley", True),
+        max_demand_kw=max(demands) if demands else None,
+        power_factor=factors[-1] if factors else None,
+        contracted_capacity_kva=contracted_capacity_kva,
+        kwh_before_in_tier_year=kwh_before_in_tier_year,
+    )
+
+
+def _suspect_names(readings: list[dict]) -> str:
+    return "、".join(
+        f"{row['meter__asset_number']} {row['read_on']:%Y-%m-%d}"
+        for row in readings
+        if row["status"] == MeterReading.Status.SUSPECT
+    )
+
+
+def _bill_lines(bill: Bill, lines: list[ChargeLine]) -> list[BillLine]:
+    return [
+        BillLine(
+            bill=bill,
+            position=position,
+            kind=line.kind,
+            label=line.label[:60],
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+        )
+        for position, line in enumerate(lines, start=1)
+    ]
+
+
+def _policy_for(category: str) -> CollectionPolicy:
+    policy = CollectionPolicy.objects.filter(category=category).first()
+    if policy is None:
+        raise BillingError(_("用电类别“%(category)s”没有配置催收政策") % {"category": category})
+    return policy
+
+
+def _account_allocate(*, account: Account) -> None:
+    # Imported at call time so the payments module is free to import billing without a cycle.
+    from core.services.payments import account_allocate
+
+    account_allocate(account=account)
+
+
+def _bill_post(
+    *,
+    account: Account,
+    period: datetime.date,
+    kind: str,
+    number: str,
+    version_id: int,
+    lines: list[ChargeLine],
+    kwh: Decimal,
+    issued_on: datetime.date,
+    due_date: datetime.date,
+    corrects: Bill | None = None,
+    reason: str = "",
+    user=None,
+) -> Bill:
+    """Create a charge bill with its lines and post it to the ledger; the caller holds the account lock."""
+    bill = Bill(
+        number=number,
+        account=account,
+        period=period,
+        kind=kind,
+        corrects=corrects,
+        tariff_version_id=version_id,
+        issued_on=issued_on,
+        due_date=due_date,
+        kwh=kwh,
+        total=charges_total(lines),
+        reason=reason[:200],
+    )
+    bill.state = bill_state_derive(bill=bill, today=issued_on)
+    bill.save()
+    BillLine.objects.bulk_create(_bill_lines(bill, lines))
+    in_credit = account.balance < 0
+    ledger_post(account=account, kind=LedgerEntry.Kind.BILL, amount=bill.total, bill=bill, user=user, memo=number)
+    if in_credit:
+        _account_allocate(account=account)
+        bill.refresh_from_db()
+    return bill
+
+
+def bill_issue(*, account: Account, period: datetime.date, issued_on: datetime.date | None = None) -> Bill:
+    """Issue one account's regular bill for a period from its valid readings.
+
+    Locks the account row (account_lock) for the whole calculation, so a concurrent payment or run waits.
+    """
+    period = _period_start(period)
+    issued_on = issued_on or timezone.localdate()
+    with transaction.atomic():
+        account = account_lock(account_id=account.pk)
+        latest = regular_bill_periods_from(account_ids=[account.pk], period=period).get(account.pk)
+        if latest is not None and latest > period:
+            raise PeriodOutOfOrder(
+                _("该户已发行%(latest)s的电费，不能再发行更早的%(period)s")
+                % {"latest": f"{latest:%Y-%m}", "period": f"{period:%Y-%m}"}
+            )
+        if latest == period:
+            raise BillingError(_("该户%(period)s的电费已发行") % {"period": f"{period:%Y-%m}"})
+        readings = period_readings_by_account(account_ids=[account.pk], period=period).get(account.pk, [])
+        if not readings:
+            raise BillingError(_("该户%(period)s没有抄表示数") % {"period": f"{period:%Y-%m}"})
+        suspect = _suspect_names(readings)
+        if suspect:
+            raise BillingError(_("示数待复核，暂不出账：%(readings)s") % {"readings": suspect})
+        version = tariff_version_for(tariff=account.tariff, on_date=period)
+        prices = tariff_prices_load(version=version)
+        before = ZERO
+        if prices.tier_basis == TariffVersion.TierBasis.ANNUAL:
+            before = tier_year_kwh_before(account_ids=[account.pk], period=period).get(account.pk, ZERO)
+        usage = usage_from_readings(
+            readings=readings, contracted_capacity_kva=account.contracted_capacity_kva, kwh_before_in_tier_year=before
+        )
+        lines = charges_calculate(prices=prices, usage=usage)
+        policy = _policy_for(account.category)
+        return _bill_post(
+            account=account,
+            period=period,
+            kind=Bill.Kind.REGULAR,
+            number=f"{period:%Y%m}{account.number}",
+            version_id=version.pk,
+            lines=lines,
+            kwh=usage.kwh,
+            issued_on=issued_on,
+            due_date=issued_on + datetime.timedelta(days=policy.payment_term_days),
+        )
+
+
+@dataclass
+class _RunContext:
+    """What a run reads once and reuses for every batch: prices per tariff and payment terms per category."""
+
+    period: datetime.date
+    issued_on: datetime.date
+    versions: dict[int, tuple[int, TariffPrices]]
+    terms: dict[str, int]
+
+    def prices_for(self, tariff_id: int) -> tuple[int, TariffPrices]:
+        if tariff_id not in self.versions:
+            from core.models import Tariff
+
+            version = tariff_version_for(tariff=Tariff.objects.get(pk=tariff_id), on_date=self.period)
+            self.versions[tariff_id] = (version.pk, tariff_prices_load(version=version))
+        return self.versions[tariff_id]
+
+
+def _run_context(*, branch: Branch, period: datetime.date) -> _RunContext:
+    context = _RunContext(
+        period=period,
+        issued_on=timezone.localdate(),
+        versions={},
+        terms=dict(CollectionPolicy.objects.values_list("category", "payment_term_days")),
+    )
+    for tariff_id in Account.objects.filter(branch=branch).values_list("tariff_id", flat=True).distinct().order_by():
+        try:
+            context.prices_for(tariff_id)
+        except DomainError:
+            # Accounts on this tariff are held with the reason when their batch is reached.
+            continue
+    return context
+
+
+def _run_error_append(run: BillingRun, messages: list[str]) -> None:
+    if messages and len(run.error) < RUN_ERROR_MAX_CHARS:
+        run.error = (run.error + "\n".join(messages) + "\n")[:RUN_ERROR_MAX_CHARS]
+
+
+def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> bool:
+    """Bill one batch of accounts after the run's cursor; False when none are left.
+
+    Locks the run row and the batch's account rows. A constant number of queries per batch, plus
+    account_allocate for the few accounts that were in credit.
+    """
+    accounts = list(
+        Account.objects.select_for_update()
+        .filter(branch_id=run.branch_id, id__gt=run.cursor_account_id)
+        .order_by("id")[:batch_size]
+    )
+    if not accounts:
+        return False
+    ids = [account.pk for account in accounts]
+    period = run.period
+    readings = period_readings_by_account(account_ids=ids, period=period)
+    billed = regular_bill_periods_from(account_ids=ids, period=period)
+    for tariff_id in {account.tariff_id for account in accounts} - context.versions.keys():
+        try:
+            context.prices_for(tariff_id)
+        except DomainError:
+            continue
+    annual_ids = [
+        a.pk
+        for a in accounts
+        if a.tariff_id in context.versions and context.versions[a.tariff_id][1].tier_basis == TariffVersion.TierBasis.ANNUAL
+    ]
+    before = tier_year_kwh_before(account_ids=annual_ids, period=period) if annual_ids else {}
+
+    held, messages = 0, []
+    to_bill: list[tuple[Account, Bill, list[ChargeLine]]] = []
+    for account in accounts:
+        account_readings = readings.get(account.pk)
+        if not account_readings or billed.get(account.pk) == period:
+            continue
+        suspect = _suspect_names(account_readings)
+        try:
+            if account.pk in billed:
+                raise PeriodOutOfOrder(_("已发行%(latest)s的电费") % {"latest": f"{billed[account.pk]:%Y-%m}"})
+            if suspect:
+                raise BillingError(_("示数待复核：%(readings)s") % {"readings": suspect})
+            version_id, prices = context.prices_for(account.tariff_id)
+            usage = usage_from_readings(
+                readings=account_readings,
+                contracted_capacity_kva=account.contracted_capacity_kva,
+                kwh_before_in_tier_year=before.get(account.pk, ZERO),
+            )
+            lines = charges_calculate(prices=prices, usage=usage)
+            if account.category not in context.terms:
+                raise BillingError(_("用电类别“%(category)s”没有配置催收政策") % {"category": account.category})
+        except DomainError as error:
+            held += 1
+            messages.append(f"{account.number}: {error}")
+            continue
+        bill = Bill(
+            number=f"{period:%Y%m}{account.number}",
+            account=account,
+            period=period,
+            kind=Bill.Kind.REGULAR,
+            tariff_version_id=version_id,
+            issued_on=context.issued_on,
+            due_date=context.issued_on + datetime.timedelta(days=context.terms[account.category]),
+            kwh=usage.kwh,
+            total=charges_total(lines),
+            run=run,
+        )
+        bill.state = bill_state_derive(bill=bill, today=context.issued_on)
+        to_bill.append((account, bill, lines))
+
+    if to_bill:
+        Bill.objects.bulk_create([bill for _account, bill, _lines in to_bill])
+        BillLine.objects.bulk_create([line for _account, bill, lines in to_bill for line in _bill_lines(bill, lines)])
+        # Bulk equivalent of ledger_post for the whole batch: the rows are locked above, so each
+        # balance_after is the running balance exactly as ledger_post would have written it.
+        entries, in_credit = [], []
+        for account, bill, _lines in to_bill:
+            if account.balance < 0:
+                in_credit.append(account)
+            account.balance = to_money(account.balance + bill.total)
+            entries.append(
+                LedgerEntry(
+                    account=account,
+                    kind=LedgerEntry.Kind.BILL,
+                    amount=bill.total,
+                    balance_after=account.balance,
+                    bill=bill,
+                    memo=bill.number,
+                )
+            )
+        LedgerEntry.objects.bulk_create(entries)
+        Account.objects.bulk_update([account for account, _bill, _lines in to_bill], ["balance"])
+        for account in in_credit:
+            _account_allocate(account=account)
+
+    run.cursor_account_id = ids[-1]
+    run.accounts_done += len(accounts)
+    run.bills_issued += len(to_bill)
+    run.accounts_held += held
+    _run_error_append(run, messages)
+    run.save(
+        update_fields=["cursor_account_id", "accounts_done", "bills_issued", "accounts_held", "error", "status"]
+    )
+    return True
+
+
+def billing_run_execute(
+    *,
+    branch: Branch,
+    period: datetime.date,
+    batch_size: int | None = None,
+    progress: Callable[[BillingRun], None] | None = None,
+    stop_after_batches: int | None = None,
+) -> BillingRun:
+    """Bill every account of a branch for a period, batch by batch; resumable and never bills twice.
+
+    Each batch is one transaction that locks the run row and the batch's accounts and moves the run's
+    cursor with the bills, so a crash resumes after the last committed batch.
+    """
+    period = _period_start(period)
+    batch_size = batch_size or settings.BILLING_RUN_BATCH_SIZE
+    if batch_size < 1:
+        raise BillingError(_("批次大小必须大于0"))
+    latest = billing_run_latest_finished(branch=branch)
+    if latest is not None and latest.period > period:
+        raise PeriodOutOfOrder(
+            _("%(branch)s已完成%(latest)s的抄核收，不能再执行更早的%(period)s")
+            % {"branch": branch.name, "latest": f"{latest.period:%Y-%m}", "period": f"{period:%Y-%m}"}
+        )
+    with transaction.atomic():
+        run, _created = BillingRun.objects.select_for_update().get_or_create(branch=branch, period=period)
+        if run.status == BillingRun.Status.FINISHED:
+            return run
+        if run.status == BillingRun.Status.PENDING:
+            run.accounts_total = Account.objects.filter(branch=branch).count()
+            run.started_at = timezone.now()
+        run.status = BillingRun.Status.RUNNING
+        run.save(update_fields=["accounts_total", "started_at", "status"])
+
+    context = _run_context(branch=branch, period=period)
+    batches = 0
+    try:
+        while True:
+            with transaction.atomic():
+                run = BillingRun.objects.select_for_update().get(pk=run.pk)
+                more = _run_batch(run=run, context=context, batch_size=batch_size)
+                if not more:
+                    run.status = BillingRun.Status.FINISHED
+                    run.finished_at = timezone.now()
+                    # Accounts opened during the run are billed too; the total follows what was done.
+                    run.accounts_total = max(run.accounts_total, run.accounts_done)
+                    run.save(update_fields=["status", "finished_at", "accounts_total"])
+            if progress is not None:
+                progress(run)
+            if not more:
+                return run
+            batches += 1
+            if stop_after_batches is not None and batches >= stop_after_batches:
+                return run
+    except Exception as error:
+        BillingRun.objects.filter(pk=run.pk).update(status=BillingRun.Status.FAILED, error=str(error)[:RUN_ERROR_MAX_CHARS])
+        raise
+
+
+def bill_correct(*, bill: Bill, reason: str, user, corrected_usage: Usage) -> tuple[Bill, Bill]:
+    """Correct an issued bill by a credit note (冲红) and a re-bill (重开); the original is never edited
+    beyond its state and adjusted amount. Locks the account row, then the bill row."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError(_("更正原因不能为空"))
+    today = timezone.localdate()
+    with transaction.atomic():
+        account = account_lock(account_id=bill.account_id)
+        original = Bill.objects.select_for_update().get(pk=bill.pk)
+        if original.kind == Bill.Kind.CREDIT_NOTE or original.state in (Bill.State.CREDITED, Bill.State.WRITTEN_OFF):
+            raise BillingError(_("账单%(number)s不能更正") % {"number": original.number})
+        version = TariffVersion.objects.get(pk=original.tariff_version_id)
+        lines = charges_calculate(prices=tariff_prices_load(version=version), usage=corrected_usage)
+        policy = _policy_for(account.category)
+
+        from core.services.payments import bill_allocations_release
+
+        bill_allocations_release(bill=original)
+        original_lines = list(original.lines.order_by("position"))
+        credit = Bill.objects.create(
+            number=f"{original.number}C",
+            account=account,
+            period=original.period,
+            kind=Bill.Kind.CREDIT_NOTE,
+            corrects=original,
+            tariff_version_id=original.tariff_version_id,
+            issued_on=today,
+            due_date=today,
+            kwh=-original.kwh,
+            total=-original.total,
+            state=Bill.State.PAID,
+            reason=reason[:200],
+        )
+        BillLine.objects.bulk_create(
+            BillLine(
+                bill=credit,
+                position=line.position,
+                kind=line.kind,
+                label=line.label,
+                quantity=-line.quantity,
+                unit_price=line.unit_price,
+                amount=-line.amount,
+            )
+            for line in original_lines
+        )
+        ledger_post(
+            account=account, kind=LedgerEntry.Kind.CREDIT_NOTE, amount=credit.total, bill=credit, user=user, memo=reason
+        )
+        original.amount_adjusted += original.outstanding
+        original.state = Bill.State.CREDITED
+        original.reason = reason[:200]
+        original.save(update_fields=["amount_adjusted", "state", "reason"])
+        rebill = _bill_post(
+            account=account,
+            period=original.period,
+            kind=Bill.Kind.REBILL,
+            number=f"{original.number}R",
+            version_id=version.pk,
+            lines=lines,
+            kwh=to_kwh(corrected_usage.kwh),
+            issued_on=today,
+            due_date=today + datetime.timedelta(days=policy.payment_term_days),
+            corrects=original,
+            reason=reason,
+            user=user,
+        )
+        # The credit note may leave credit even when the account owed before it: apply it to the re-bill.
+        _account_allocate(account=account)
+        rebill.refresh_from_db()
+    bill.refresh_from_db()
+    return credit, rebill
+
+
+OVERDUE_CHUNK = 2000
+
+
+def bills_mark_overdue(*, as_of: datetime.date) -> int:
+    """Move unpaid bills past their due date to OVERDUE; returns how many changed.
+
+    Takes no account locks: it only changes state, never amounts, and the update re-checks the state it read.
+    """
+    candidates = (
+        Bill.objects.filter(state__in=[Bill.State.ISSUED, Bill.State.PARTLY_PAID], due_date__lt=as_of)
+        .exclude(kind=Bill.Kind.CREDIT_NOTE)
+        .only("id", "kind", "state", "total", "amount_paid", "amount_adjusted", "due_date")
+        .order_by("id")
+    )
+    changed = 0
+    chunk: list[tuple[int, str]] = []
+
+    def flush() -> int:
+        count = 0
+        for state in {state for _, state in chunk}:
+            ids = [pk for pk, old in chunk if old == state]
+            count += Bill.objects.filter(pk__in=ids, state=state).update(state=Bill.State.OVERDUE)
+        chunk.clear()
+        return count
+
+    for bill in candidates.iterator(chunk_size=OVERDUE_CHUNK):
+        if bill_state_derive(bill=bill, today=as_of) == Bill.State.OVERDUE:
+            chunk.append((bill.pk, bill.state))
+        if len(chunk) >= OVERDUE_CHUNK:
+            changed += flush()
+    changed += flush()
+    return changed
+
+
+def bill_write_off(*, bill: Bill, user, reason: str) -> LedgerEntry:
+    """Write off what is still owed on a bill (核销). Locks the account row, then the bill row."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError(_("核销原因不能为空"))
+    with transaction.atomic():
+        account = account_lock(account_id=bill.account_id)
+        locked = Bill.objects.select_for_update().get(pk=bill.pk)
+        outstanding = locked.outstanding
+        if locked.kind == Bill.Kind.CREDIT_NOTE or locked.state in (Bill.State.CREDITED, Bill.State.WRITTEN_OFF):
+            raise BillingError(_("账单%(number)s不能核销") % {"number": locked.number})
+        if outstanding <= 0:
+            raise BillingError(_("账单%(number)s没有欠费，无需核销") % {"number": locked.number})
+        entry = ledger_post(
+            account=account,
+            kind=LedgerEntry.Kind.WRITE_OFF,
+            amount=-outstanding,
+            bill=locked,
+            user=user,
+            memo=gettext("核销：%(reason)s") % {"reason": reason},
+        )
+        locked.amount_adjusted += outstanding
+        locked.state = Bill.State.WRITTEN_OFF
+        locked.reason = reason[:200]
+        locked.save(update_fields=["amount_adjusted", "state", "reason"])
+    bill.refresh_from_db()
+    return entry
