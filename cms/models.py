@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField
 from wagtail.models import Page
+from wagtail.search import index
 
 
 class HomePage(Page):
@@ -13,6 +14,12 @@ class HomePage(Page):
     hotline = models.CharField(_("服务热线"), max_length=20, default="95598")
 
     content_panels = Page.content_panels + [FieldPanel("intro"), FieldPanel("hotline")]
+
+    search_fields = Page.search_fields + [index.SearchField("intro")]
+
+    # One site, one front page, always at the top of the tree.
+    parent_page_types = ["wagtailcore.Page"]
+    max_count = 1
 
     class Meta:
         verbose_name = _("首页")
