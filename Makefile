@@ -17,6 +17,12 @@ MO_FILES := $(PO_FILES:.po=.mo)
 # compilemessages and makemessages walk the whole tree: keep them out of the virtualenv and generated files.
 I18N_IGNORE := --ignore=.venv --ignore=var --ignore=node_modules --ignore=bench-results
 
+# Local configuration (copy .env.example to .env): NAME=value lines, exported to every command below.
+ifneq ($(wildcard .env),)
+include .env
+export $(shell sed -n -E 's/^([A-Za-z_][A-Za-z0-9_]*)=.*/\1/p' .env)
+endif
+
 # Playwright drives Debian's /usr/bin/chromium; it must never download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
