@@ -8,7 +8,8 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 # Re-run pip only when pyproject.toml is newer than the last successful install.
 INSTALL_STAMP := $(VENV)/.install-stamp
-DEBIAN_PACKAGES := gettext chromium
+# A CJK font, or Chromium draws the Chinese pages (and their screenshots) as empty boxes.
+DEBIAN_PACKAGES := gettext chromium fonts-wqy-microhei
 CUSTOMERS ?= 2000
 PYTEST_ARGS ?=
 

@@ -97,7 +97,7 @@ def _server_answers(url: str) -> bool:
 
 def _print_banner(python: str, base_url: str, env: dict[str, str], lock: threading.Lock) -> None:
     logins = subprocess.run(
-        [python, "manage.py", "demo_logins"],
+        [python, "manage.py", "demo_logins", "--base-url", base_url],
         cwd=BASE_DIR,
         env=env,
         stdin=subprocess.DEVNULL,
