@@ -5,8 +5,6 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Sum
-
 from core.models import Account, Bill, LateFee, LedgerEntry, Payment
 from core.money import ZERO, to_money
 from core.services.late_fees import late_fees_pending
@@ -24,24 +22,24 @@ class AmountDue:
 def account_amount_due(*, account: Account, as_of: datetime.date) -> AmountDue:
     """What paying in full on `as_of` would take: open bills and fees, plus fees accrued but not yet posted
     (the minimum applied as an assessment that day would), less prepaid credit."""
-    bills = (
-        Bill.objects.filter(account=account)
-        .exclude(kind=Bill.Kind.CREDIT_NOTE)
-        .exclude(state__in=[Bill.State.WRITTEN_OFF, Bill.State.CREDITED])
-        .aggregate(owed=Sum(F("total") - F("amount_paid") - F("amount_adjusted")))["owed"]
-        or ZERO
+    # Summed in Python: SQLite sums decimals as floats.
+    bills = sum(
+        (
+            bill.outstanding
+            for bill in Bill.objects.filter(account=account)
+            .exclude(kind=Bill.Kind.CREDIT_NOTE)
+            .exclude(state__in=[Bill.State.WRITTEN_OFF, Bill.State.CREDITED])
+            .only("kind", "total", "amount_paid", "amount_adjusted")
+        ),
+        ZERO,
     )
-    late_fees = (
-        LateFee.objects.filter(account=account)
-        .aggregate(owed=Sum(F("amount") - F("amount_paid") - F("amount_waived")))["owed"]
-        or ZERO
+    late_fees = sum(
+        (fee.outstanding for fee in LateFee.objects.filter(account=account).only("amount", "amount_paid", "amount_waived")),
+        ZERO,
     )
     accruing = sum((pending.amount for pending in late_fees_pending(account=account, through=as_of)), ZERO)
-    prepaid = (
-        Payment.objects.filter(account=account, status=Payment.Status.POSTED).aggregate(credit=Sum("unallocated"))[
-            "credit"
-        ]
-        or ZERO
+    prepaid = sum(
+        Payment.objects.filter(account=account, status=Payment.Status.POSTED).values_list("unallocated", flat=True), ZERO
     )
     total = max(bills + late_fees + accruing - prepaid, ZERO)
     return AmountDue(

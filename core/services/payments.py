@@ -12,7 +12,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -63,6 +62,7 @@ def payment_post(
     idempotency_key = (idempotency_key or "").strip()
     if not idempotency_key or len(idempotency_key) > _KEY_LENGTH:
         raise PaymentError(_("幂等键不能为空且不超过100个字符"), field="idempotency_key")
+    external_reference = (external_reference or "").strip()
     if len(external_reference) > _REFERENCE_LENGTH:
         raise PaymentError(_("外部流水号不超过100个字符"), field="external_reference")
     if not isinstance(received_at, datetime.datetime) or timezone.is_naive(received_at):
@@ -191,18 +191,15 @@ def bill_allocations_release(*, bill: Bill) -> Decimal:
         raise RuntimeError("bill_allocations_release must run inside the caller's transaction")
     # Allocations may have moved amount_paid since the caller loaded the bill; its other fields are the caller's.
     bill.refresh_from_db(fields=["amount_paid"])
-    nets = (
-        PaymentAllocation.objects.filter(bill=bill)
-        .values("payment_id")
-        .annotate(net=Sum("amount"))
-        .order_by("payment_id")
-    )
+    # Summed in Python: SQLite sums decimals as floats.
+    nets: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for payment_id, amount in PaymentAllocation.objects.filter(bill=bill).values_list("payment_id", "amount"):
+        nets[payment_id] += amount
     released = ZERO
-    for row in nets:
-        net = row["net"]
+    for payment_id, net in sorted(nets.items()):
         if net <= 0:
             continue
-        payment = Payment.objects.select_for_update().get(pk=row["payment_id"])
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
         PaymentAllocation.objects.create(payment=payment, bill=bill, amount=-net)
         payment.unallocated += net
         payment.save(update_fields=["unallocated"])
@@ -228,19 +225,15 @@ def payment_reverse(*, payment: Payment, user, reason: str) -> LedgerEntry:
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
         if locked.status == Payment.Status.REVERSED:
             raise PaymentAlreadyReversed(_("该笔缴费已冲正"))
-        nets = (
-            PaymentAllocation.objects.filter(payment=locked)
-            .values("bill_id", "late_fee_id")
-            .annotate(net=Sum("amount"))
-            .order_by("bill_id", "late_fee_id")
-        )
         undo: dict[tuple[str, int], Decimal] = defaultdict(lambda: ZERO)
-        for row in nets:
-            if row["net"] > 0:
-                key = ("bill", row["bill_id"]) if row["bill_id"] else ("late_fee", row["late_fee_id"])
-                undo[key] += row["net"]
+        for bill_id, late_fee_id, amount in PaymentAllocation.objects.filter(payment=locked).order_by("id").values_list(
+            "bill_id", "late_fee_id", "amount"
+        ):
+            undo[("bill", bill_id) if bill_id else ("late_fee", late_fee_id)] += amount
         reopened: list[LateFee | Bill] = []
         for (target, pk), net in undo.items():
+            if net <= 0:
+                continue
             item = Bill.objects.get(pk=pk) if target == "bill" else LateFee.objects.get(pk=pk)
             PaymentAllocation.objects.create(
                 payment=locked,
