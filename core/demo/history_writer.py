@@ -81,6 +81,19 @@ def _at(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
     return datetime.datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _escaped(row: tuple, text_columns: list[int]) -> list:
+    """COPY text format: backslash, tab and line breaks in text columns escaped. Every other value is
+    written as str(): dates, aware datetimes, Decimals and booleans ("True") read back as they were."""
+    row = list(row)
+    for i in text_columns:
+        if row[i] is not None:
+            row[i] = row[i].translate(_COPY_ESCAPES)
+    return row
+
+
 @functools.lru_cache(maxsize=65536)
 def _sqlite_datetime(value: datetime.datetime) -> str:
     return connection.ops.adapt_datetimefield_value(value)
@@ -102,9 +115,17 @@ class RowSink:
         table = connection.ops.quote_name(meta.db_table)
         with connection.cursor() as cursor:
             if self.vendor == "postgresql":
+                # COPY's text format built here: psycopg's per-value adaptation in write_row costs more
+                # than generating the rows.
+                text_columns = [
+                    i for i, name in enumerate(TABLES[model])
+                    if meta.get_field(name).get_internal_type() in ("CharField", "TextField")
+                ]
+                if text_columns:
+                    rows = [_escaped(row, text_columns) for row in rows]
+                text = "".join(["\t".join(["\\N" if v is None else str(v) for v in row]) + "\n" for row in rows])
                 with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                    copy.write(text.encode())
             else:
                 adapt = _sqlite_datetime
                 placeholders = ", ".join(["%s"] * len(columns))
@@ -162,12 +183,20 @@ class HistoryContext:
     _charges: dict[tuple, tuple[list, Decimal]] = field(default_factory=dict)
 
     def prices_for(self, tariff_code: str, period: datetime.date) -> tuple[TariffVersion, TariffPrices]:
+        """The version in force in a period (as tariff_version_for picks it) and its price snapshot, cached."""
         key = (tariff_code, period)
-        if key not in self._versions:
+        hit = self._versions.get(key)
+        if hit is None:
             version = tariff_version_for(tariff=self.tariffs[tariff_code], on_date=period)
             cached = next((v for v in self._versions.values() if v[0].pk == version.pk), None)
-            self._versions[key] = cached or (version, tariff_prices_load(version=version))
-        return self._versions[key]
+            hit = self._versions[key] = cached or (version, tariff_prices_load(version=version))
+        return hit
+
+    def prices_preload(self) -> None:
+        """Resolve every (tariff, month) once, before the first chunk: a handful of queries, not one per bill."""
+        for code in self.tariffs:
+            for period in self.months:
+                self.prices_for(code, period)
 
     def charges(self, prices: TariffPrices, usage: Usage) -> tuple[list, Decimal]:
         """charges_calculate, memoised: most households' months repeat the same whole-kWh usages."""

@@ -152,6 +152,7 @@ def demo_seed(
         tariffs=tariffs,
         policies=policies,
     )
+    ctx.prices_preload()
     sink = RowSink()
     to_add = max(0, customers - existing)
     done = 0
