@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime
 import functools
+import queue
+import threading
 import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.management.color import no_style
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max, Model
 
 from core.models import (
@@ -100,54 +102,115 @@ def _sqlite_datetime(value: datetime.datetime) -> str:
 
 
 class RowSink:
-    """Writes rows of one table at a time: COPY on PostgreSQL, executemany elsewhere."""
+    """Writes the rows of each chunk of customers in one transaction: executemany on SQLite; COPY on
+    PostgreSQL from a writer thread with its own connection, so the server ingests one chunk while
+    Python builds the next (the GIL is released while psycopg waits on the socket)."""
 
     def __init__(self) -> None:
         self.vendor = connection.vendor
         self.rows_written = 0
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        # Inside a caller's transaction (tests) the writer thread could not see the caller's uncommitted
+        # organisation rows, so it writes on the caller's connection instead.
+        if self.vendor == "postgresql" and not connection.in_atomic_block:
+            self._queue = queue.Queue(maxsize=2)
+            self._thread = threading.Thread(target=self._copy_worker, name="seed-demo-copy", daemon=True)
+            self._thread.start()
 
-    def write(self, model: type[Model], rows: Sequence[tuple]) -> None:
-        if not rows:
-            return
+    def chunk_write(self, rows: ChunkRows) -> None:
+        if self._queue is None:
+            with transaction.atomic():
+                for model in TABLES:
+                    if not rows.rows[model]:
+                        continue
+                    if self.vendor == "postgresql":
+                        statement, data = self._copy_payload(model, rows.rows[model])
+                        with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+                            copy.write(data)
+                    else:
+                        self._insert(model, rows.rows[model])
+                self._sequences_reset()
+        else:
+            self._raise_worker_error()
+            payloads = [self._copy_payload(model, rows.rows[model]) for model in TABLES if rows.rows[model]]
+            self._queue.put(payloads)
+        self.rows_written += rows.count()
+
+    def close(self) -> None:
+        """Wait for the writer thread to commit everything queued; re-raise what it failed with."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self._raise_worker_error()
+
+    def _raise_worker_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _copy_worker(self) -> None:
+        raw = connection.get_new_connection(connection.get_connection_params())
+        reset = connection.ops.sequence_reset_sql(no_style(), list(TABLES))
+        try:
+            while True:
+                payloads = self._queue.get()
+                if payloads is None:
+                    return
+                if self._error is not None:
+                    continue
+                try:
+                    with raw.cursor() as cursor:
+                        for statement, data in payloads:
+                            with cursor.copy(statement) as copy:
+                                copy.write(data)
+                        for statement in reset:
+                            cursor.execute(statement)
+                    raw.commit()
+                except BaseException as error:  # handed to the main thread, which raises it
+                    raw.rollback()
+                    self._error = error
+        finally:
+            raw.close()
+
+    @staticmethod
+    def _copy_payload(model: type[Model], rows: Sequence[tuple]) -> tuple[str, bytes]:
+        """COPY's text format built here: psycopg's per-value adaptation in write_row costs more than
+        generating the rows."""
         meta = model._meta
-        columns = [meta.get_field(name).column for name in TABLES[model]]
-        quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
-        table = connection.ops.quote_name(meta.db_table)
-        with connection.cursor() as cursor:
-            if self.vendor == "postgresql":
-                # COPY's text format built here: psycopg's per-value adaptation in write_row costs more
-                # than generating the rows.
-                text_columns = [
-                    i for i, name in enumerate(TABLES[model])
-                    if meta.get_field(name).get_internal_type() in ("CharField", "TextField")
-                ]
-                if text_columns:
-                    rows = [_escaped(row, text_columns) for row in rows]
-                text = "".join(["\t".join(["\\N" if v is None else str(v) for v in row]) + "\n" for row in rows])
-                with cursor.cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
-                    copy.write(text.encode())
-            else:
-                adapt = _sqlite_datetime
-                placeholders = ", ".join(["%s"] * len(columns))
-                cursor.executemany(
-                    f"INSERT INTO {table} ({quoted}) VALUES ({placeholders})",
-                    [
-                        tuple(adapt(v) if isinstance(v, datetime.datetime) else v for v in row)
-                        for row in rows
-                    ],
-                )
-        self.rows_written += len(rows)
+        names = TABLES[model]
+        quoted = ", ".join(connection.ops.quote_name(meta.get_field(name).column) for name in names)
+        text_columns = [
+            i for i, name in enumerate(names) if meta.get_field(name).get_internal_type() in ("CharField", "TextField")
+        ]
+        if text_columns:
+            rows = [_escaped(row, text_columns) for row in rows]
+        text = "".join(["\t".join(["\\N" if v is None else str(v) for v in row]) + "\n" for row in rows])
+        return f"COPY {connection.ops.quote_name(meta.db_table)} ({quoted}) FROM STDIN", text.encode()
 
-    def sequences_reset(self) -> None:
+    @staticmethod
+    def _sequences_reset() -> None:
         statements = connection.ops.sequence_reset_sql(no_style(), list(TABLES))
-        if statements:
-            with connection.cursor() as cursor:
-                for sql in statements:
-                    cursor.execute(sql)
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+    @staticmethod
+    def _insert(model: type[Model], rows: Sequence[tuple]) -> None:
+        meta = model._meta
+        columns = [connection.ops.quote_name(meta.get_field(name).column) for name in TABLES[model]]
+        placeholders = ", ".join(["%s"] * len(columns))
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join(columns)}) VALUES ({placeholders})",
+                [tuple(_sqlite_datetime(v) if isinstance(v, datetime.datetime) else v for v in row) for row in rows],
+            )
 
 
 class IdBlock:
-    """Hands out ids above the current maximum of each table; valid inside the writer's transaction."""
+    """Hands out ids above each table's maximum at the start; seed_demo is the only writer while it runs."""
 
     def __init__(self) -> None:
         self.next = {
@@ -522,9 +585,3 @@ def _readings(*, plan: CustomerPlan, meter_id: int, account_id: int, ctx: Histor
             (ids.take(MeterReading), meter_id, account_id, read_on, period, total, peak, flat, valley, u.kwh,
              u.peak, u.flat, u.valley, u.max_demand_kw, u.power_factor, source, VALID, "", _at(read_on + ONE_DAY, 2))
         )
-
-
-def chunk_write(*, rows: ChunkRows, sink: RowSink) -> int:
-    for model in TABLES:
-        sink.write(model, rows.rows[model])
-    return rows.count()

@@ -26,7 +26,7 @@ from .generator import (
     substation_code,
     topology_for_area,
 )
-from .history_writer import TABLES, HistoryContext, IdBlock, RowSink, chunk_rows_build, chunk_write
+from .history_writer import TABLES, HistoryContext, IdBlock, RowSink, chunk_rows_build
 from .places import AREA_SIZE, BRANCHES, COMPANY_CODE, COMPANY_NAME
 
 Progress = Callable[[str, str, int, int, int, str], None]
@@ -126,6 +126,7 @@ def demo_seed(
     """Bring the demo up to `customers` customers; what is already there is left as it is.
 
     Each chunk of customers is written in its own transaction, so an interrupted run resumes where it stopped.
+    Not for concurrent runs: ids are handed out above the tables' maxima read at the start.
     """
     started = time.monotonic()
     months = month_starts(last_complete_month(today))
@@ -158,17 +159,17 @@ def demo_seed(
     done = 0
     if progress and to_add:
         progress("customers", "客户与历史", 0, to_add, 0, "户")
-    for start in range(existing, customers, chunk_size):
-        stop = min(customers, start + chunk_size)
-        with transaction.atomic():
-            ids = IdBlock()
+    try:
+        ids = IdBlock()
+        for start in range(existing, customers, chunk_size):
+            stop = min(customers, start + chunk_size)
             plans = [customer_plan(seed=seed, index=i, months=months) for i in range(start, stop)]
-            rows = chunk_rows_build(plans=plans, ctx=ctx, ids=ids)
-            chunk_write(rows=rows, sink=sink)
-            sink.sequences_reset()
-        done += stop - start
-        if progress:
-            progress("customers", "客户与历史", done, to_add, sink.rows_written, "户")
+            sink.chunk_write(chunk_rows_build(plans=plans, ctx=ctx, ids=ids))
+            done += stop - start
+            if progress:
+                progress("customers", "客户与历史", done, to_add, sink.rows_written, "户")
+    finally:
+        sink.close()
 
     counts = {model._meta.db_table: model.objects.count() for model in TABLES}
     return DemoSeedResult(
