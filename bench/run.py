@@ -23,8 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.pg import PostgresServer, cluster_start, server_from_env  # noqa: E402 (the path is set just above)
-
 TARGET_ACCOUNTS_PER_SECOND = 2000
 DEFAULT_SIZES = "10000,100000,1100000"
 
@@ -157,10 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [2000] if args.smoke else (args.sizes or _sizes(DEFAULT_SIZES))
 
+    from bench.pg import cluster_start, server_from_env
+
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     started = time.monotonic()
-    server: PostgresServer | None = server_from_env(os.environ.get("DATABASE_URL"))
+    server = server_from_env(os.environ.get("DATABASE_URL"))
     if server is None:
         print("Starting a throwaway PostgreSQL cluster (fsync on, synchronous_commit off)")
         server = cluster_start()
