@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import BillingError, InvalidReading
@@ -16,11 +17,17 @@ from core.selectors.tariffs import tariff_version_for
 
 ZERO = Decimal("0")
 PERIODS = (TimePeriod.PEAK, TimePeriod.FLAT, TimePeriod.VALLEY)
+# Marked for translation here; translated (and cached) when a line is built.
 PERIOD_LABELS = {
-    TimePeriod.PEAK: _("峰段电量"),
-    TimePeriod.FLAT: _("平段电量"),
-    TimePeriod.VALLEY: _("谷段电量"),
+    TimePeriod.PEAK: gettext_noop("峰段电量"),
+    TimePeriod.FLAT: gettext_noop("平段电量"),
+    TimePeriod.VALLEY: gettext_noop("谷段电量"),
 }
+TIER_LABEL = gettext_noop("第%(number)s档电量")
+TIER_SURCHARGE_LABEL = gettext_noop("第%(number)s档加价")
+ENERGY_LABEL = gettext_noop("电度电费")
+CAPACITY_LABEL = gettext_noop("基本电费(容量)")
+DEMAND_LABEL = gettext_noop("基本电费(需量)")
 
 
 @dataclass(frozen=True)
@@ -136,8 +143,15 @@ def _tier_split(*, tiers: tuple[TierPrice, ...], kwh: Decimal, before: Decimal) 
     return split
 
 
+@lru_cache(maxsize=256)
+def _label(language: str | None, template: str, number: int | None = None) -> str:
+    """Translated line labels, cached: a billing run asks for the same few labels a million times."""
+    text = gettext(template)
+    return text % {"number": number} if number is not None else text
+
+
 def _tier_label(number: int) -> str:
-    return gettext("第%(number)s档电量") % {"number": number}
+    return _label(get_language(), TIER_LABEL, number)
 
 
 def _period_quantities(usage: Usage) -> dict[str, Decimal]:
@@ -157,7 +171,7 @@ def _energy_lines(*, prices: TariffPrices, usage: Usage) -> list[ChargeLine]:
     if structure == TariffVersion.Structure.FLAT:
         if prices.flat_price is None:
             raise BillingError(_("单一电价版本没有配置电度电价"))
-        return [_line(BillLine.Kind.ENERGY, gettext("电度电费"), usage.kwh, prices.flat_price)]
+        return [_line(BillLine.Kind.ENERGY, _label(get_language(), ENERGY_LABEL), usage.kwh, prices.flat_price)]
 
     before = usage.kwh_before_in_tier_year if prices.tier_basis == TariffVersion.TierBasis.ANNUAL else ZERO
     if structure == TariffVersion.Structure.TIERED:
@@ -171,7 +185,7 @@ def _energy_lines(*, prices: TariffPrices, usage: Usage) -> list[ChargeLine]:
 
     quantities = _period_quantities(usage)
     lines = [
-        _line(BillLine.Kind.PERIOD, str(PERIOD_LABELS[period]), quantities[period], prices.period_price(period))
+        _line(BillLine.Kind.PERIOD, _label(get_language(), PERIOD_LABELS[period]), quantities[period], prices.period_price(period))
         for period in PERIODS
         if period in quantities
     ]
@@ -180,7 +194,7 @@ def _energy_lines(*, prices: TariffPrices, usage: Usage) -> list[ChargeLine]:
     if structure == TariffVersion.Structure.TIERED_TOU:
         split = _tier_split(tiers=prices.tiers, kwh=usage.kwh, before=before)
         lines.extend(
-            _line(BillLine.Kind.TIER_SURCHARGE, gettext("第%(number)s档加价") % {"number": tier.number}, quantity, tier.price)
+            _line(BillLine.Kind.TIER_SURCHARGE, _label(get_language(), TIER_SURCHARGE_LABEL, tier.number), quantity, tier.price)
             for tier, quantity in split
             if quantity > 0 and tier.price != 0
         )
@@ -191,12 +205,12 @@ def _energy_lines(*, prices: TariffPrices, usage: Usage) -> list[ChargeLine]:
 def _basic_lines(*, prices: TariffPrices, usage: Usage) -> list[ChargeLine]:
     if prices.capacity_basis == TariffVersion.CapacityBasis.CAPACITY:
         return [
-            _line(BillLine.Kind.CAPACITY, gettext("基本电费(容量)"), usage.contracted_capacity_kva, prices.capacity_price)
+            _line(BillLine.Kind.CAPACITY, _label(get_language(), CAPACITY_LABEL), usage.contracted_capacity_kva, prices.capacity_price)
         ]
     if prices.capacity_basis == TariffVersion.CapacityBasis.DEMAND:
         if usage.max_demand_kw is None:
             raise BillingError(_("按需量计收基本电费，但没有最大需量示数"))
-        return [_line(BillLine.Kind.DEMAND, gettext("基本电费(需量)"), usage.max_demand_kw, prices.demand_price)]
+        return [_line(BillLine.Kind.DEMAND, _label(get_language(), DEMAND_LABEL), usage.max_demand_kw, prices.demand_price)]
     return []
 
 
