@@ -96,16 +96,24 @@ def _bill_lines(bill: Bill, lines: list[ChargeLine]) -> list[BillLine]:
 
 
 def _rows_insert(model, fields: tuple[str, ...], rows: list[tuple]) -> None:
-    """Insert many rows with one executemany. Used for bill lines and ledger entries of a billing-run
-    batch, where the ORM's per-value preparation costs more than the database work; values are given
-    in database form (Decimal, date, str, ids) and every NOT NULL column without a default is listed."""
+    """Insert many rows in one statement (COPY on PostgreSQL, executemany elsewhere). Used for the bills,
+    lines and ledger entries of a billing-run batch, where the ORM's per-value preparation costs more than
+    the database work; values are in database form (Decimal, date, str, ids) and every NOT NULL column
+    without a database default is listed."""
     if not rows:
         return
     quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
     columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})", rows)
+        if connection.vendor == "postgresql":
+            # COPY is one round trip; psycopg's executemany would still send one INSERT per row.
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(fields))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
 
 
 def _policy_for(category: str) -> CollectionPolicy:
@@ -278,7 +286,10 @@ def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> boo
     before = tier_year_kwh_before(account_ids=annual_ids, period=period) if annual_ids else {}
 
     held, messages = 0, []
-    to_bill: list[tuple[Account, Bill, list[ChargeLine]]] = []
+    # A fresh bill's state depends only on whether it charges anything (and its due date, which is
+    # never before the issue day), so it is derived once per kind of bill instead of once per account.
+    states: dict[tuple[bool, datetime.date], str] = {}
+    to_bill: list[tuple[Account, tuple, list[ChargeLine]]] = []
     for account in accounts:
         account_readings = readings.get(account.pk)
         if not account_readings or billed.get(account.pk) == period:
@@ -302,29 +313,39 @@ def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> boo
             held += 1
             messages.append(f"{account.number}: {error}")
             continue
-        bill = Bill(
-            number=f"{period:%Y%m}{account.number}",
-            account_id=account.pk,
-            period=period,
-            kind=Bill.Kind.REGULAR,
-            tariff_version_id=version_id,
-            issued_on=context.issued_on,
-            due_date=context.issued_on + datetime.timedelta(days=context.terms[account.category]),
-            kwh=usage.kwh,
-            total=charges_total(lines),
-            run_id=run.pk,
+        total = charges_total(lines)
+        due_date = context.issued_on + datetime.timedelta(days=context.terms[account.category])
+        key = (total > 0, due_date)
+        if key not in states:
+            sample = Bill(kind=Bill.Kind.REGULAR, total=Decimal(key[0]), due_date=due_date)
+            states[key] = bill_state_derive(bill=sample, today=context.issued_on)
+        number = f"{period:%Y%m}{account.number}"
+        values = (
+            number, account.pk, period, Bill.Kind.REGULAR, version_id, context.issued_on, due_date,
+            usage.kwh, total, ZERO, ZERO, states[key], "", run.pk,
         )
-        bill.state = bill_state_derive(bill=bill, today=context.issued_on)
-        to_bill.append((account, bill, lines))
+        to_bill.append((account, values, lines))
 
     if to_bill:
-        Bill.objects.bulk_create([bill for _account, bill, _lines in to_bill])
+        _rows_insert(
+            Bill,
+            (
+                "number", "account", "period", "kind", "tariff_version", "issued_on", "due_date",
+                "kwh", "total", "amount_paid", "amount_adjusted", "state", "reason", "run",
+            ),
+            [values for _account, values, _lines in to_bill],
+        )
+        bill_ids = dict(
+            Bill.objects.filter(run=run, account_id__in=[account.pk for account, _values, _lines in to_bill])
+            .filter(kind=Bill.Kind.REGULAR, period=period)
+            .values_list("account_id", "id")
+        )
         _rows_insert(
             BillLine,
             ("bill", "position", "kind", "label", "quantity", "unit_price", "amount"),
             [
-                (bill.pk, position, line.kind, line.label[:60], line.quantity, line.unit_price, line.amount)
-                for _account, bill, lines in to_bill
+                (bill_ids[account.pk], position, line.kind, line.label[:60], line.quantity, line.unit_price, line.amount)
+                for account, _values, lines in to_bill
                 for position, line in enumerate(lines, start=1)
             ],
         )
@@ -332,12 +353,13 @@ def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> boo
         # balance_after is the running balance exactly as ledger_post would have written it.
         created_at = LedgerEntry._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
         entries, in_credit = [], []
-        for account, bill, _lines in to_bill:
+        for account, values, _lines in to_bill:
             if account.balance < 0:
                 in_credit.append(account)
-            account.balance = to_money(account.balance + bill.total)
+            number, total = values[0], values[8]
+            account.balance = to_money(account.balance + total)
             entries.append(
-                (account.pk, LedgerEntry.Kind.BILL, bill.total, account.balance, bill.pk, bill.number, created_at)
+                (account.pk, LedgerEntry.Kind.BILL, total, account.balance, bill_ids[account.pk], number, created_at)
             )
         _rows_insert(
             LedgerEntry, ("account", "kind", "amount", "balance_after", "bill", "memo", "created_at"), entries
@@ -345,7 +367,7 @@ def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> boo
         # One UPDATE for the batch: each balance becomes its newest ledger entry's balance_after
         # (bulk_update's CASE over a thousand ids is far slower on both databases).
         newest = LedgerEntry.objects.filter(account=OuterRef("pk")).order_by("-id").values("balance_after")[:1]
-        Account.objects.filter(pk__in=[account.pk for account, _bill, _lines in to_bill]).update(
+        Account.objects.filter(pk__in=[account.pk for account, _values, _lines in to_bill]).update(
             balance=Subquery(newest)
         )
         for account in in_credit:
