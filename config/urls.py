@@ -15,6 +15,8 @@ urlpatterns = [
     path("cms-admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("accounts/", include("allauth.urls")),
+    path("notifications/", include("notifications.urls")),
+    path("staff/notifications/", include("notifications.staff_urls")),
 ]
 
 if settings.DEBUG:

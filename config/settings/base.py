@@ -153,6 +153,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "core.bills_mark_overdue": {"task": "core.bills_mark_overdue", "schedule": 3600.0},
+    "notifications.dispatch_due": {"task": "notifications.dispatch_due", "schedule": 60.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -209,6 +210,18 @@ AMI_SECRET = os.environ.get("AMI_SECRET", "")
 # Billing: how many accounts one billing-run batch handles in one transaction.
 BILLING_RUN_BATCH_SIZE = int(os.environ.get("BILLING_RUN_BATCH_SIZE", "1000"))
 
+# Notifications: quiet hours (local hours) for non-urgent SMS, per-phone SMS rate limit, retry backoff.
+NOTIFICATIONS_QUIET_HOURS_START = int(os.environ.get("NOTIFICATIONS_QUIET_HOURS_START", "22"))
+NOTIFICATIONS_QUIET_HOURS_END = int(os.environ.get("NOTIFICATIONS_QUIET_HOURS_END", "8"))
+NOTIFICATIONS_SMS_PER_PHONE_PER_HOUR = int(os.environ.get("NOTIFICATIONS_SMS_PER_PHONE_PER_HOUR", "5"))
+NOTIFICATIONS_RETRY_BASE_SECONDS = int(os.environ.get("NOTIFICATIONS_RETRY_BASE_SECONDS", "30"))
+NOTIFICATIONS_REDISPATCH_AFTER_SECONDS = 300
+NOTIFICATIONS_SENDING_LEASE_SECONDS = 300
+NOTIFICATIONS_TWILIO_TIMEOUT_SECONDS = 10
+NOTIFICATIONS_SMS_COUNTRY_CODE = "86"
+# Public base URL Twilio calls back (delivery receipts); empty = no status callback requested.
+NOTIFICATIONS_PUBLIC_BASE_URL = os.environ.get("NOTIFICATIONS_PUBLIC_BASE_URL", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -216,5 +229,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Wagtail logs every background task it runs inline (search index, reference index) at INFO: noise.
-    "loggers": {"django_tasks": {"level": "WARNING"}},
+    "loggers": {
+        "django_tasks": {"level": "WARNING"},
+        # The Twilio client logs every request's headers and form (phone numbers, SMS bodies) at INFO.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }

@@ -1,0 +1,560 @@
+"""Notification writes: request (the one entry point every other app uses), send, resend, beat dispatch,
+delivery receipts, STOP/START, preferences and the bulk outage fan-out.
+
+A request renders the templates and stores one Message per channel under (idempotency_key, channel); the
+send itself happens in a Celery task queued after commit. The Message row is the source of truth, so a lost
+task (broker down, worker killed) is re-queued by the beat task messages_dispatch_due.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from kombu.exceptions import OperationalError
+
+from core.models import Account, Customer
+
+from . import clock, transports
+from .errors import MessageNotResendable, NotificationConflict, NotificationError, TemplateMissing
+from .models import (
+    ESSENTIAL_EVENTS,
+    Channel,
+    Event,
+    InboxMessage,
+    Message,
+    MessageTemplate,
+    NotificationPreference,
+    PreferenceKind,
+    SmsOptOut,
+    Urgency,
+)
+from .rendering import sms_segments, template_render
+from .selectors import preferences_for_customers, sms_opted_out_phones
+
+logger = logging.getLogger(__name__)
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+MESSAGE_SEND_MAX_RETRIES = 5
+FAN_OUT_BATCH_SIZE = 2000
+_KEY_LENGTH = Message._meta.get_field("idempotency_key").max_length
+CUSTOMER_CHANNELS = (Channel.SMS, Channel.EMAIL, Channel.INBOX)
+STAFF_CHANNELS = (Channel.STAFF, Channel.EMAIL)
+STOP_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "TD", "T", "退订"})
+START_KEYWORDS = frozenset({"START", "UNSTOP", "YES"})
+
+
+# --- time rules ---------------------------------------------------------------------------------------------
+
+
+def quiet_hours_end(*, at: datetime.datetime) -> datetime.datetime | None:
+    """When the quiet hours containing `at` end (local 08:00), or None outside quiet hours."""
+    local = at.astimezone(LOCAL_TZ)
+    start, end = settings.NOTIFICATIONS_QUIET_HOURS_START, settings.NOTIFICATIONS_QUIET_HOURS_END
+    morning = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if local.hour >= start:
+        return morning + datetime.timedelta(days=1)
+    if local.hour < end:
+        return morning
+    return None
+
+
+def retry_backoff_seconds(*, attempts: int) -> int:
+    """Exponential backoff after the n-th failed attempt: base, 2x base, 4x base..."""
+    return settings.NOTIFICATIONS_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+
+
+def _redispatch_at(now: datetime.datetime) -> datetime.datetime:
+    return now + datetime.timedelta(seconds=settings.NOTIFICATIONS_REDISPATCH_AFTER_SECONDS)
+
+
+# --- queueing -------------------------------------------------------------------------------------------------
+
+
+def _queue_now(message_ids: list[int]) -> None:
+    from .tasks import message_send_task
+
+    for message_id in message_ids:
+        try:
+            message_send_task.delay(message_id=message_id)
+        except OperationalError:
+            # Broker unreachable: the row stays pending and the beat re-queues it when it is due.
+            logger.warning("broker unavailable; message %s left for messages_dispatch_due", message_id)
+
+
+def _queue_after_commit(message_ids: list[int]) -> None:
+    if message_ids:
+        transaction.on_commit(lambda: _queue_now(message_ids), robust=True)
+
+
+# --- building messages ----------------------------------------------------------------------------------------
+
+
+class _TemplateBook:
+    """Templates and rendered texts for one event and data, memoised: a fan-out renders each text once."""
+
+    def __init__(self, *, event: str, data: dict):
+        self.event = event
+        self.data = data
+        self._templates = {
+            (t.channel, t.language): t for t in MessageTemplate.objects.filter(event=event)
+        }
+        self._rendered: dict[tuple[str, str], tuple[str, str, str]] = {}
+
+    def channels(self) -> set[str]:
+        return {channel for channel, _language in self._templates}
+
+    def render(self, *, channel: str, language: str) -> tuple[str, str, str]:
+        """(language actually used, subject, body); falls back to the default language."""
+        key = (channel, language)
+        if key not in self._rendered:
+            template = self._templates.get(key) or self._templates.get((channel, settings.LANGUAGE_CODE))
+            if template is None:
+                raise TemplateMissing(
+                    _("事件“%(event)s”没有“%(channel)s”渠道的消息模板")
+                    % {"event": self.event, "channel": Channel(channel).label}
+                )
+            autoescape = channel in (Channel.EMAIL, Channel.INBOX)
+            subject = template_render(source=template.subject, data=self.data, autoescape=False)
+            body = template_render(source=template.body, data=self.data, autoescape=autoescape)
+            self._rendered[key] = (template.language, subject, body)
+        return self._rendered[key]
+
+
+def _customer_channels(
+    *, customer: Customer, event: str, wanted: Iterable[str], preferences: dict[str, bool], opted_out: bool
+) -> list[str]:
+    essential = event in ESSENTIAL_EVENTS
+    chosen = []
+    for channel in wanted:
+        if channel == Channel.SMS:
+            ok = bool(customer.phone) and (essential or (preferences[PreferenceKind.SMS] and not opted_out))
+        elif channel == Channel.EMAIL:
+            ok = bool(customer.email) and preferences[PreferenceKind.EMAIL]
+            if event == Event.BILL_ISSUED:
+                # The e-mailed bill is the paperless bill; paper-bill customers get SMS and inbox only.
+                ok = ok and preferences[PreferenceKind.PAPERLESS_BILLS]
+        elif channel == Channel.INBOX:
+            ok = essential or preferences[PreferenceKind.INBOX]
+        else:
+            ok = False
+        if ok:
+            chosen.append(channel)
+    return chosen
+
+
+def _draft(
+    *, book: _TemplateBook, channel: str, language: str, urgency: str, key: str, now: datetime.datetime,
+    customer: Customer | None = None, user=None,
+) -> Message:
+    used_language, subject, body = book.render(channel=channel, language=language)
+    if channel == Channel.SMS:
+        to = customer.phone
+    elif channel == Channel.EMAIL:
+        to = customer.email if customer is not None else user.email
+    elif channel == Channel.INBOX:
+        to = str(customer.pk)
+    else:
+        to = str(user.pk)
+    state, next_attempt_at = Message.State.PENDING, _redispatch_at(now)
+    if channel == Channel.SMS and urgency == Urgency.NORMAL:
+        held_until = quiet_hours_end(at=now)
+        if held_until is not None:
+            state, next_attempt_at = Message.State.HELD, held_until
+    return Message(
+        channel=channel, event=book.event, urgency=urgency, recipient_customer=customer, recipient_user=user,
+        to=to, language=used_language, subject=subject[:200], body=body,
+        sms_segments=sms_segments(body).segments if channel == Channel.SMS else 0,
+        idempotency_key=key, state=state, next_attempt_at=next_attempt_at,
+    )
+
+
+def _validate_request(*, event: str, data: dict, urgency: str, idempotency_key: str) -> str:
+    if event not in Event.values:
+        raise NotificationError(_("未知的通知事件：%(event)s") % {"event": event}, field="event")
+    if not isinstance(data, dict):
+        raise NotificationError(_("通知数据必须是字典"), field="data")
+    if urgency not in Urgency.values:
+        raise NotificationError(_("紧急程度无效"), field="urgency")
+    key = (idempotency_key or "").strip()
+    # The fan-out appends ":<customer id>", so the prefix leaves room for it.
+    if not key or len(key) > _KEY_LENGTH - 12:
+        raise NotificationError(_("幂等键不能为空且不超过108个字符"), field="idempotency_key")
+    return key
+
+
+def notification_request(
+    *,
+    recipient_customer: Customer | None = None,
+    recipient_user=None,
+    event: str,
+    data: dict,
+    urgency: str = Urgency.NORMAL,
+    idempotency_key: str,
+    channels: Iterable[str] | None = None,
+    language: str | None = None,
+) -> list[Message]:
+    """Ask for a customer or a staff user to be told about an event; returns one Message per channel.
+
+    The same idempotency key returns the messages of the first request and sends nothing more. Channels
+    default to every channel the event has a template for, less what the customer's preferences and STOP
+    reply exclude. Sending is queued after the caller's transaction commits. Locks nothing: the unique
+    (idempotency_key, channel) constraint settles concurrent duplicates.
+    """
+    key = _validate_request(event=event, data=data, urgency=urgency, idempotency_key=idempotency_key)
+    if (recipient_customer is None) == (recipient_user is None):
+        raise NotificationError(_("必须且只能指定一个接收人（客户或员工）"), field="recipient")
+    language = language or settings.LANGUAGE_CODE
+    if language not in dict(settings.LANGUAGES):
+        raise NotificationError(_("不支持的语言：%(language)s") % {"language": language}, field="language")
+    existing = list(Message.objects.filter(idempotency_key=key).order_by("id"))
+    if existing:
+        return _same_request(existing, event=event, customer=recipient_customer, user=recipient_user)
+
+    book = _TemplateBook(event=event, data=data)
+    allowed = CUSTOMER_CHANNELS if recipient_customer is not None else STAFF_CHANNELS
+    if channels is None:
+        wanted = [c for c in allowed if c in book.channels()]
+    else:
+        wanted = list(dict.fromkeys(channels))
+        unknown = [c for c in wanted if c not in allowed]
+        if unknown:
+            raise NotificationError(_("该接收人不支持渠道：%(channels)s") % {"channels": ", ".join(unknown)},
+                                    field="channels")
+    if recipient_customer is not None:
+        preferences = preferences_for_customers(customer_ids=[recipient_customer.pk])[recipient_customer.pk]
+        opted_out = bool(sms_opted_out_phones(phones=[recipient_customer.phone]))
+        wanted = _customer_channels(
+            customer=recipient_customer, event=event, wanted=wanted, preferences=preferences, opted_out=opted_out
+        )
+    else:
+        wanted = [c for c in wanted if c != Channel.EMAIL or recipient_user.email]
+
+    now = clock.now()
+    drafts = [
+        _draft(book=book, channel=channel, language=language, urgency=urgency, key=key, now=now,
+               customer=recipient_customer, user=recipient_user)
+        for channel in wanted
+    ]
+    try:
+        with transaction.atomic():
+            for message in drafts:
+                message.save()
+    except IntegrityError:
+        # A concurrent twin of this request won the race: answer with its messages.
+        existing = list(Message.objects.filter(idempotency_key=key).order_by("id"))
+        return _same_request(existing, event=event, customer=recipient_customer, user=recipient_user)
+    _queue_after_commit([m.pk for m in drafts if m.state == Message.State.PENDING])
+    return drafts
+
+
+def _same_request(existing: list[Message], *, event: str, customer, user) -> list[Message]:
+    first = existing[0]
+    if (
+        first.event != event
+        or first.recipient_customer_id != (customer.pk if customer is not None else None)
+        or first.recipient_user_id != (user.pk if user is not None else None)
+    ):
+        raise NotificationConflict(_("该幂等键已用于另一条通知"), field="idempotency_key")
+    return existing
+
+
+# --- sending --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    state: str
+    retry_in: int | None = None  # seconds until the task should try again, None when it should not
+
+
+def _sms_rate_limited_until(*, phone: str, now: datetime.datetime) -> datetime.datetime | None:
+    window = datetime.timedelta(hours=1)
+    recent = Message.objects.filter(channel=Channel.SMS, to=phone, sent_at__gt=now - window)
+    limit = settings.NOTIFICATIONS_SMS_PER_PHONE_PER_HOUR
+    if recent.count() < limit:
+        return None
+    oldest = recent.order_by("-sent_at").values_list("sent_at", flat=True)[limit - 1]
+    return oldest + window
+
+
+def _status_callback_url() -> str:
+    base = settings.NOTIFICATIONS_PUBLIC_BASE_URL.rstrip("/")
+    return f"{base}{reverse('notifications:twilio_status')}" if base else ""
+
+
+def message_send(*, message_id: int) -> SendOutcome:
+    """Send one pending message once: claim it (pending -> sending) under a row lock, send, record the outcome.
+
+    Locks the message row while claiming; the transport call runs outside any transaction.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        if message is None or message.state != Message.State.PENDING:
+            return SendOutcome(message.state if message is not None else "")
+        if message.channel == Channel.SMS:
+            held_until = quiet_hours_end(at=now) if message.urgency == Urgency.NORMAL else None
+            if held_until is not None:
+                message.state, message.next_attempt_at = Message.State.HELD, held_until
+                message.save(update_fields=["state", "next_attempt_at"])
+                return SendOutcome(message.state)
+            if message.event not in ESSENTIAL_EVENTS and sms_opted_out_phones(phones=[message.to]):
+                message.state, message.last_error = Message.State.FAILED, "recipient replied STOP"
+                message.save(update_fields=["state", "last_error"])
+                return SendOutcome(message.state)
+            limited_until = _sms_rate_limited_until(phone=message.to, now=now)
+            if limited_until is not None:
+                message.next_attempt_at, message.last_error = limited_until, "per-phone hourly SMS limit"
+                message.save(update_fields=["next_attempt_at", "last_error"])
+                return SendOutcome(message.state)
+        if message.channel == Channel.INBOX:
+            return _inbox_deliver(message=message, now=now)
+        message.state = Message.State.SENDING
+        message.attempts += 1
+        # A lease: if this worker dies mid-send the beat puts the message back to pending after it.
+        message.next_attempt_at = now + datetime.timedelta(seconds=settings.NOTIFICATIONS_SENDING_LEASE_SECONDS)
+        message.save(update_fields=["state", "attempts", "next_attempt_at"])
+
+    try:
+        receipt = _transport_send(message)
+    except transports.TransportError as exc:
+        return _attempt_failed(message=message, error=str(exc), now=clock.now())
+    except transports.TransportRejected as exc:
+        Message.objects.filter(pk=message.pk).update(
+            state=Message.State.FAILED, last_error=str(exc)[:500], next_attempt_at=None
+        )
+        return SendOutcome(Message.State.FAILED)
+    sent_at = clock.now()
+    state = Message.State.DELIVERED if receipt.delivered else Message.State.SENT
+    Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
+        state=state, provider=receipt.provider, provider_sid=receipt.sid, sent_at=sent_at,
+        delivered_at=sent_at if receipt.delivered else None, last_error="", next_attempt_at=None,
+    )
+    return SendOutcome(state)
+
+
+def _transport_send(message: Message) -> transports.Receipt:
+    if message.channel == Channel.SMS:
+        return transports.sms_send(to=message.to, body=message.body, status_callback=_status_callback_url())
+    if message.channel == Channel.EMAIL:
+        return transports.email_send(to=message.to, subject=message.subject, html_body=message.body)
+    return transports.staff_alert_send(
+        user_id=message.recipient_user_id, message_id=message.pk, event=message.event,
+        subject=message.subject, body=message.body,
+    )
+
+
+def _inbox_deliver(*, message: Message, now: datetime.datetime) -> SendOutcome:
+    """The inbox is our own table: the message is delivered in the same transaction that claimed it."""
+    InboxMessage.objects.create(
+        customer_id=message.recipient_customer_id, message=message, subject=message.subject, body=message.body
+    )
+    message.state, message.attempts = Message.State.DELIVERED, message.attempts + 1
+    message.sent_at = message.delivered_at = now
+    message.next_attempt_at = None
+    message.provider = "inbox"
+    message.save(update_fields=["state", "attempts", "sent_at", "delivered_at", "next_attempt_at", "provider"])
+    return SendOutcome(message.state)
+
+
+def _attempt_failed(*, message: Message, error: str, now: datetime.datetime) -> SendOutcome:
+    if message.attempts > MESSAGE_SEND_MAX_RETRIES:
+        Message.objects.filter(pk=message.pk).update(
+            state=Message.State.DEAD, last_error=error[:500], next_attempt_at=None
+        )
+        logger.error("message %s dead after %s attempts: %s", message.pk, message.attempts, error)
+        return SendOutcome(Message.State.DEAD)
+    backoff = retry_backoff_seconds(attempts=message.attempts)
+    Message.objects.filter(pk=message.pk).update(
+        state=Message.State.PENDING, last_error=error[:500],
+        next_attempt_at=now + datetime.timedelta(seconds=backoff),
+    )
+    return SendOutcome(Message.State.PENDING, retry_in=backoff)
+
+
+def message_resend(*, message_id: int, user=None) -> Message:
+    """Staff resend of a failed or dead message: back to pending with a fresh attempt count.
+
+    Locks the message row.
+    """
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        if message is None or message.state not in (Message.State.FAILED, Message.State.DEAD):
+            raise MessageNotResendable(_("只有发送失败的消息可以重发"))
+        message.state, message.attempts, message.last_error = Message.State.PENDING, 0, ""
+        message.next_attempt_at = _redispatch_at(clock.now())
+        message.save(update_fields=["state", "attempts", "last_error", "next_attempt_at"])
+        logger.info("message %s resent by user %s", message.pk, getattr(user, "pk", None))
+        _queue_after_commit([message.pk])
+    return message
+
+
+def messages_dispatch_due(*, limit: int = 5000) -> int:
+    """Beat task body: release quiet-hours holds that ended, recover expired sending leases, and re-queue
+    pending messages whose time has come. Returns how many were queued.
+
+    Locks nothing: message_send's claim under a row lock makes a doubly queued message send once.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        Message.objects.filter(state=Message.State.HELD, next_attempt_at__lte=now).update(
+            state=Message.State.PENDING, next_attempt_at=now
+        )
+        Message.objects.filter(state=Message.State.SENDING, next_attempt_at__lte=now).update(
+            state=Message.State.PENDING, next_attempt_at=now
+        )
+        due = list(
+            Message.objects.filter(state=Message.State.PENDING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        Message.objects.filter(pk__in=due).update(next_attempt_at=_redispatch_at(now))
+        _queue_after_commit(due)
+    return len(due)
+
+
+# --- delivery receipts and inbound SMS ------------------------------------------------------------------------
+
+
+def sms_status_record(*, provider_sid: str, status: str, error_code: str = "") -> Message | None:
+    """Apply a Twilio status callback; unknown SIDs and statuses are ignored (Twilio sends many)."""
+    now = clock.now()
+    updates: dict = {}
+    if status == "delivered":
+        updates = {"state": Message.State.DELIVERED, "delivered_at": now}
+    elif status in ("undelivered", "failed"):
+        updates = {"state": Message.State.FAILED, "last_error": f"Twilio {status} {error_code}".strip()}
+    if not provider_sid or not updates:
+        return None
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(provider_sid=provider_sid).first()
+        if message is None or message.state not in (Message.State.SENDING, Message.State.SENT):
+            return message
+        for field, value in updates.items():
+            setattr(message, field, value)
+        message.save(update_fields=list(updates))
+    return message
+
+
+def sms_inbound_handle(*, from_phone: str, body: str) -> str:
+    """STOP/TD/退订 opts the phone out of non-essential SMS, START opts it back in; returns the reply text."""
+    phone = transports.phone_national(from_phone)
+    keyword = body.strip().upper()
+    if not phone:
+        return ""
+    if keyword in STOP_KEYWORDS:
+        SmsOptOut.objects.get_or_create(phone=phone, defaults={"keyword": keyword})
+        return str(_("【国网95598】您已退订通知短信，验证码和停电通知仍会发送。回复START可恢复。"))
+    if keyword in START_KEYWORDS:
+        SmsOptOut.objects.filter(phone=phone).delete()
+        return str(_("【国网95598】您已恢复接收通知短信。回复TD可退订。"))
+    return ""
+
+
+# --- preferences and inbox ------------------------------------------------------------------------------------
+
+
+def preference_set(*, customer: Customer, kind: str, enabled: bool) -> NotificationPreference:
+    """Record a customer's choice for one kind of notification. Locks nothing (upsert on a unique pair)."""
+    if kind not in PreferenceKind.values:
+        raise NotificationError(_("未知的通知偏好类型"), field="kind")
+    preference, _created = NotificationPreference.objects.update_or_create(
+        customer=customer, kind=kind, defaults={"enabled": bool(enabled)}
+    )
+    return preference
+
+
+def inbox_message_mark_read(*, inbox_message_id: int, customer: Customer) -> InboxMessage:
+    """Mark one of the customer's inbox messages read; another customer's message is not found."""
+    message = InboxMessage.objects.filter(pk=inbox_message_id, customer=customer).first()
+    if message is None:
+        raise NotificationError(_("站内信不存在"))
+    if message.read_at is None:
+        message.read_at = clock.now()
+        message.save(update_fields=["read_at"])
+    return message
+
+
+# --- bulk fan-out ---------------------------------------------------------------------------------------------
+
+
+def outage_notice_fan_out(
+    *,
+    customer_ids: Iterable[int] | None = None,
+    accounts: QuerySet[Account] | None = None,
+    event: str = Event.OUTAGE_PLANNED,
+    data: dict,
+    idempotency_prefix: str,
+    urgency: str = Urgency.NORMAL,
+) -> int:
+    """Queue one notification per affected customer without doing the work in the caller's request.
+
+    Resolves the customers (one query), then after commit a Celery task splits them into batches of
+    FAN_OUT_BATCH_SIZE, each its own task. Returns the number of customers. Locks nothing.
+    """
+    prefix = _validate_request(event=event, data=data, urgency=urgency, idempotency_key=idempotency_prefix)
+    if (customer_ids is None) == (accounts is None):
+        raise NotificationError(_("必须且只能指定客户编号或用电户之一"), field="customer_ids")
+    if not MessageTemplate.objects.filter(event=event).exists():
+        raise TemplateMissing(_("事件“%(event)s”没有消息模板") % {"event": event})
+    if accounts is not None:
+        ids = sorted(set(accounts.values_list("customer_id", flat=True)))
+    else:
+        ids = sorted(set(customer_ids))
+    if ids:
+        from .tasks import fan_out_plan_task
+
+        transaction.on_commit(
+            lambda: fan_out_plan_task.delay(
+                customer_ids=ids, event=event, data=data, idempotency_prefix=prefix, urgency=urgency
+            ),
+            robust=True,
+        )
+    return len(ids)
+
+
+def fan_out_batches(*, customer_ids: list[int], size: int | None = None) -> list[list[int]]:
+    size = size or FAN_OUT_BATCH_SIZE
+    return [customer_ids[i:i + size] for i in range(0, len(customer_ids), size)]
+
+
+def fan_out_batch_create(
+    *, customer_ids: list[int], event: str, data: dict, idempotency_prefix: str, urgency: str,
+    queue: Callable[[list[int]], None] | None = None,
+) -> int:
+    """Create the messages of one fan-out batch with bulk_create and queue their sends; returns how many
+    were queued. Re-running a batch creates nothing twice (ignore_conflicts on the idempotency constraint).
+    """
+    customers = list(Customer.objects.filter(pk__in=customer_ids).only("id", "phone", "email"))
+    preferences = preferences_for_customers(customer_ids=[c.pk for c in customers])
+    opted_out = sms_opted_out_phones(phones=[c.phone for c in customers])
+    book = _TemplateBook(event=event, data=data)
+    wanted = [c for c in CUSTOMER_CHANNELS if c in book.channels()]
+    now = clock.now()
+    drafts, keys = [], []
+    for customer in customers:
+        key = f"{idempotency_prefix}:{customer.pk}"
+        keys.append(key)
+        for channel in _customer_channels(
+            customer=customer, event=event, wanted=wanted, preferences=preferences[customer.pk],
+            opted_out=customer.phone in opted_out,
+        ):
+            drafts.append(_draft(book=book, channel=channel, language=settings.LANGUAGE_CODE, urgency=urgency,
+                                 key=key, now=now, customer=customer))
+    with transaction.atomic():
+        Message.objects.bulk_create(drafts, batch_size=500, ignore_conflicts=True)
+    pending = list(
+        Message.objects.filter(idempotency_key__in=keys, state=Message.State.PENDING, attempts=0)
+        .values_list("id", flat=True)
+    )
+    (queue or _queue_now)(pending)
+    return len(pending)
+

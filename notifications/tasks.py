@@ -1,0 +1,41 @@
+"""Celery tasks: thin, take ids, re-fetch, call a service; the service decides retry, failure or dead letter."""
+from celery import shared_task
+
+from .services import (
+    MESSAGE_SEND_MAX_RETRIES,
+    fan_out_batch_create,
+    fan_out_batches,
+    message_send,
+    messages_dispatch_due,
+)
+
+
+@shared_task(bind=True, name="notifications.message_send", max_retries=MESSAGE_SEND_MAX_RETRIES)
+def message_send_task(self, *, message_id: int) -> str:
+    outcome = message_send(message_id=message_id)
+    # Inline (eager) runs have no broker to hold a countdown: the pending row waits for dispatch_due instead.
+    if outcome.retry_in is not None and not self.request.is_eager and self.request.retries < self.max_retries:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.state
+
+
+@shared_task(name="notifications.dispatch_due")
+def dispatch_due_task() -> int:
+    return messages_dispatch_due()
+
+
+@shared_task(name="notifications.fan_out_plan")
+def fan_out_plan_task(*, customer_ids: list[int], event: str, data: dict, idempotency_prefix: str, urgency: str) -> int:
+    batches = fan_out_batches(customer_ids=customer_ids)
+    for batch in batches:
+        fan_out_batch_task.delay(
+            customer_ids=batch, event=event, data=data, idempotency_prefix=idempotency_prefix, urgency=urgency
+        )
+    return len(batches)
+
+
+@shared_task(name="notifications.fan_out_batch")
+def fan_out_batch_task(*, customer_ids: list[int], event: str, data: dict, idempotency_prefix: str, urgency: str) -> int:
+    return fan_out_batch_create(
+        customer_ids=customer_ids, event=event, data=data, idempotency_prefix=idempotency_prefix, urgency=urgency
+    )
