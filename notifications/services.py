@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MESSAGE_SEND_MAX_RETRIES = 5
 FAN_OUT_BATCH_SIZE = 2000
+# Fan-out sends are published 100 ids per task: one broker message per SMS made queueing the bottleneck.
+FAN_OUT_SEND_CHUNK = 100
 _KEY_LENGTH = Message._meta.get_field("idempotency_key").max_length
 CUSTOMER_CHANNELS = (Channel.SMS, Channel.EMAIL, Channel.INBOX)
 STAFF_CHANNELS = (Channel.STAFF, Channel.EMAIL)
@@ -89,6 +91,17 @@ def _queue_now(message_ids: list[int]) -> None:
             logger.warning("broker unavailable; message %s left for messages_dispatch_due", message_id)
 
 
+def _queue_chunks_now(message_ids: list[int]) -> None:
+    from .tasks import message_send_many_task
+
+    for start in range(0, len(message_ids), FAN_OUT_SEND_CHUNK):
+        chunk = message_ids[start:start + FAN_OUT_SEND_CHUNK]
+        try:
+            message_send_many_task.delay(message_ids=chunk)
+        except OperationalError:
+            logger.warning("broker unavailable; %s fan-out messages left for messages_dispatch_due", len(chunk))
+
+
 def _queue_after_commit(message_ids: list[int]) -> None:
     if message_ids:
         transaction.on_commit(lambda: _queue_now(message_ids), robust=True)
@@ -106,13 +119,13 @@ class _TemplateBook:
         self._templates = {
             (t.channel, t.language): t for t in MessageTemplate.objects.filter(event=event)
         }
-        self._rendered: dict[tuple[str, str], tuple[str, str, str]] = {}
+        self._rendered: dict[tuple[str, str], tuple[str, str, str, int]] = {}
 
     def channels(self) -> set[str]:
         return {channel for channel, _language in self._templates}
 
-    def render(self, *, channel: str, language: str) -> tuple[str, str, str]:
-        """(language actually used, subject, body); falls back to the default language."""
+    def render(self, *, channel: str, language: str) -> tuple[str, str, str, int]:
+        """(language actually used, subject, body, SMS segments); falls back to the default language."""
         key = (channel, language)
         if key not in self._rendered:
             template = self._templates.get(key) or self._templates.get((channel, settings.LANGUAGE_CODE))
@@ -124,7 +137,8 @@ class _TemplateBook:
             autoescape = channel in (Channel.EMAIL, Channel.INBOX)
             subject = template_render(source=template.subject, data=self.data, autoescape=False)
             body = template_render(source=template.body, data=self.data, autoescape=autoescape)
-            self._rendered[key] = (template.language, subject, body)
+            segments = sms_segments(body).segments if channel == Channel.SMS else 0
+            self._rendered[key] = (template.language, subject[:200], body, segments)
         return self._rendered[key]
 
 
@@ -154,7 +168,7 @@ def _draft(
     *, book: _TemplateBook, channel: str, language: str, urgency: str, key: str, now: datetime.datetime,
     customer: Customer | None = None, user=None,
 ) -> Message:
-    used_language, subject, body = book.render(channel=channel, language=language)
+    used_language, subject, body, segments = book.render(channel=channel, language=language)
     if channel == Channel.SMS:
         to = customer.phone
     elif channel == Channel.EMAIL:
@@ -169,9 +183,11 @@ def _draft(
         if held_until is not None:
             state, next_attempt_at = Message.State.HELD, held_until
     return Message(
-        channel=channel, event=book.event, urgency=urgency, recipient_customer=customer, recipient_user=user,
-        to=to, language=used_language, subject=subject[:200], body=body,
-        sms_segments=sms_segments(body).segments if channel == Channel.SMS else 0,
+        channel=channel, event=book.event, urgency=urgency,
+        recipient_customer_id=customer.pk if customer is not None else None,
+        recipient_user_id=user.pk if user is not None else None,
+        to=to, language=used_language, subject=subject, body=body,
+        sms_segments=segments,
         idempotency_key=key, state=state, next_attempt_at=next_attempt_at,
     )
 
@@ -555,6 +571,6 @@ def fan_out_batch_create(
         Message.objects.filter(idempotency_key__in=keys, state=Message.State.PENDING, attempts=0)
         .values_list("id", flat=True)
     )
-    (queue or _queue_now)(pending)
+    (queue or _queue_chunks_now)(pending)
     return len(pending)
 

@@ -19,6 +19,12 @@ def message_send_task(self, *, message_id: int) -> str:
     return outcome.state
 
 
+@shared_task(name="notifications.message_send_many")
+def message_send_many_task(*, message_ids: list[int]) -> int:
+    """Send a chunk of fan-out messages; a transport failure leaves that row pending for dispatch_due."""
+    return sum(message_send(message_id=message_id).state in ("sent", "delivered") for message_id in message_ids)
+
+
 @shared_task(name="notifications.dispatch_due")
 def dispatch_due_task() -> int:
     return messages_dispatch_due()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -43,8 +44,19 @@ def twilio_configured() -> bool:
     return bool(settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER)
 
 
+_clients = threading.local()
+
+
 def twilio_client() -> Client:
-    """A Twilio client with a bounded timeout, aimed at TWILIO_API_BASE when a test double stands in."""
+    """A Twilio client with a bounded timeout, aimed at TWILIO_API_BASE when a test double stands in.
+
+    One per thread and configuration, so its HTTP session keeps connections open between messages.
+    """
+    key = (settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_API_BASE,
+           settings.NOTIFICATIONS_TWILIO_TIMEOUT_SECONDS)
+    cached = getattr(_clients, "cached", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     client = Client(
         settings.TWILIO_ACCOUNT_SID,
         settings.TWILIO_AUTH_TOKEN,
@@ -52,6 +64,7 @@ def twilio_client() -> Client:
     )
     if settings.TWILIO_API_BASE:
         client.api.base_url = settings.TWILIO_API_BASE.rstrip("/")
+    _clients.cached = (key, client)
     return client
 
 
