@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -143,7 +143,8 @@ class _TemplateBook:
 
 
 def _customer_channels(
-    *, customer: Customer, event: str, wanted: Iterable[str], preferences: dict[str, bool], opted_out: bool
+    *, customer: Customer | _Recipient, event: str, wanted: Iterable[str], preferences: dict[str, bool],
+    opted_out: bool,
 ) -> list[str]:
     essential = event in ESSENTIAL_EVENTS
     chosen = []
@@ -164,10 +165,11 @@ def _customer_channels(
     return chosen
 
 
-def _draft(
+def _draft_fields(
     *, book: _TemplateBook, channel: str, language: str, urgency: str, key: str, now: datetime.datetime,
-    customer: Customer | None = None, user=None,
-) -> Message:
+    customer=None, user=None,
+) -> dict:
+    """The column values of one new message (state held when quiet hours apply to it)."""
     used_language, subject, body, segments = book.render(channel=channel, language=language)
     if channel == Channel.SMS:
         to = customer.phone
@@ -182,14 +184,13 @@ def _draft(
         held_until = quiet_hours_end(at=now)
         if held_until is not None:
             state, next_attempt_at = Message.State.HELD, held_until
-    return Message(
-        channel=channel, event=book.event, urgency=urgency,
-        recipient_customer_id=customer.pk if customer is not None else None,
-        recipient_user_id=user.pk if user is not None else None,
-        to=to, language=used_language, subject=subject, body=body,
-        sms_segments=segments,
-        idempotency_key=key, state=state, next_attempt_at=next_attempt_at,
-    )
+    return {
+        "channel": channel, "event": book.event, "urgency": urgency,
+        "recipient_customer_id": customer.pk if customer is not None else None,
+        "recipient_user_id": user.pk if user is not None else None,
+        "to": to, "language": used_language, "subject": subject, "body": body, "sms_segments": segments,
+        "idempotency_key": key, "state": state, "next_attempt_at": next_attempt_at,
+    }
 
 
 def _validate_request(*, event: str, data: dict, urgency: str, idempotency_key: str) -> str:
@@ -255,8 +256,8 @@ def notification_request(
 
     now = clock.now()
     drafts = [
-        _draft(book=book, channel=channel, language=language, urgency=urgency, key=key, now=now,
-               customer=recipient_customer, user=recipient_user)
+        Message(**_draft_fields(book=book, channel=channel, language=language, urgency=urgency, key=key, now=now,
+                                customer=recipient_customer, user=recipient_user))
         for channel in wanted
     ]
     try:
@@ -542,20 +543,66 @@ def fan_out_batches(*, customer_ids: list[int], size: int | None = None) -> list
     return [customer_ids[i:i + size] for i in range(0, len(customer_ids), size)]
 
 
+@dataclass(frozen=True)
+class _Recipient:
+    pk: int
+    phone: str
+    email: str
+
+
+# Every column of a fan-out message row; the ones _draft_fields leaves out take their model defaults.
+_INSERT_FIELDS = [
+    Message._meta.get_field(name)
+    for name in (
+        "channel", "event", "urgency", "recipient_customer", "recipient_user", "to", "language", "subject", "body",
+        "sms_segments", "idempotency_key", "state", "next_attempt_at", "attempts", "last_error", "provider",
+        "provider_sid", "created_at",
+    )
+]
+_INSERT_DEFAULTS = {"attempts": 0, "last_error": "", "provider": "", "provider_sid": ""}
+
+
+def _messages_insert_ignoring_duplicates(*, rows: list[dict], now: datetime.datetime) -> None:
+    """One executemany INSERT ... ON CONFLICT DO NOTHING (SQLite >= 3.24 and PostgreSQL).
+
+    bulk_create spent most of a 2,000-customer batch preparing model fields one by one; the fan-out has
+    its values ready, so it hands them to the driver directly.
+    """
+    ops = connection.ops
+    columns = ", ".join(ops.quote_name(field.column) for field in _INSERT_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    sql = (
+        f"INSERT INTO {ops.quote_name(Message._meta.db_table)} ({columns}) VALUES ({placeholders}) "
+        "ON CONFLICT DO NOTHING"
+    )
+    defaults = {**_INSERT_DEFAULTS, "created_at": now}
+    values = [
+        tuple(
+            ops.adapt_datetimefield_value(value) if isinstance(value, datetime.datetime) else value
+            for value in (row.get(field.attname, defaults.get(field.attname)) for field in _INSERT_FIELDS)
+        )
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
+
+
 def fan_out_batch_create(
     *, customer_ids: list[int], event: str, data: dict, idempotency_prefix: str, urgency: str,
     queue: Callable[[list[int]], None] | None = None,
 ) -> int:
-    """Create the messages of one fan-out batch with bulk_create and queue their sends; returns how many
-    were queued. Re-running a batch creates nothing twice (ignore_conflicts on the idempotency constraint).
+    """Create the messages of one fan-out batch in one INSERT and queue their sends; returns how many were
+    queued. Re-running a batch creates nothing twice (the idempotency constraint ignores the duplicates).
     """
-    customers = list(Customer.objects.filter(pk__in=customer_ids).only("id", "phone", "email"))
+    customers = [
+        _Recipient(*row) for row in Customer.objects.filter(pk__in=customer_ids).values_list("id", "phone", "email")
+    ]
     preferences = preferences_for_customers(customer_ids=[c.pk for c in customers])
     opted_out = sms_opted_out_phones(phones=[c.phone for c in customers])
     book = _TemplateBook(event=event, data=data)
     wanted = [c for c in CUSTOMER_CHANNELS if c in book.channels()]
     now = clock.now()
-    drafts, keys = [], []
+    rows, keys = [], []
     for customer in customers:
         key = f"{idempotency_prefix}:{customer.pk}"
         keys.append(key)
@@ -563,14 +610,13 @@ def fan_out_batch_create(
             customer=customer, event=event, wanted=wanted, preferences=preferences[customer.pk],
             opted_out=customer.phone in opted_out,
         ):
-            drafts.append(_draft(book=book, channel=channel, language=settings.LANGUAGE_CODE, urgency=urgency,
-                                 key=key, now=now, customer=customer))
+            rows.append(_draft_fields(book=book, channel=channel, language=settings.LANGUAGE_CODE, urgency=urgency,
+                                      key=key, now=now, customer=customer))
     with transaction.atomic():
-        Message.objects.bulk_create(drafts, batch_size=500, ignore_conflicts=True)
+        _messages_insert_ignoring_duplicates(rows=rows, now=now)
     pending = list(
         Message.objects.filter(idempotency_key__in=keys, state=Message.State.PENDING, attempts=0)
         .values_list("id", flat=True)
     )
     (queue or _queue_chunks_now)(pending)
     return len(pending)
-

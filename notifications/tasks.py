@@ -1,5 +1,10 @@
 """Celery tasks: thin, take ids, re-fetch, call a service; the service decides retry, failure or dead letter."""
+import datetime
+
 from celery import shared_task
+from django.utils import timezone
+
+from .reminders import arrears_reminders_batch, arrears_reminders_request
 
 from .services import (
     MESSAGE_SEND_MAX_RETRIES,
@@ -45,3 +50,14 @@ def fan_out_batch_task(*, customer_ids: list[int], event: str, data: dict, idemp
     return fan_out_batch_create(
         customer_ids=customer_ids, event=event, data=data, idempotency_prefix=idempotency_prefix, urgency=urgency
     )
+
+
+@shared_task(name="notifications.arrears_reminders")
+def arrears_reminders_task(*, on: str | None = None) -> int:
+    day = datetime.date.fromisoformat(on) if on else timezone.localdate()
+    return arrears_reminders_request(on=day)
+
+
+@shared_task(name="notifications.arrears_reminders_batch")
+def arrears_reminders_batch_task(*, plan: list[list[int]]) -> int:
+    return arrears_reminders_batch(plan=[(bill_id, offset) for bill_id, offset in plan])

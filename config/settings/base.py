@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -154,6 +155,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "core.bills_mark_overdue": {"task": "core.bills_mark_overdue", "schedule": 3600.0},
     "notifications.dispatch_due": {"task": "notifications.dispatch_due", "schedule": 60.0},
+    "notifications.arrears_reminders": {
+        "task": "notifications.arrears_reminders",
+        "schedule": crontab(hour=9, minute=0),
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -219,6 +224,13 @@ NOTIFICATIONS_REDISPATCH_AFTER_SECONDS = 300
 NOTIFICATIONS_SENDING_LEASE_SECONDS = 300
 NOTIFICATIONS_TWILIO_TIMEOUT_SECONDS = 10
 NOTIFICATIONS_SMS_COUNTRY_CODE = "86"
+# Arrears reminders (催费): days before and after the due date an unpaid bill is reminded (sent daily at 09:00).
+NOTIFICATIONS_ARREARS_REMINDER_DAYS_BEFORE = [
+    int(days) for days in env_list("NOTIFICATIONS_ARREARS_REMINDER_DAYS_BEFORE", ["3"])
+]
+NOTIFICATIONS_ARREARS_REMINDER_DAYS_AFTER = [
+    int(days) for days in env_list("NOTIFICATIONS_ARREARS_REMINDER_DAYS_AFTER", ["1", "7"])
+]
 # Public base URL Twilio calls back (delivery receipts); empty = no status callback requested.
 NOTIFICATIONS_PUBLIC_BASE_URL = os.environ.get("NOTIFICATIONS_PUBLIC_BASE_URL", "")
 
