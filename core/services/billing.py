@@ -3,13 +3,13 @@ overdue marking and write-offs. Bills are never edited after issue."""
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -22,8 +22,11 @@ from core.models import (
     BillLine,
     Branch,
     CollectionPolicy,
+    LateFee,
     LedgerEntry,
     MeterReading,
+    Payment,
+    PaymentAllocation,
     TariffVersion,
 )
 from core.money import ZERO, to_kwh, to_money
@@ -114,6 +117,30 @@ def _rows_insert(model, fields: tuple[str, ...], rows: list[tuple]) -> None:
         else:
             placeholders = ", ".join(["%s"] * len(fields))
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
+
+
+def _rows_update(model, fields: tuple[str, ...], rows: list[tuple]) -> None:
+    """Set columns of many rows by primary key in one statement on PostgreSQL (executemany elsewhere);
+    each row is (pk, *values in database form)."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    pk = quote(model._meta.pk.column)
+    columns = [model._meta.get_field(name) for name in fields]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One array parameter per column keeps the statement short, whatever the batch size.
+            arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in (model._meta.pk, *columns))
+            names = ", ".join(quote(field.column) for field in columns)
+            sets = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in columns)
+            cursor.execute(
+                f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({pk}, {names}) WHERE {table}.{pk} = v.{pk}",
+                [list(column) for column in zip(*rows)],
+            )
+        else:
+            sets = ", ".join(f"{quote(field.column)} = %s" for field in columns)
+            cursor.executemany(f"UPDATE {table} SET {sets} WHERE {pk} = %s", [(*row[1:], row[0]) for row in rows])
 
 
 def _policy_for(category: str) -> CollectionPolicy:
@@ -255,33 +282,104 @@ def _run_error_append(run: BillingRun, messages: list[str]) -> None:
         run.error = (run.error + "\n".join(messages) + "\n")[:RUN_ERROR_MAX_CHARS]
 
 
+def _credit_apply(*, account_ids: list[int], today: datetime.date) -> None:
+    """The batch form of payments.account_allocate for the accounts of a batch that were in credit: each
+    posted payment's unallocated credit, oldest payment first, goes to open late fees then bills, oldest
+    first. Same rows and amounts as one account_allocate per account, in a constant number of queries.
+
+    Runs inside the batch's transaction, which holds these accounts' row locks.
+    """
+    payments: dict[int, list[list]] = defaultdict(list)
+    for payment_id, account_id, unallocated in (
+        Payment.objects.filter(account_id__in=account_ids, status=Payment.Status.POSTED, unallocated__gt=0)
+        .order_by("account_id", "received_at", "id")
+        .values_list("id", "account_id", "unallocated")
+    ):
+        payments[account_id].append([payment_id, unallocated])
+    if not payments:
+        return
+    payers = sorted(payments)
+    # Open items as [bill or None, late fee id or None, outstanding, amount_paid], late fees first.
+    items: dict[int, list[list]] = defaultdict(list)
+    for fee_id, account_id, amount, paid, waived in (
+        LateFee.objects.filter(account_id__in=payers)
+        .order_by("account_id", "bill__period", "accrued_from", "id")
+        .values_list("id", "account_id", "amount", "amount_paid", "amount_waived")
+    ):
+        if amount - paid - waived > 0:
+            items[account_id].append([None, fee_id, amount - paid - waived, paid])
+    for bill in (
+        Bill.objects.filter(account_id__in=payers)
+        .exclude(kind=Bill.Kind.CREDIT_NOTE)
+        .exclude(state__in=[Bill.State.WRITTEN_OFF, Bill.State.CREDITED])
+        .order_by("account_id", "period", "id")
+        .only("id", "account_id", "kind", "state", "total", "amount_paid", "amount_adjusted", "due_date")
+    ):
+        if bill.outstanding > 0:
+            items[bill.account_id].append([bill, None, bill.outstanding, bill.amount_paid])
+
+    created_at = PaymentAllocation._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
+    allocations, payment_rows, bill_rows, fee_rows = [], [], [], []
+    for account_id in payers:
+        open_payments = payments[account_id]
+        touched_payments: list[list] = []
+        for item in items.get(account_id, []):
+            bill, fee_id, outstanding = item[0], item[1], item[2]
+            touched = False
+            while outstanding > 0 and open_payments:
+                payment = open_payments[0]
+                applied = min(payment[1], outstanding)
+                allocations.append((payment[0], bill.pk if bill else None, fee_id, applied, created_at))
+                payment[1] -= applied
+                outstanding -= applied
+                item[3] += applied
+                touched = True
+                if not touched_payments or touched_payments[-1] is not payment:
+                    touched_payments.append(payment)
+                if payment[1] == 0:
+                    open_payments.pop(0)
+            if touched:
+                if bill is None:
+                    fee_rows.append((fee_id, item[3]))
+                else:
+                    bill.amount_paid = item[3]
+                    bill_rows.append((bill.pk, bill.amount_paid, bill_state_derive(bill=bill, today=today)))
+            if not open_payments:
+                break
+        payment_rows.extend((payment_id, unallocated) for payment_id, unallocated in touched_payments)
+    _rows_insert(PaymentAllocation, ("payment", "bill", "late_fee", "amount", "created_at"), allocations)
+    _rows_update(Payment, ("unallocated",), payment_rows)
+    _rows_update(Bill, ("amount_paid", "state"), bill_rows)
+    _rows_update(LateFee, ("amount_paid",), fee_rows)
+
+
 def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> bool:
     """Bill one batch of accounts after the run's cursor; False when none are left.
 
-    Locks the run row and the batch's account rows. A constant number of queries per batch, plus
-    account_allocate for the few accounts that were in credit.
+    Locks the run row (the caller) and the batch's account rows. A constant number of queries per batch.
     """
     accounts = list(
         Account.objects.select_for_update()
         .filter(branch_id=run.branch_id, id__gt=run.cursor_account_id)
-        .only("id", "number", "category", "tariff_id", "contracted_capacity_kva", "balance")
-        .order_by("id")[:batch_size]
+        .order_by("id")
+        .values_list("id", "number", "category", "tariff_id", "contracted_capacity_kva", "balance")[:batch_size]
     )
     if not accounts:
         return False
-    ids = [account.pk for account in accounts]
+    ids = [account[0] for account in accounts]
     period = run.period
     readings = period_readings_by_account(account_ids=ids, period=period)
     billed = regular_bill_periods_from(account_ids=ids, period=period)
-    for tariff_id in {account.tariff_id for account in accounts} - context.versions.keys():
+    for tariff_id in {account[3] for account in accounts} - context.versions.keys():
         try:
             context.prices_for(tariff_id)
         except DomainError:
             continue
     annual_ids = [
-        a.pk
-        for a in accounts
-        if a.tariff_id in context.versions and context.versions[a.tariff_id][1].tier_basis == TariffVersion.TierBasis.ANNUAL
+        account[0]
+        for account in accounts
+        if account[3] in context.versions
+        and context.versions[account[3]][1].tier_basis == TariffVersion.TierBasis.ANNUAL
     ]
     before = tier_year_kwh_before(account_ids=annual_ids, period=period) if annual_ids else {}
 
@@ -289,54 +387,56 @@ def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> boo
     # A fresh bill's state depends only on whether it charges anything (and its due date, which is
     # never before the issue day), so it is derived once per kind of bill instead of once per account.
     states: dict[tuple[bool, datetime.date], str] = {}
-    to_bill: list[tuple[Account, tuple, list[ChargeLine]]] = []
-    for account in accounts:
-        account_readings = readings.get(account.pk)
-        if not account_readings or billed.get(account.pk) == period:
+    due_dates = {category: context.issued_on + datetime.timedelta(days=days) for category, days in context.terms.items()}
+    prefix = f"{period:%Y%m}"
+    bills, lines_by_account, billed_accounts = [], [], []
+    for account_id, number, category, tariff_id, capacity, balance in accounts:
+        account_readings = readings.get(account_id)
+        if not account_readings or billed.get(account_id) == period:
             continue
-        suspect = _suspect_names(account_readings)
         try:
-            if account.pk in billed:
-                raise PeriodOutOfOrder(_("已发行%(latest)s的电费") % {"latest": f"{billed[account.pk]:%Y-%m}"})
+            if account_id in billed:
+                raise PeriodOutOfOrder(_("已发行%(latest)s的电费") % {"latest": f"{billed[account_id]:%Y-%m}"})
+            suspect = _suspect_names(account_readings)
             if suspect:
                 raise BillingError(_("示数待复核：%(readings)s") % {"readings": suspect})
-            version_id, prices = context.prices_for(account.tariff_id)
+            version_id, prices = context.prices_for(tariff_id)
             usage = usage_from_readings(
                 readings=account_readings,
-                contracted_capacity_kva=account.contracted_capacity_kva,
-                kwh_before_in_tier_year=before.get(account.pk, ZERO),
+                contracted_capacity_kva=capacity,
+                kwh_before_in_tier_year=before.get(account_id, ZERO),
             )
             lines = charges_calculate(prices=prices, usage=usage)
-            if account.category not in context.terms:
-                raise BillingError(_("用电类别“%(category)s”没有配置催收政策") % {"category": account.category})
+            if category not in due_dates:
+                raise BillingError(_("用电类别“%(category)s”没有配置催收政策") % {"category": category})
         except DomainError as error:
             held += 1
-            messages.append(f"{account.number}: {error}")
+            messages.append(f"{number}: {error}")
             continue
         total = charges_total(lines)
-        due_date = context.issued_on + datetime.timedelta(days=context.terms[account.category])
+        due_date = due_dates[category]
         key = (total > 0, due_date)
         if key not in states:
             sample = Bill(kind=Bill.Kind.REGULAR, total=Decimal(key[0]), due_date=due_date)
             states[key] = bill_state_derive(bill=sample, today=context.issued_on)
-        number = f"{period:%Y%m}{account.number}"
-        values = (
-            number, account.pk, period, Bill.Kind.REGULAR, version_id, context.issued_on, due_date,
+        bills.append((
+            prefix + number, account_id, period, Bill.Kind.REGULAR, version_id, context.issued_on, due_date,
             usage.kwh, total, ZERO, ZERO, states[key], "", run.pk,
-        )
-        to_bill.append((account, values, lines))
+        ))
+        lines_by_account.append(lines)
+        billed_accounts.append((account_id, balance))
 
-    if to_bill:
+    if bills:
         _rows_insert(
             Bill,
             (
                 "number", "account", "period", "kind", "tariff_version", "issued_on", "due_date",
                 "kwh", "total", "amount_paid", "amount_adjusted", "state", "reason", "run",
             ),
-            [values for _account, values, _lines in to_bill],
+            bills,
         )
         bill_ids = dict(
-            Bill.objects.filter(run=run, account_id__in=[account.pk for account, _values, _lines in to_bill])
+            Bill.objects.filter(account_id__in=[account_id for account_id, _balance in billed_accounts])
             .filter(kind=Bill.Kind.REGULAR, period=period)
             .values_list("account_id", "id")
         )
@@ -344,38 +444,32 @@ def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> boo
             BillLine,
             ("bill", "position", "kind", "label", "quantity", "unit_price", "amount"),
             [
-                (bill_ids[account.pk], position, line.kind, line.label[:60], line.quantity, line.unit_price, line.amount)
-                for account, _values, lines in to_bill
+                (bill_ids[account_id], position, line.kind, line.label[:60], line.quantity, line.unit_price, line.amount)
+                for (account_id, _balance), lines in zip(billed_accounts, lines_by_account)
                 for position, line in enumerate(lines, start=1)
             ],
         )
         # Bulk equivalent of ledger_post for the whole batch: the rows are locked above, so each
         # balance_after is the running balance exactly as ledger_post would have written it.
         created_at = LedgerEntry._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
-        entries, in_credit = [], []
-        for account, values, _lines in to_bill:
-            if account.balance < 0:
-                in_credit.append(account)
+        entries, balances, in_credit = [], [], []
+        for (account_id, balance), values in zip(billed_accounts, bills):
+            if balance < 0:
+                in_credit.append(account_id)
             number, total = values[0], values[8]
-            account.balance = to_money(account.balance + total)
-            entries.append(
-                (account.pk, LedgerEntry.Kind.BILL, total, account.balance, bill_ids[account.pk], number, created_at)
-            )
+            balance = to_money(balance + total)
+            balances.append((account_id, balance))
+            entries.append((account_id, LedgerEntry.Kind.BILL, total, balance, bill_ids[account_id], number, created_at))
         _rows_insert(
             LedgerEntry, ("account", "kind", "amount", "balance_after", "bill", "memo", "created_at"), entries
         )
-        # One UPDATE for the batch: each balance becomes its newest ledger entry's balance_after
-        # (bulk_update's CASE over a thousand ids is far slower on both databases).
-        newest = LedgerEntry.objects.filter(account=OuterRef("pk")).order_by("-id").values("balance_after")[:1]
-        Account.objects.filter(pk__in=[account.pk for account, _values, _lines in to_bill]).update(
-            balance=Subquery(newest)
-        )
-        for account in in_credit:
-            _account_allocate(account=account)
+        _rows_update(Account, ("balance",), balances)
+        if in_credit:
+            _credit_apply(account_ids=in_credit, today=timezone.localdate())
 
     run.cursor_account_id = ids[-1]
     run.accounts_done += len(accounts)
-    run.bills_issued += len(to_bill)
+    run.bills_issued += len(bills)
     run.accounts_held += held
     _run_error_append(run, messages)
     run.save(
