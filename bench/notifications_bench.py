@@ -93,7 +93,8 @@ def deliver(count: int, workers: int) -> dict:
     from notifications.services import message_send
     from tests.notifications.fake_twilio import FakeTwilioServer
 
-    ids = list(Message.objects.filter(channel="sms", state="pending").order_by("id").values_list("id", flat=True)[:count])
+    pending_sms = Message.objects.filter(channel="sms", state="pending").order_by("id")
+    ids = list(pending_sms.values_list("id", flat=True)[:count])
 
     def send(message_id: int) -> str:
         try:

@@ -5,7 +5,6 @@ from celery import shared_task
 from django.utils import timezone
 
 from .reminders import arrears_reminders_batch, arrears_reminders_request
-
 from .services import (
     MESSAGE_SEND_MAX_RETRIES,
     fan_out_batch_create,
@@ -36,7 +35,9 @@ def dispatch_due_task() -> int:
 
 
 @shared_task(name="notifications.fan_out_plan")
-def fan_out_plan_task(*, customer_ids: list[int], event: str, data: dict, idempotency_prefix: str, urgency: str) -> int:
+def fan_out_plan_task(
+    *, customer_ids: list[int], event: str, data: dict, idempotency_prefix: str, urgency: str
+) -> int:
     batches = fan_out_batches(customer_ids=customer_ids)
     for batch in batches:
         fan_out_batch_task.delay(
@@ -46,7 +47,9 @@ def fan_out_plan_task(*, customer_ids: list[int], event: str, data: dict, idempo
 
 
 @shared_task(name="notifications.fan_out_batch")
-def fan_out_batch_task(*, customer_ids: list[int], event: str, data: dict, idempotency_prefix: str, urgency: str) -> int:
+def fan_out_batch_task(
+    *, customer_ids: list[int], event: str, data: dict, idempotency_prefix: str, urgency: str
+) -> int:
     return fan_out_batch_create(
         customer_ids=customer_ids, event=event, data=data, idempotency_prefix=idempotency_prefix, urgency=urgency
     )

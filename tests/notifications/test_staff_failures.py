@@ -23,7 +23,8 @@ def staff(username="supervisor", *, is_staff=True, can_resend=True):
 def message(customer, key, state, error=""):
     return Message.objects.create(
         channel="sms", event="payment_received", recipient_customer=customer, to=customer.phone,
-        language="zh-hans", body="【国网95598】缴费到账", idempotency_key=key, state=state, attempts=6 if state == "dead" else 1,
+        language="zh-hans", body="【国网95598】缴费到账", idempotency_key=key, state=state,
+        attempts=6 if state == "dead" else 1,
         last_error=error,
     )
 
