@@ -6,9 +6,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
 from core.models import Bill, BillingRun, Branch, MeterReading
+
+def _ids(account_ids: Iterable[int] | QuerySet) -> list[int] | QuerySet:
+    """A queryset of ids stays a subquery: a billing-run batch names its accounts by range, not by a
+    thousand parameters."""
+    return account_ids if isinstance(account_ids, QuerySet) else list(account_ids)
+
 
 READING_FIELDS = (
     "id",
@@ -25,11 +31,11 @@ READING_FIELDS = (
 )
 
 
-def period_readings_by_account(*, account_ids: Iterable[int], period: datetime.date) -> dict[int, list[dict]]:
+def period_readings_by_account(*, account_ids: Iterable[int] | QuerySet, period: datetime.date) -> dict[int, list[dict]]:
     """Every reading of these accounts billed in the period, oldest first, grouped by account (one query)."""
     grouped: dict[int, list[dict]] = defaultdict(list)
     rows = (
-        MeterReading.objects.filter(account_id__in=list(account_ids), period=period)
+        MeterReading.objects.filter(account_id__in=_ids(account_ids), period=period)
         .order_by("account_id", "read_on", "id")
         .values(*READING_FIELDS)
     )
@@ -38,10 +44,10 @@ def period_readings_by_account(*, account_ids: Iterable[int], period: datetime.d
     return grouped
 
 
-def regular_bill_periods_from(*, account_ids: Iterable[int], period: datetime.date) -> dict[int, datetime.date]:
+def regular_bill_periods_from(*, account_ids: Iterable[int] | QuerySet, period: datetime.date) -> dict[int, datetime.date]:
     """For each account, its latest regular bill period on or after `period` (one query)."""
     latest: dict[int, datetime.date] = {}
-    rows = Bill.objects.filter(account_id__in=list(account_ids), kind=Bill.Kind.REGULAR, period__gte=period).values_list(
+    rows = Bill.objects.filter(account_id__in=_ids(account_ids), kind=Bill.Kind.REGULAR, period__gte=period).values_list(
         "account_id", "period"
     )
     for account_id, bill_period in rows:
@@ -50,11 +56,11 @@ def regular_bill_periods_from(*, account_ids: Iterable[int], period: datetime.da
     return latest
 
 
-def tier_year_kwh_before(*, account_ids: Iterable[int], period: datetime.date) -> dict[int, Decimal]:
+def tier_year_kwh_before(*, account_ids: Iterable[int] | QuerySet, period: datetime.date) -> dict[int, Decimal]:
     """kWh already billed this calendar year before `period`, per account; a corrected bill counts by its re-bill."""
     rows = (
         Bill.objects.filter(
-            account_id__in=list(account_ids),
+            account_id__in=_ids(account_ids),
             kind__in=[Bill.Kind.REGULAR, Bill.Kind.REBILL],
             period__gte=period.replace(month=1),
             period__lt=period,

@@ -368,8 +368,10 @@ def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> boo
         return False
     ids = [account[0] for account in accounts]
     period = run.period
+    # The batch's accounts as a subquery over the locked id range where that plans as well as the id list.
+    batch = Account.objects.filter(branch_id=run.branch_id, id__gt=run.cursor_account_id, id__lte=ids[-1]).values("id")
     readings = period_readings_by_account(account_ids=ids, period=period)
-    billed = regular_bill_periods_from(account_ids=ids, period=period)
+    billed = regular_bill_periods_from(account_ids=batch, period=period)
     for tariff_id in {account[3] for account in accounts} - context.versions.keys():
         try:
             context.prices_for(tariff_id)
@@ -436,9 +438,7 @@ def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> boo
             bills,
         )
         bill_ids = dict(
-            Bill.objects.filter(account_id__in=[account_id for account_id, _balance in billed_accounts])
-            .filter(kind=Bill.Kind.REGULAR, period=period)
-            .values_list("account_id", "id")
+            Bill.objects.filter(account_id__in=batch, kind=Bill.Kind.REGULAR, period=period).values_list("account_id", "id")
         )
         _rows_insert(
             BillLine,
