@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import BillingError, DomainError, PeriodOutOfOrder
@@ -54,6 +54,21 @@ def usage_from_readings(
 ) -> Usage:
     """One account's usage for a period from its readings (all meters): energy and registers summed,
     demand the maximum, power factor from the latest reading that has one."""
+
+    if len(readings) == 1:
+        # One meter read once, the usual case: the same values as the sums below, without them.
+        row = readings[0]
+        peak, flat, valley = row["consumption_peak"], row["consumption_flat"], row["consumption_valley"]
+        return Usage(
+            kwh=to_kwh(row["consumption"]),
+            peak=None if peak is None else to_kwh(peak),
+            flat=None if flat is None else to_kwh(flat),
+            valley=None if valley is None else to_kwh(valley),
+            max_demand_kw=row["max_demand_kw"],
+            power_factor=row["power_factor"],
+            contracted_capacity_kva=contracted_capacity_kva,
+            kwh_before_in_tier_year=kwh_before_in_tier_year,
+        )
 
     def register_sum(name: str, required: bool) -> Decimal | None:
         values = [row[name] for row in readings if row[name] is not None]
@@ -308,15 +323,19 @@ def _credit_apply(*, account_ids: list[int], today: datetime.date) -> None:
     ):
         if amount - paid - waived > 0:
             items[account_id].append([None, fee_id, amount - paid - waived, paid])
-    for bill in (
+    for bill_id, account_id, kind, state, total, paid, adjusted, due_date in (
         Bill.objects.filter(account_id__in=payers)
         .exclude(kind=Bill.Kind.CREDIT_NOTE)
         .exclude(state__in=[Bill.State.WRITTEN_OFF, Bill.State.CREDITED])
         .order_by("account_id", "period", "id")
-        .only("id", "account_id", "kind", "state", "total", "amount_paid", "amount_adjusted", "due_date")
+        .values_list("id", "account_id", "kind", "state", "total", "amount_paid", "amount_adjusted", "due_date")
     ):
-        if bill.outstanding > 0:
-            items[bill.account_id].append([bill, None, bill.outstanding, bill.amount_paid])
+        if total - paid - adjusted > 0:
+            bill = Bill(
+                id=bill_id, kind=kind, state=state, total=total, amount_paid=paid, amount_adjusted=adjusted,
+                due_date=due_date,
+            )
+            items[account_id].append([bill, None, bill.outstanding, paid])
 
     created_at = PaymentAllocation._meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
     allocations, payment_rows, bill_rows, fee_rows = [], [], [], []
@@ -391,6 +410,7 @@ def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> boo
     states: dict[tuple[bool, datetime.date], str] = {}
     due_dates = {category: context.issued_on + datetime.timedelta(days=days) for category, days in context.terms.items()}
     prefix = f"{period:%Y%m}"
+    language = get_language()
     bills, lines_by_account, billed_accounts = [], [], []
     for account_id, number, category, tariff_id, capacity, balance in accounts:
         account_readings = readings.get(account_id)
@@ -408,7 +428,7 @@ def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> boo
                 contracted_capacity_kva=capacity,
                 kwh_before_in_tier_year=before.get(account_id, ZERO),
             )
-            lines = charges_calculate(prices=prices, usage=usage)
+            lines = charges_calculate(prices=prices, usage=usage, language=language)
             if category not in due_dates:
                 raise BillingError(_("用电类别“%(category)s”没有配置催收政策") % {"category": category})
         except DomainError as error:

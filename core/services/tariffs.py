@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 
-from django.utils.translation import get_language, gettext, gettext_noop
+from django.utils.translation import get_language, gettext, gettext_noop, override
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import BillingError, InvalidReading
@@ -28,6 +28,7 @@ TIER_SURCHARGE_LABEL = gettext_noop("第%(number)s档加价")
 ENERGY_LABEL = gettext_noop("电度电费")
 CAPACITY_LABEL = gettext_noop("基本电费(容量)")
 DEMAND_LABEL = gettext_noop("基本电费(需量)")
+POWER_FACTOR_LABEL = gettext_noop("力调电费(功率因数%(pf)s)")
 
 
 @dataclass(frozen=True)
@@ -146,12 +147,13 @@ def _tier_split(*, tiers: tuple[TierPrice, ...], kwh: Decimal, before: Decimal) 
 @lru_cache(maxsize=256)
 def _label(language: str | None, template: str, number: int | None = None) -> str:
     """Translated line labels, cached: a billing run asks for the same few labels a million times."""
-    text = gettext(template)
+    with override(language):
+        text = gettext(template)
     return text % {"number": number} if number is not None else text
 
 
-def _tier_label(number: int) -> str:
-    return _label(get_language(), TIER_LABEL, number)
+def _tier_label(language: str | None, number: int) -> str:
+    return _label(language, TIER_LABEL, number)
 
 
 def _period_quantities(usage: Usage) -> dict[str, Decimal]:
@@ -166,26 +168,26 @@ def _line(kind: str, label: str, quantity: Decimal, unit_price: Decimal) -> Char
     return ChargeLine(kind=kind, label=label, quantity=quantity, unit_price=unit_price, amount=to_money(quantity * unit_price))
 
 
-def _energy_lines(*, prices: TariffPrices, usage: Usage) -> list[ChargeLine]:
+def _energy_lines(*, prices: TariffPrices, usage: Usage, language: str | None) -> list[ChargeLine]:
     structure = prices.structure
     if structure == TariffVersion.Structure.FLAT:
         if prices.flat_price is None:
             raise BillingError(_("单一电价版本没有配置电度电价"))
-        return [_line(BillLine.Kind.ENERGY, _label(get_language(), ENERGY_LABEL), usage.kwh, prices.flat_price)]
+        return [_line(BillLine.Kind.ENERGY, _label(language, ENERGY_LABEL), usage.kwh, prices.flat_price)]
 
     before = usage.kwh_before_in_tier_year if prices.tier_basis == TariffVersion.TierBasis.ANNUAL else ZERO
     if structure == TariffVersion.Structure.TIERED:
         split = _tier_split(tiers=prices.tiers, kwh=usage.kwh, before=before)
         # Tier 1 is always shown, so a zero bill still says what it was priced at.
         return [
-            _line(BillLine.Kind.TIER, _tier_label(tier.number), quantity, tier.price)
+            _line(BillLine.Kind.TIER, _tier_label(language, tier.number), quantity, tier.price)
             for index, (tier, quantity) in enumerate(split)
             if index == 0 or quantity > 0
         ]
 
     quantities = _period_quantities(usage)
     lines = [
-        _line(BillLine.Kind.PERIOD, _label(get_language(), PERIOD_LABELS[period]), quantities[period], prices.period_price(period))
+        _line(BillLine.Kind.PERIOD, _label(language, PERIOD_LABELS[period]), quantities[period], prices.period_price(period))
         for period in PERIODS
         if period in quantities
     ]
@@ -194,7 +196,7 @@ def _energy_lines(*, prices: TariffPrices, usage: Usage) -> list[ChargeLine]:
     if structure == TariffVersion.Structure.TIERED_TOU:
         split = _tier_split(tiers=prices.tiers, kwh=usage.kwh, before=before)
         lines.extend(
-            _line(BillLine.Kind.TIER_SURCHARGE, _label(get_language(), TIER_SURCHARGE_LABEL, tier.number), quantity, tier.price)
+            _line(BillLine.Kind.TIER_SURCHARGE, _label(language, TIER_SURCHARGE_LABEL, tier.number), quantity, tier.price)
             for tier, quantity in split
             if quantity > 0 and tier.price != 0
         )
@@ -202,15 +204,15 @@ def _energy_lines(*, prices: TariffPrices, usage: Usage) -> list[ChargeLine]:
     raise BillingError(_("未知的计价结构：%(structure)s") % {"structure": structure})
 
 
-def _basic_lines(*, prices: TariffPrices, usage: Usage) -> list[ChargeLine]:
+def _basic_lines(*, prices: TariffPrices, usage: Usage, language: str | None) -> list[ChargeLine]:
     if prices.capacity_basis == TariffVersion.CapacityBasis.CAPACITY:
         return [
-            _line(BillLine.Kind.CAPACITY, _label(get_language(), CAPACITY_LABEL), usage.contracted_capacity_kva, prices.capacity_price)
+            _line(BillLine.Kind.CAPACITY, _label(language, CAPACITY_LABEL), usage.contracted_capacity_kva, prices.capacity_price)
         ]
     if prices.capacity_basis == TariffVersion.CapacityBasis.DEMAND:
         if usage.max_demand_kw is None:
             raise BillingError(_("按需量计收基本电费，但没有最大需量示数"))
-        return [_line(BillLine.Kind.DEMAND, _label(get_language(), DEMAND_LABEL), usage.max_demand_kw, prices.demand_price)]
+        return [_line(BillLine.Kind.DEMAND, _label(language, DEMAND_LABEL), usage.max_demand_kw, prices.demand_price)]
     return []
 
 
@@ -225,10 +227,14 @@ def power_factor_percent(*, prices: TariffPrices, power_factor: Decimal) -> Deci
     )
 
 
-def charges_calculate(*, prices: TariffPrices, usage: Usage) -> list[ChargeLine]:
-    """The bill lines for a usage at these prices; every amount rounded to the fen, the total is their sum."""
-    lines = _energy_lines(prices=prices, usage=usage)
-    lines.extend(_basic_lines(prices=prices, usage=usage))
+def charges_calculate(*, prices: TariffPrices, usage: Usage, language: str | None = None) -> list[ChargeLine]:
+    """The bill lines for a usage at these prices; every amount rounded to the fen, the total is their sum.
+
+    Labels are in `language`, by default the active one (a billing run looks it up once, not per account)."""
+    if language is None:
+        language = get_language()
+    lines = _energy_lines(prices=prices, usage=usage, language=language)
+    lines.extend(_basic_lines(prices=prices, usage=usage, language=language))
     if prices.power_factor_standard is not None and usage.power_factor is not None:
         percent = power_factor_percent(prices=prices, power_factor=usage.power_factor)
         if percent != 0:
@@ -238,7 +244,7 @@ def charges_calculate(*, prices: TariffPrices, usage: Usage) -> list[ChargeLine]
             lines.append(
                 ChargeLine(
                     kind=BillLine.Kind.POWER_FACTOR,
-                    label=gettext("力调电费(功率因数%(pf)s)") % {"pf": usage.power_factor},
+                    label=_label(language, POWER_FACTOR_LABEL) % {"pf": usage.power_factor},
                     quantity=to_money(base),
                     unit_price=rate,
                     amount=to_money(base * rate),
