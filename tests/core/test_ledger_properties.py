@@ -90,6 +90,8 @@ class LedgerPropertyTest(TestCase):
                         account=account, amount=amount, channel="online", idempotency_key=f"key-{key}", received_at=received
                     )
                     self.assertEqual(result.created, previous is None)
+                    # A replayed payment changes nothing, so it runs no allocation pass either.
+                    reallocated = result.created
             elif kind == "reverse":
                 payment = Payment.objects.filter(account=account).order_by("id")[op[1] : op[1] + 1].first()
                 if payment is None:
