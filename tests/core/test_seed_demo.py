@@ -176,3 +176,14 @@ def test_bad_customer_counts_are_refused_and_change_nothing(raw):
         call_command("seed_demo", customers=raw, stdout=io.StringIO())
     assert not Account.objects.exists()
     assert not Company.objects.exists()
+
+
+def test_the_seeded_demo_has_the_95598_home_page_as_its_site_root():
+    from wagtail.models import Site
+
+    from cms.models import HomePage
+
+    _seed(customers=5)
+    root = Site.objects.get(is_default_site=True).root_page.specific
+    assert isinstance(root, HomePage)
+    assert root.hotline == "95598"

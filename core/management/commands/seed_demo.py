@@ -9,10 +9,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cms.services import cms_site_ensure
 from core.demo.seeding import DemoSeedResult, demo_seed
 from core.errors import DomainError
 from core.services.demo_logins import demo_users_ensure
+from core.signals import demo_data_seeded
 
 
 class ProgressBar:
@@ -96,7 +96,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         # The demo's staff logins and the portal's CMS home page belong to a ready-to-show demo too.
         demo_users_ensure(allow_fixed_passwords=True)
-        cms_site_ensure()
+        demo_data_seeded.send(sender=self.__class__)
         elapsed = time.monotonic() - started
         if result.customers_added == 0:
             self.stdout.write(
