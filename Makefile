@@ -75,6 +75,8 @@ test: install
 
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/notifications_bench.py --customers 50000
 
 bench-smoke: install
 	$(PY) bench/run.py --smoke
+	$(PY) bench/notifications_bench.py --customers 2000 --deliver 200
