@@ -213,7 +213,7 @@ AMI_USERNAME = os.environ.get("AMI_USERNAME", "")
 AMI_SECRET = os.environ.get("AMI_SECRET", "")
 
 # Billing: how many accounts one billing-run batch handles in one transaction.
-BILLING_RUN_BATCH_SIZE = int(os.environ.get("BILLING_RUN_BATCH_SIZE", "1000"))
+BILLING_RUN_BATCH_SIZE = int(os.environ.get("BILLING_RUN_BATCH_SIZE", "3000"))
 
 # Notifications: quiet hours (local hours) for non-urgent SMS, per-phone SMS rate limit, retry backoff.
 NOTIFICATIONS_QUIET_HOURS_START = int(os.environ.get("NOTIFICATIONS_QUIET_HOURS_START", "22"))

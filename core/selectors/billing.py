@@ -31,7 +31,9 @@ READING_FIELDS = (
 )
 
 
-def period_readings_by_account(*, account_ids: Iterable[int] | QuerySet, period: datetime.date) -> dict[int, list[dict]]:
+def period_readings_by_account(
+    *, account_ids: Iterable[int] | QuerySet, period: datetime.date
+) -> dict[int, list[dict]]:
     """Every reading of these accounts billed in the period, oldest first, grouped by account (one query)."""
     grouped: dict[int, list[dict]] = defaultdict(list)
     rows = (
@@ -44,7 +46,9 @@ def period_readings_by_account(*, account_ids: Iterable[int] | QuerySet, period:
     return grouped
 
 
-def regular_bill_periods_from(*, account_ids: Iterable[int] | QuerySet, period: datetime.date) -> dict[int, datetime.date]:
+def regular_bill_periods_from(
+    *, account_ids: Iterable[int] | QuerySet, period: datetime.date
+) -> dict[int, datetime.date]:
     """For each account, its latest regular bill period on or after `period` (one query)."""
     latest: dict[int, datetime.date] = {}
     rows = Bill.objects.filter(account_id__in=_ids(account_ids), kind=Bill.Kind.REGULAR, period__gte=period).values_list(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
@@ -43,6 +43,8 @@ from core.services.tariffs import ChargeLine, TariffPrices, Usage, charges_calcu
 
 # Error text kept on a run: enough to find the held accounts, not a log.
 RUN_ERROR_MAX_CHARS = 4000
+# Distinct usages a run remembers the charges of (a few hundred bytes each) before starting afresh.
+CHARGES_CACHE_MAX = 100_000
 
 
 def _period_start(period: datetime.date) -> datetime.date:
@@ -266,6 +268,25 @@ class _RunContext:
     issued_on: datetime.date
     versions: dict[int, tuple[int, TariffPrices]]
     terms: dict[str, int]
+    # Lines and total per (version, usage): most accounts share a usage with another (whole kWh), and
+    # charges_calculate is a pure function of the two.
+    charges: dict[tuple, tuple[list[ChargeLine], Decimal]] = field(default_factory=dict)
+
+    def charges_for(
+        self, *, version_id: int, prices: TariffPrices, usage: Usage, language: str
+    ) -> tuple[list[ChargeLine], Decimal]:
+        # Every Decimal in the key comes from a fixed-scale column or to_kwh, so equal keys also print alike.
+        key = (
+            version_id, language, usage.kwh, usage.peak, usage.flat, usage.valley, usage.max_demand_kw,
+            usage.power_factor, usage.contracted_capacity_kva, usage.kwh_before_in_tier_year,
+        )
+        found = self.charges.get(key)
+        if found is None:
+            if len(self.charges) >= CHARGES_CACHE_MAX:
+                self.charges.clear()
+            lines = charges_calculate(prices=prices, usage=usage, language=language)
+            found = self.charges[key] = (lines, charges_total(lines))
+        return found
 
     def prices_for(self, tariff_id: int) -> tuple[int, TariffPrices]:
         if tariff_id not in self.versions:
@@ -428,14 +449,13 @@ def _run_batch(*, run: BillingRun, context: _RunContext, batch_size: int) -> boo
                 contracted_capacity_kva=capacity,
                 kwh_before_in_tier_year=before.get(account_id, ZERO),
             )
-            lines = charges_calculate(prices=prices, usage=usage, language=language)
+            lines, total = context.charges_for(version_id=version_id, prices=prices, usage=usage, language=language)
             if category not in due_dates:
                 raise BillingError(_("用电类别“%(category)s”没有配置催收政策") % {"category": category})
         except DomainError as error:
             held += 1
             messages.append(f"{number}: {error}")
             continue
-        total = charges_total(lines)
         due_date = due_dates[category]
         key = (total > 0, due_date)
         if key not in states:
