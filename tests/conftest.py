@@ -1,7 +1,15 @@
 """Shared fixtures. Tests build their own small worlds with the factories in tests/factories.py."""
 import pytest
+from django.utils import translation
 
 
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """LocaleMiddleware leaves a request's language active on the test thread; the next test starts in zh-hans."""
+    yield
+    translation.deactivate()
