@@ -39,7 +39,15 @@ from core.selectors.billing import (
 from core.selectors.tariffs import tariff_version_for
 from core.services.bill_states import bill_state_derive
 from core.services.ledger import account_lock, ledger_post
-from core.services.tariffs import ChargeLine, TariffPrices, Usage, charges_calculate, charges_total, tariff_prices_load
+from core.services.tariffs import (
+    ChargeLine,
+    TariffPrices,
+    Usage,
+    charges_calculate,
+    charges_total,
+    tariff_prices_load,
+    tariff_prices_load_many,
+)
 
 # Error text kept on a run: enough to find the held accounts, not a log.
 RUN_ERROR_MAX_CHARS = 4000
@@ -304,12 +312,17 @@ def _run_context(*, branch: Branch, period: datetime.date) -> _RunContext:
         versions={},
         terms=dict(CollectionPolicy.objects.values_list("category", "payment_term_days")),
     )
-    for tariff_id in Account.objects.filter(branch=branch).values_list("tariff_id", flat=True).distinct().order_by():
-        try:
-            context.prices_for(tariff_id)
-        except DomainError:
-            # Accounts on this tariff are held with the reason when their batch is reached.
-            continue
+    tariff_ids = Account.objects.filter(branch=branch).values("tariff_id")
+    # The version in force per tariff as tariff_version_for picks it (latest start on or before the period;
+    # starts are unique per tariff), all loaded at once. A tariff with none is left to prices_for, which
+    # raises, so its accounts are held with the reason when their batch is reached.
+    versions: dict[int, TariffVersion] = {}
+    for version in TariffVersion.objects.filter(tariff_id__in=tariff_ids, effective_from__lte=period).order_by(
+        "tariff_id", "-effective_from"
+    ):
+        versions.setdefault(version.tariff_id, version)
+    prices = tariff_prices_load_many(versions=list(versions.values()))
+    context.versions = {tariff_id: (version.pk, prices[version.pk]) for tariff_id, version in versions.items()}
     return context
 
 

@@ -10,7 +10,7 @@ from django.utils.translation import get_language, gettext, gettext_noop, overri
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import BillingError, InvalidReading
-from core.models import BillLine, PowerFactorBand, Tariff, TariffVersion
+from core.models import BillLine, PowerFactorBand, Tariff, TariffPeriodPrice, TariffTier, TariffVersion
 from core.models.tariffs import TimePeriod
 from core.money import CENT, to_kwh, to_money
 from core.selectors.tariffs import tariff_version_for
@@ -99,31 +99,47 @@ class Quote:
 
 def tariff_prices_load(*, version: TariffVersion) -> TariffPrices:
     """Snapshot a version's prices (three queries), so a billing run reads each version once."""
-    tiers = tuple(
-        TierPrice(number=t.number, upper_kwh=t.upper_kwh, price=t.price) for t in version.tiers.order_by("number")
-    )
-    period_prices = tuple(
-        (p.period, p.price) for p in version.period_prices.all() if p.period in {str(x) for x in PERIODS}
-    )
-    bands: tuple[PowerFactorStep, ...] = ()
-    if version.power_factor_standard is not None:
-        bands = tuple(
-            PowerFactorStep(pf_from=b.pf_from, pf_to=b.pf_to, percent=b.percent)
-            for b in PowerFactorBand.objects.filter(standard=version.power_factor_standard).order_by("pf_from")
+    return tariff_prices_load_many(versions=[version])[version.pk]
+
+
+def tariff_prices_load_many(*, versions: list[TariffVersion]) -> dict[int, TariffPrices]:
+    """Snapshots of several versions' prices by version id, in three queries whatever their number."""
+    tiers: dict[int, list[TierPrice]] = {version.pk: [] for version in versions}
+    for version_id, number, upper_kwh, price in TariffTier.objects.filter(version__in=versions).order_by(
+        "version_id", "number"
+    ).values_list("version_id", "number", "upper_kwh", "price"):
+        tiers[version_id].append(TierPrice(number=number, upper_kwh=upper_kwh, price=price))
+    period_prices: dict[int, list[tuple[str, Decimal]]] = {version.pk: [] for version in versions}
+    wanted = {str(x) for x in PERIODS}
+    for version_id, period, price in TariffPeriodPrice.objects.filter(version__in=versions).values_list(
+        "version_id", "period", "price"
+    ):
+        if period in wanted:
+            period_prices[version_id].append((period, price))
+    bands: dict[str, list[PowerFactorStep]] = {}
+    standards = {version.power_factor_standard for version in versions} - {None}
+    if standards:
+        bands = {standard: [] for standard in standards}
+        for standard, pf_from, pf_to, percent in PowerFactorBand.objects.filter(standard__in=standards).order_by(
+            "standard", "pf_from"
+        ).values_list("standard", "pf_from", "pf_to", "percent"):
+            bands[standard].append(PowerFactorStep(pf_from=pf_from, pf_to=pf_to, percent=percent))
+    return {
+        version.pk: TariffPrices(
+            version_id=version.pk,
+            structure=version.structure,
+            tier_basis=version.tier_basis,
+            tiers=tuple(tiers[version.pk]),
+            period_prices=tuple(period_prices[version.pk]),
+            flat_price=version.flat_price,
+            capacity_basis=version.capacity_basis,
+            capacity_price=version.capacity_price,
+            demand_price=version.demand_price,
+            power_factor_standard=version.power_factor_standard,
+            power_factor_bands=tuple(bands.get(version.power_factor_standard, ())),
         )
-    return TariffPrices(
-        version_id=version.pk,
-        structure=version.structure,
-        tier_basis=version.tier_basis,
-        tiers=tiers,
-        period_prices=period_prices,
-        flat_price=version.flat_price,
-        capacity_basis=version.capacity_basis,
-        capacity_price=version.capacity_price,
-        demand_price=version.demand_price,
-        power_factor_standard=version.power_factor_standard,
-        power_factor_bands=bands,
-    )
+        for version in versions
+    }
 
 
 def _tier_split(*, tiers: tuple[TierPrice, ...], kwh: Decimal, before: Decimal) -> list[tuple[TierPrice, Decimal]]:
