@@ -3,3 +3,7 @@ from django.dispatch import Signal
 
 # Sent by seed_demo once the demo data is in place, so other apps can add their own demo content (e.g. the CMS site).
 demo_data_seeded = Signal()
+
+# Sent after the transaction that changed a ticket commits, once per change, with
+# ticket_id, event_id, kind (a TicketEvent.Kind) and step_id (or None). Notifications and live pages subscribe.
+ticket_changed = Signal()

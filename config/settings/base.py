@@ -155,11 +155,18 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "core.bills_mark_overdue": {"task": "core.bills_mark_overdue", "schedule": 3600.0},
     "notifications.dispatch_due": {"task": "notifications.dispatch_due", "schedule": 60.0},
+    # The SLA clock: warnings, overdue marks and auto-skips of ticket steps (core.services.ticket_sla).
+    "core.sla_tick": {"task": "core.sla_tick", "schedule": 60.0},
     "notifications.arrears_reminders": {
         "task": "notifications.arrears_reminders",
         "schedule": crontab(hour=9, minute=0),
     },
 }
+
+# Electronic work tickets: the warning threshold of operators who have not set their own
+# (warn 2 h before a step falls due or when 80% of its time limit has elapsed, whichever comes first).
+TICKET_WARNING_DEFAULT_MINUTES_BEFORE_DUE = 120
+TICKET_WARNING_DEFAULT_PERCENT_ELAPSED = 80
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
