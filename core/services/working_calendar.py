@@ -100,14 +100,31 @@ def warn_at_compute(
     due_at: datetime.datetime,
     minutes_before_due: int | None,
     percent_elapsed: int | None,
+    limit_kind: str | None = None,
+    overrides: Mapping[datetime.date, bool] | None = None,
 ) -> datetime.datetime:
     """When to warn about a step: the earlier of `minutes_before_due` before due and `percent_elapsed` of the
-    time between arrival and due (each operator sets their own; settings give the defaults). Never before arrival."""
+    time between arrival and due (each operator sets their own; settings give the defaults). Never before arrival.
+
+    For a limit in working days (`limit_kind`) both are measured in working time, so a step due the morning
+    after the National Day week is not warned about in the middle of the holiday; otherwise in calendar time."""
     from django.conf import settings
 
     if minutes_before_due is None and percent_elapsed is None:
         minutes_before_due = settings.TICKET_WARNING_DEFAULT_MINUTES_BEFORE_DUE
         percent_elapsed = settings.TICKET_WARNING_DEFAULT_PERCENT_ELAPSED
+    if limit_kind == LimitKind.WORKING_DAYS:
+        if overrides is None:
+            overrides = calendar_overrides(
+                first=arrived_at.astimezone(LOCAL_TZ).date(), last=due_at.astimezone(LOCAL_TZ).date()
+            )
+        total = working_seconds_between(start=arrived_at, end=due_at, overrides=overrides)
+        offsets = []
+        if minutes_before_due is not None:
+            offsets.append(total - minutes_before_due * 60)
+        if percent_elapsed is not None:
+            offsets.append(total * percent_elapsed / 100)
+        return max(arrived_at, working_time_add(start=arrived_at, seconds=max(0.0, min(offsets)), overrides=overrides))
     candidates = []
     if minutes_before_due is not None:
         candidates.append(due_at - datetime.timedelta(minutes=minutes_before_due))
