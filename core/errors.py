@@ -1,6 +1,8 @@
 """Typed, translated domain errors. Entry points turn them into clear messages, never a 500."""
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 
 class DomainError(Exception):
     """Base of every business-rule refusal; its message is user-facing and translated."""
@@ -74,3 +76,103 @@ class LateFeeError(DomainError):
 
 class CollectionPolicyMissing(LateFeeError):
     code = "collection_policy_missing"
+
+
+
+# --- electronic work tickets (电子传票) ------------------------------------------------------------------------
+
+
+class TicketError(DomainError):
+    """A refused ticket operation; each subclass carries a default message, so `raise StepNotActive()` reads well."""
+
+    code = "ticket_error"
+    default_message = _("工单操作未能完成")
+
+    def __init__(self, message=None, *, field: str | None = None):
+        super().__init__(message if message is not None else self.default_message, field=field)
+
+
+class TicketNotFound(TicketError):
+    code = "ticket_not_found"
+    default_message = _("工单或环节不存在")
+
+
+class TicketOpenInvalid(TicketError):
+    code = "ticket_open_invalid"
+    default_message = _("受理信息不完整或有误")
+
+
+class TicketIdempotencyConflict(TicketError):
+    code = "ticket_idempotency_conflict"
+    default_message = _("该幂等键已用于另一张工单")
+
+
+class TicketNumbersExhausted(TicketError):
+    code = "ticket_numbers_exhausted"
+    default_message = _("当日工单号已用尽")
+
+
+class TicketValidationError(TicketError):
+    """A refused submission; `errors` maps each field name (or "__all__") to its messages."""
+
+    code = "ticket_validation_error"
+    default_message = _("提交内容有误，请按提示修改")
+
+    def __init__(self, message=None, *, errors: dict[str, list[str]] | None = None, field: str | None = None):
+        super().__init__(message, field=field)
+        self.errors = {name: [str(m) for m in messages] for name, messages in (errors or {}).items()}
+
+
+class StepNotActive(TicketError):
+    code = "step_not_active"
+    default_message = _("该环节已不在处理中，可能已被他人提交")
+
+
+class StepAlreadyClaimed(TicketError):
+    code = "step_already_claimed"
+    default_message = _("该环节已被他人领取")
+
+
+class TicketNotOpen(TicketError):
+    code = "ticket_not_open"
+    default_message = _("工单不在处理中")
+
+
+class TicketNotSuspended(TicketError):
+    code = "ticket_not_suspended"
+    default_message = _("工单未挂起")
+
+
+class TicketNotClosed(TicketError):
+    code = "ticket_not_closed"
+    default_message = _("工单尚未办结，不能评价")
+
+
+class TicketAlreadyRated(TicketError):
+    code = "ticket_already_rated"
+    default_message = _("该工单已评价")
+
+
+class TicketPermissionDenied(TicketError):
+    code = "ticket_permission_denied"
+    default_message = _("您没有办理该工单环节的权限")
+
+
+class StepNotSkippable(TicketError):
+    code = "step_not_skippable"
+    default_message = _("该环节不能跳过")
+
+
+class ReturnNotAllowed(TicketError):
+    code = "return_not_allowed"
+    default_message = _("流程不允许退回到该环节")
+
+
+class ProcessDefinitionMissing(TicketError):
+    code = "process_definition_missing"
+    default_message = _("该业务类型没有启用的流程定义")
+
+
+class ProcessDefinitionInvalid(TicketError):
+    code = "process_definition_invalid"
+    default_message = _("流程定义有误，请联系管理员")
