@@ -26,6 +26,11 @@ TARIFF_MODELS = (
     "collectionpolicy",
 )
 ORG_MODELS = ("company", "branch", "servicestation", "post", "staffassignment")
+# The ticket records a person works with; process definitions, steps and transitions are read by all of them.
+TICKET_MODELS = ("ticket", "ticketstep", "ticketevent")
+PROCESS_MODELS = ("processdefinition", "stepdefinition", "transitiondefinition")
+# Supervisors manage tickets and their people's evaluations and warning thresholds (assign, skip, cancel).
+SUPERVISED_TICKET_MODELS = ("ticket", "ticketstep", "evaluation", "warningthreshold")
 
 
 def _core(action: str, *models: str) -> list[str]:
@@ -65,6 +70,8 @@ ROLE_AUDITOR = "auditor"
 ROLE_SUPERVISOR = "supervisor"
 ROLE_CONTENT_EDITOR = "content_editor"
 ROLE_ADMINISTRATOR = "administrator"
+ROLE_DISPATCHER = "dispatcher"
+ROLE_ARCHIVIST = "archivist"
 
 ROLES: tuple[Role, ...] = (
     Role(
@@ -72,7 +79,8 @@ ROLES: tuple[Role, ...] = (
         "营业厅受理员",
         permissions=tuple(
             _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *BILLING_MODELS, *TARIFF_MODELS)
-            + _core("add", "customer", "account", "meterreading")
+            + _core("view", *TICKET_MODELS, *PROCESS_MODELS)
+            + _core("add", "customer", "account", "meterreading", "ticket")
             + _core("change", "customer", "account")
         ),
     ),
@@ -81,6 +89,8 @@ ROLES: tuple[Role, ...] = (
         "95598坐席",
         permissions=tuple(
             _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *GRID_MODELS, *BILLING_MODELS, *TARIFF_MODELS)
+            + _core("view", *TICKET_MODELS, *PROCESS_MODELS)
+            + _core("add", "ticket")
             + _core("change", "customer")
         ),
     ),
@@ -88,7 +98,7 @@ ROLES: tuple[Role, ...] = (
         ROLE_SURVEYOR,
         "勘查员",
         permissions=tuple(
-            _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *GRID_MODELS)
+            _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *GRID_MODELS, *TICKET_MODELS, *PROCESS_MODELS)
             + _core("add", "servicepoint")
             + _core("change", "servicepoint")
         ),
@@ -97,7 +107,7 @@ ROLES: tuple[Role, ...] = (
         ROLE_METER_FITTER,
         "装表接电员",
         permissions=tuple(
-            _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *GRID_MODELS)
+            _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *GRID_MODELS, *TICKET_MODELS, *PROCESS_MODELS)
             + _core("add", "meter", "meterreading")
             + _core("change", "meter")
         ),
@@ -105,13 +115,16 @@ ROLES: tuple[Role, ...] = (
     Role(
         ROLE_REPAIR_CREW,
         "抢修班",
-        permissions=tuple(_core("view", *CUSTOMER_MODELS, "servicepoint", "meter", *GRID_MODELS)),
+        permissions=tuple(
+            _core("view", *CUSTOMER_MODELS, "servicepoint", "meter", *GRID_MODELS, *TICKET_MODELS, *PROCESS_MODELS)
+        ),
     ),
     Role(
         ROLE_ACCOUNT_MANAGER,
         "客户经理",
         permissions=tuple(
             _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *GRID_MODELS, *BILLING_MODELS, *TARIFF_MODELS)
+            + _core("view", *TICKET_MODELS, *PROCESS_MODELS)
             + _core("change", "customer", "account")
         ),
     ),
@@ -120,10 +133,25 @@ ROLES: tuple[Role, ...] = (
         ROLE_SUPERVISOR,
         "班长",
         view_all_core=True,
-        permissions=tuple(_core("add", "billingrun") + _core("change", "billingrun")),
+        permissions=tuple(
+            _core("add", "billingrun", *SUPERVISED_TICKET_MODELS)
+            + _core("change", "billingrun", *SUPERVISED_TICKET_MODELS)
+        ),
     ),
     Role(ROLE_CONTENT_EDITOR, "内容编辑", permissions=("wagtailadmin.access_admin",), wagtail_editor=True),
     Role(ROLE_ADMINISTRATOR, "系统管理员", all_permissions=True),
+    Role(
+        ROLE_DISPATCHER,
+        "抢修指挥员",
+        permissions=tuple(
+            _core("view", *CUSTOMER_MODELS, "servicepoint", "meter", *GRID_MODELS, *TICKET_MODELS, *PROCESS_MODELS)
+        ),
+    ),
+    Role(
+        ROLE_ARCHIVIST,
+        "资料管理员",
+        permissions=tuple(_core("view", *CUSTOMER_MODELS, *METERING_MODELS, *TICKET_MODELS, *PROCESS_MODELS)),
+    ),
 )
 
 ROLE_NAMES: dict[str, str] = {role.code: role.name for role in ROLES}

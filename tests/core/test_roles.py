@@ -12,9 +12,11 @@ EXPECTED_POSTS = [
     ("account_manager", "客户经理"),
     ("administrator", "系统管理员"),
     ("agent", "95598坐席"),
+    ("archivist", "资料管理员"),
     ("auditor", "稽查员"),
     ("content_editor", "内容编辑"),
     ("counter_clerk", "营业厅受理员"),
+    ("dispatcher", "抢修指挥员"),
     ("meter_fitter", "装表接电员"),
     ("repair_crew", "抢修班"),
     ("supervisor", "班长"),
@@ -67,19 +69,64 @@ def test_auditor_may_view_every_core_model_and_nothing_else():
     assert {"core.view_ledgerentry", "core.view_bill", "core.view_tariff", "core.view_post"} <= names
 
 
-def test_supervisor_views_everything_and_changes_billing_runs_only():
+def test_supervisor_views_everything_and_changes_billing_runs_and_tickets_only():
     names = group_permission_names("班长")
-    assert {"core.change_billingrun", "core.add_billingrun", "core.view_account"} <= names
+    assert {"core.change_billingrun", "core.add_billingrun", "core.view_account", "core.view_ticketevent"} <= names
+    assert {"core.view_processdefinition", "core.view_evaluation"} <= names
     assert {name for name in names if not name.startswith("core.view_")} == {
         "core.add_billingrun",
         "core.change_billingrun",
+        "core.add_ticket",
+        "core.change_ticket",
+        "core.add_ticketstep",
+        "core.change_ticketstep",
+        "core.add_evaluation",
+        "core.change_evaluation",
+        "core.add_warningthreshold",
+        "core.change_warningthreshold",
     }
+
+
+@pytest.mark.parametrize("name", ["95598坐席", "营业厅受理员"])
+def test_agents_and_counter_clerks_open_and_read_tickets_but_never_change_them(name):
+    names = group_permission_names(name)
+    assert {"core.add_ticket", "core.view_ticket", "core.view_ticketstep", "core.view_ticketevent"} <= names
+    changes = {n for n in names if n.startswith(("core.change_", "core.delete_"))}
+    assert not {n for n in changes if n.endswith(("_ticket", "_ticketstep", "_ticketevent"))}
+    assert "core.add_ticketstep" not in names
+
+
+@pytest.mark.parametrize("name", ["勘查员", "装表接电员", "抢修班", "抢修指挥员", "资料管理员", "客户经理"])
+def test_field_and_back_office_roles_read_tickets_and_their_steps_only(name):
+    ticket_names = {
+        n for n in group_permission_names(name)
+        if n.split("_", 1)[1] in {"ticket", "ticketstep", "ticketevent", "evaluation", "warningthreshold"}
+    }
+    assert ticket_names == {"core.view_ticket", "core.view_ticketstep", "core.view_ticketevent"}
+
+
+def test_dispatcher_and_archivist_read_customers_but_change_nothing():
+    for name in ("抢修指挥员", "资料管理员"):
+        names = group_permission_names(name)
+        assert {"core.view_customer", "core.view_account", "core.view_processdefinition"} <= names
+        assert all(n.startswith("core.view_") for n in names)
+
+
+def test_a_supervisor_may_assign_steps_and_a_dispatcher_may_not(django_user_model):
+    supervisor = django_user_model.objects.create_user(username="sup", password="x")
+    supervisor.groups.add(role_group(code="supervisor"))
+    dispatcher = django_user_model.objects.create_user(username="disp", password="x")
+    dispatcher.groups.add(role_group(code="dispatcher"))
+    assert supervisor.has_perm("core.change_ticketstep")
+    assert not dispatcher.has_perm("core.change_ticketstep")
+    assert dispatcher.has_perm("core.view_ticketstep")
 
 
 def test_agent_reads_billing_and_may_correct_customer_contacts():
     names = group_permission_names("95598坐席")
     assert {"core.view_bill", "core.view_payment", "core.view_transformerarea", "core.change_customer"} <= names
-    assert not {name for name in names if name.startswith(("core.delete_", "core.add_"))}
+    assert not {name for name in names if name.startswith("core.delete_")}
+    assert {name for name in names if name.startswith("core.add_")} == {"core.add_ticket"}
     assert "core.change_bill" not in names
 
 
