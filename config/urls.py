@@ -1,4 +1,4 @@
-"""URL routes: health, admin, accounts (allauth), Wagtail admin and pages."""
+"""URL routes: health, admin, accounts (allauth), staff pages, Wagtail admin and pages."""
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("notifications/", include("notifications.urls")),
     path("staff/notifications/", include("notifications.staff_urls")),
+    path("staff/", include("core.staff.urls")),
 ]
 
 if settings.DEBUG:
