@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+from decimal import Decimal
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -21,10 +22,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db.models import Max
 
+from tests.factories import MeterFactory
+
 from core.models import (
+    Account,
     Branch,
     BusinessType,
     LimitKind,
+    Meter,
+    MeterReading,
     Post,
     ProcessDefinition,
     StaffAssignment,
@@ -152,3 +158,12 @@ def supervisor_user(branch: Branch | None = None, *, username: str | None = None
     user = staff_user("supervisor", branch, username=username)
     user.user_permissions.add(Permission.objects.get(content_type__app_label="core", codename="change_ticketstep"))
     return get_user_model().objects.get(pk=user.pk)
+
+
+def meter_with_reading(account: Account, total: str, *, read_on=datetime.date(2026, 10, 31)) -> Meter:
+    """An installed meter on the account with one valid reading of `total`."""
+    meter = MeterFactory(service_point__account=account)
+    MeterReading.objects.create(
+        meter=meter, account=account, read_on=read_on, period=read_on.replace(day=1), total=Decimal(total)
+    )
+    return meter

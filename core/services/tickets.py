@@ -166,6 +166,18 @@ def _event_write(
     return event
 
 
+def ticket_event_record(
+    *, ticket: Ticket, kind: str, at: datetime.datetime, step: TicketStep | None = None, user=None,
+    before: dict | None = None, after: dict | None = None, note: str = "", public: bool = False,
+) -> TicketEvent:
+    """Record an event that changes no ticket state (the SLA scan's "warned"/"overdue" marks, a staff note)
+    and send ticket_changed after commit, as every engine change does. Runs in the caller's transaction."""
+    actor = _staff(user) if user is not None else _system_actor()
+    return _event_write(
+        ticket=ticket, kind=kind, actor=actor, at=at, step=step, before=before, after=after, note=note, public=public
+    )
+
+
 def _ticket_lock(ticket_id: int) -> Ticket:
     ticket = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
     if ticket is None:
