@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -364,8 +364,8 @@ def _row(key, label, values) -> SummaryRow:
     )
 
 
-def _grouped(steps, *, group_by: tuple[str, ...], figures: dict, label) -> list[SummaryRow]:
-    rows = steps.values(*group_by).annotate(**figures).order_by(*group_by)
+def _grouped(steps, *, group_by: tuple[str, ...], figures: dict, label, order_by=None) -> list[SummaryRow]:
+    rows = steps.values(*group_by).annotate(**figures).order_by(*(order_by or group_by))
     return [_row("|".join(str(values[name]) for name in group_by), label(values), values) for values in rows]
 
 
@@ -394,8 +394,11 @@ def supervision_summary(*, filters: SupervisionFilters, now: datetime.datetime |
         steps, group_by=("ticket__business_type",), figures=figures,
         label=lambda v: types.get(v["ticket__business_type"], v["ticket__business_type"]),
     )
+    # Steps in process order; versions of a process share a step's code, so they count together.
     summary.by_step = _grouped(
-        steps, group_by=("ticket__business_type", "step_definition__code", "step_definition__name"), figures=figures,
+        steps, group_by=("ticket__business_type", "step_definition__code", "step_definition__name"),
+        figures={**figures, "step_order": Min("step_definition__order")},
+        order_by=("ticket__business_type", "step_order", "step_definition__code"),
         label=lambda v: f"{types.get(v['ticket__business_type'], v['ticket__business_type'])} · "
         f"{v['step_definition__name']}",
     )
