@@ -1,10 +1,17 @@
 """Django admin for the core records (mounted at /django-admin/).
 
 Money records (bills, ledger, payments, allocations, late fees) and meter readings are read-only here:
-they change only through core services, which keep the ledger, balances and checks consistent.
+they change only through core services, which keep the ledger, balances and checks consistent. So are
+tickets, their steps, events and evaluations: tickets move only through core.services.tickets. Process
+definitions are edited here as inactive versions and switched on by the "activate" action, which validates.
 """
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.models import (
@@ -16,6 +23,7 @@ from core.models import (
     CollectionPolicy,
     Company,
     Customer,
+    Evaluation,
     Feeder,
     LateFee,
     LedgerEntry,
@@ -25,16 +33,31 @@ from core.models import (
     PaymentAllocation,
     Post,
     PowerFactorBand,
+    ProcessDefinition,
     ServicePoint,
     ServiceStation,
     StaffAssignment,
+    StepDefinition,
     Substation,
     Tariff,
     TariffPeriodPrice,
     TariffTier,
     TariffVersion,
+    Ticket,
+    TicketDaySequence,
+    TicketEvent,
+    TicketStep,
     TimeBand,
     TransformerArea,
+    TransitionDefinition,
+    WarningThreshold,
+    WorkCalendarDay,
+)
+from core.services.process_definitions import (
+    ProcessDefinitionActivationRefused,
+    process_definition_activate,
+    process_definition_new_version,
+    process_definition_validate,
 )
 
 admin.site.site_header = _("95598 营销业务管理")
@@ -433,3 +456,260 @@ class LateFeeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     list_select_related = ["account", "bill", "waived_by"]
     search_fields = ["account__number", "bill__number"]
+
+
+# Process definitions: edited as inactive versions, switched on by the activate action
+
+
+class DefinitionFrozenMixin:
+    """An active version, or one tickets were opened on, is history: a change is a new version."""
+
+    def _definition_frozen(self, obj) -> bool:
+        definition = obj if isinstance(obj, ProcessDefinition) else getattr(obj, "definition", None)
+        if definition is None or definition.pk is None:
+            return False
+        return definition.active or definition.tickets.exists()
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and self._definition_frozen(obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and self._definition_frozen(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        if obj is not None and self._definition_frozen(obj):
+            return False
+        if isinstance(self, admin.options.InlineModelAdmin):
+            return super().has_add_permission(request, obj)
+        return super().has_add_permission(request)
+
+
+def _edited_definition_id(request) -> int | None:
+    """The id of the definition whose change page this request is for, if any."""
+    object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+    return int(object_id) if object_id and str(object_id).isdigit() else None
+
+
+class StepDefinitionInline(DefinitionFrozenMixin, admin.StackedInline):
+    model = StepDefinition
+    extra = 0
+    ordering = ["order"]
+    fields = [
+        ("order", "code", "post"),
+        ("name", "name_en"),
+        ("customer_text", "customer_text_en"),
+        ("limit_kind", "limit_value", "limit_by_area"),
+        ("priority", "auto_skip_when_overdue"),
+        "fields",
+        "checks",
+    ]
+
+
+class TransitionDefinitionInline(DefinitionFrozenMixin, admin.TabularInline):
+    """Transitions choose among this definition's own steps; an empty target ends the process."""
+
+    model = TransitionDefinition
+    extra = 0
+    fields = ["from_step", "kind", "to_step", "condition", "order", "label"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("from_step", "to_step")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in ("from_step", "to_step"):
+            definition_id = _edited_definition_id(request)
+            kwargs["queryset"] = (
+                StepDefinition.objects.filter(definition_id=definition_id).order_by("order")
+                if definition_id is not None
+                else StepDefinition.objects.none()
+            )
+            if db_field.name == "to_step":
+                kwargs["empty_label"] = _("（结束）")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(ProcessDefinition)
+class ProcessDefinitionAdmin(DefinitionFrozenMixin, admin.ModelAdmin):
+    list_display = ["business_type", "version", "name", "active", "commitment", "step_count", "created_at"]
+    list_filter = ["active", "business_type"]
+    search_fields = ["name", "business_type"]
+    readonly_fields = ["active", "created_at", "validation_errors"]
+    fields = [
+        ("business_type", "version"),
+        "name",
+        ("commitment_kind", "commitment_value"),
+        ("allows_anonymous", "requires_account"),
+        ("active", "created_at"),
+        "validation_errors",
+    ]
+    inlines = [StepDefinitionInline, TransitionDefinitionInline]
+    actions = ["new_version", "activate"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(step_total=Count("steps"))
+
+    @admin.display(description=_("环节数"), ordering="step_total")
+    def step_count(self, obj) -> int:
+        return obj.step_total
+
+    @admin.display(description=_("承诺时限"))
+    def commitment(self, obj) -> str:
+        if not obj.commitment_kind:
+            return "-"
+        return f"{obj.commitment_value} {obj.get_commitment_kind_display()}"
+
+    @admin.display(description=_("校验结果"))
+    def validation_errors(self, obj) -> str:
+        if obj is None or obj.pk is None:
+            return "-"
+        errors = process_definition_validate(obj)
+        if not errors:
+            return gettext("校验通过")
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((error,) for error in errors)))
+
+    def save_related(self, request, form, formsets, change):
+        """A draft may be saved half-built; what still stops it from being activated is shown at once."""
+        super().save_related(request, form, formsets, change)
+        errors = process_definition_validate(form.instance)
+        if errors:
+            self.message_user(
+                request,
+                gettext("流程定义尚未通过校验，不能启用：%(errors)s") % {"errors": "；".join(errors)},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("复制为新版本（未启用）"), permissions=["add"])
+    def new_version(self, request, queryset):
+        created = [process_definition_new_version(definition=definition) for definition in queryset]
+        for definition in created:
+            self.message_user(
+                request,
+                gettext("已创建“%(name)s”的新版本 v%(version)s（未启用），修改后请启用")
+                % {"name": definition.name, "version": definition.version},
+                messages.SUCCESS,
+            )
+        if len(created) == 1:
+            return HttpResponseRedirect(reverse("admin:core_processdefinition_change", args=[created[0].pk]))
+        return None
+
+    @admin.action(description=_("启用所选版本"), permissions=["change"])
+    def activate(self, request, queryset):
+        definitions = list(queryset.order_by("business_type", "version"))
+        types = [definition.business_type for definition in definitions]
+        if len(types) != len(set(types)):
+            self.message_user(request, gettext("同一业务类型只能启用一个版本"), messages.ERROR)
+            return
+        for definition in definitions:
+            try:
+                process_definition_activate(definition=definition)
+            except ProcessDefinitionActivationRefused as refused:
+                self.message_user(request, str(refused), messages.ERROR)
+            else:
+                self.message_user(request, gettext("已启用“%(definition)s”") % {"definition": definition},
+                                  messages.SUCCESS)
+
+
+@admin.register(StepDefinition)
+class StepDefinitionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Steps are edited inside their process definition, where the whole process is validated."""
+
+    list_display = ["definition", "order", "code", "name", "post", "limit_kind", "limit_value", "priority"]
+    list_filter = ["definition__business_type", "post", "priority"]
+    list_select_related = ["definition", "post"]
+    search_fields = ["code", "name", "definition__name"]
+
+
+@admin.register(TransitionDefinition)
+class TransitionDefinitionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Transitions are edited inside their process definition, where the whole process is validated."""
+
+    list_display = ["definition", "from_step", "kind", "to_step", "condition", "order", "label"]
+    list_filter = ["kind", "definition__business_type"]
+    list_select_related = ["definition", "from_step", "to_step"]
+
+
+# Tickets: read-only, they move only through core.services.tickets
+
+
+class TicketStepInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = TicketStep
+    extra = 0
+    fields = ["sequence", "step_definition", "state", "post", "assignee", "arrived_at", "due_at", "finished_at"]
+    ordering = ["sequence"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("step_definition", "post", "assignee")
+
+
+class TicketEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = TicketEvent
+    extra = 0
+    fields = ["at", "kind", "actor_label", "note", "public"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(Ticket)
+class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["number", "business_type", "channel", "state", "branch", "summary", "opened_at", "due_at"]
+    list_filter = ["state", "business_type", "channel", "branch"]
+    list_select_related = ["branch"]
+    search_fields = ["number", "contact_phone", "account__number", "summary"]
+    date_hierarchy = "opened_at"
+    inlines = [TicketStepInline, TicketEventInline]
+
+
+@admin.register(TicketStep)
+class TicketStepAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["ticket", "step_definition", "state", "post", "branch", "assignee", "due_at", "finished_at"]
+    list_filter = ["state", "post", "branch"]
+    list_select_related = ["ticket", "step_definition", "post", "branch", "assignee"]
+    search_fields = ["ticket__number"]
+
+
+@admin.register(TicketEvent)
+class TicketEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["ticket", "kind", "at", "actor", "actor_label", "public"]
+    list_filter = ["kind", "public"]
+    list_select_related = ["ticket", "actor"]
+    search_fields = ["ticket__number"]
+    date_hierarchy = "at"
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["ticket", "step", "post", "branch", "user", "reason", "minutes_late", "created_at"]
+    list_filter = ["reason", "post", "branch"]
+    list_select_related = ["ticket", "step__ticket", "step__step_definition", "post", "branch", "user"]
+    search_fields = ["ticket__number", "user__username"]
+
+
+@admin.register(TicketDaySequence)
+class TicketDaySequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The day's last ticket number, advanced only by ticket_number_next under a row lock."""
+
+    list_display = ["day", "last"]
+
+
+# Calendar and warnings: operators' data
+
+
+@admin.register(WorkCalendarDay)
+class WorkCalendarDayAdmin(admin.ModelAdmin):
+    list_display = ["date", "is_workday", "name"]
+    list_filter = ["is_workday"]
+    search_fields = ["name"]
+    date_hierarchy = "date"
+
+
+@admin.register(WarningThreshold)
+class WarningThresholdAdmin(admin.ModelAdmin):
+    list_display = ["user", "minutes_before_due", "percent_elapsed"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    raw_id_fields = ["user"]
