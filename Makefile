@@ -76,7 +76,9 @@ test: install
 bench: install
 	$(PY) bench/run.py
 	$(PY) bench/notifications_bench.py --customers 50000
+	$(PY) bench/tickets_bench.py
 
 bench-smoke: install
 	$(PY) bench/run.py --smoke
 	$(PY) bench/notifications_bench.py --customers 2000 --deliver 200
+	$(PY) bench/tickets_bench.py --smoke
