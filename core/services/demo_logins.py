@@ -1,7 +1,8 @@
 """Demo staff and customer logins, one per role a demonstration walks through.
 
 Their passwords are fixed and published, so they exist only where that is harmless: with DEBUG on, or
-when the caller (the demo seed) asks for them explicitly.
+when the caller (the demo seed) asks for them explicitly. Between them the demo staff hold every post a
+seeded process needs in the first branch, so a demo ticket of any business type can be worked to the end.
 """
 from __future__ import annotations
 
@@ -15,10 +16,17 @@ from django.utils.translation import gettext_lazy as _
 from core.errors import DomainError
 from core.models import Branch, Post, StaffAssignment
 from core.services.roles import (
+    ROLE_ACCOUNT_MANAGER,
     ROLE_AGENT,
+    ROLE_ARCHIVIST,
+    ROLE_AUDITOR,
     ROLE_CONTENT_EDITOR,
     ROLE_COUNTER_CLERK,
+    ROLE_DISPATCHER,
+    ROLE_METER_FITTER,
+    ROLE_REPAIR_CREW,
     ROLE_SUPERVISOR,
+    ROLE_SURVEYOR,
     role_group,
     roles_sync,
 )
@@ -46,13 +54,25 @@ class _DemoUser:
     role: str | None = None
     is_staff: bool = False
     is_superuser: bool = False
+    # Posts held in the first branch: the role's own, and for the demo the field and back-office posts
+    # a ticket passes through, so three logins can work any ticket from acceptance to follow-up.
+    posts: tuple[str, ...] = ()
 
 
 DEMO_USERS = (
     _DemoUser("demo-customer", "客户", "/accounts/login/"),
-    _DemoUser("demo-agent", "95598坐席", "/accounts/login/", role=ROLE_AGENT, is_staff=True),
-    _DemoUser("demo-clerk", "营业厅受理员", "/django-admin/", role=ROLE_COUNTER_CLERK, is_staff=True),
-    _DemoUser("demo-supervisor", "班长", "/django-admin/", role=ROLE_SUPERVISOR, is_staff=True),
+    _DemoUser(
+        "demo-agent", "95598坐席", "/accounts/login/", role=ROLE_AGENT, is_staff=True,
+        posts=(ROLE_AGENT, ROLE_DISPATCHER),
+    ),
+    _DemoUser(
+        "demo-clerk", "营业厅受理员", "/django-admin/", role=ROLE_COUNTER_CLERK, is_staff=True,
+        posts=(ROLE_COUNTER_CLERK, ROLE_SURVEYOR, ROLE_METER_FITTER, ROLE_REPAIR_CREW, ROLE_ARCHIVIST),
+    ),
+    _DemoUser(
+        "demo-supervisor", "班长", "/django-admin/", role=ROLE_SUPERVISOR, is_staff=True,
+        posts=(ROLE_SUPERVISOR, ROLE_ACCOUNT_MANAGER, ROLE_AUDITOR),
+    ),
     _DemoUser("demo-editor", "内容编辑", "/cms-admin/", role=ROLE_CONTENT_EDITOR, is_staff=True),
     _DemoUser("demo-admin", "系统管理员", "/django-admin/", is_staff=True, is_superuser=True),
 )
@@ -68,6 +88,7 @@ def demo_users_ensure(*, allow_fixed_passwords: bool = False) -> list[DemoLogin]
     with transaction.atomic():
         roles_sync()
         branch = Branch.objects.order_by("code").first()
+        posts = Post.objects.in_bulk(field_name="code")
         for spec in DEMO_USERS:
             user, _created = user_model.objects.update_or_create(
                 username=spec.username,
@@ -81,9 +102,10 @@ def demo_users_ensure(*, allow_fixed_passwords: bool = False) -> list[DemoLogin]
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
             user.groups.set([role_group(code=spec.role)] if spec.role else [])
-            if spec.role == ROLE_AGENT and branch is not None:
-                StaffAssignment.objects.get_or_create(
-                    user=user, post=Post.objects.get(code=ROLE_AGENT), branch=branch, station=None
-                )
+            if branch is not None:
+                for code in spec.posts:
+                    StaffAssignment.objects.update_or_create(
+                        user=user, post=posts[code], branch=branch, station=None, defaults={"active": True}
+                    )
             logins.append(DemoLogin(spec.username, DEMO_PASSWORD, spec.role_label, spec.url))
     return logins

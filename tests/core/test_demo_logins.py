@@ -7,9 +7,12 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from core.management.commands.demo_logins import display_width
-from core.models import StaffAssignment
+from core.models import StaffAssignment, Ticket
 from core.services.demo_logins import DemoLogin, DemoLoginsRefused, demo_users_ensure
+from core.services.tickets import ticket_claim, ticket_open, ticket_step_submit
+from core.workflows.definitions import SEED_DEFINITIONS
 from tests.factories import BranchFactory
+from tests.ticket_factories import local
 
 pytestmark = pytest.mark.django_db
 
@@ -57,8 +60,97 @@ def test_demo_users_ensure_is_idempotent_and_gives_each_role_its_group():
         ("demo-editor", True, False, ["内容编辑"]),
         ("demo-supervisor", True, False, ["班长"]),
     ]
-    assignments = StaffAssignment.objects.filter(user__username="demo-agent")
-    assert [(a.post.code, a.branch.name, a.station) for a in assignments] == [("agent", "恩施市", None)]
+    assignments = StaffAssignment.objects.filter(user__username="demo-agent").order_by("post__code")
+    assert [(a.post.code, a.branch.name, a.station, a.active) for a in assignments] == [
+        ("agent", "恩施市", None, True),
+        ("dispatcher", "恩施市", None, True),
+    ]
+    assert held_posts() == {
+        "demo-agent": ["agent", "dispatcher"],
+        "demo-clerk": ["archivist", "counter_clerk", "meter_fitter", "repair_crew", "surveyor"],
+        "demo-supervisor": ["account_manager", "auditor", "supervisor"],
+    }
+
+
+def held_posts() -> dict[str, list[str]]:
+    held: dict[str, list[str]] = {}
+    rows = StaffAssignment.objects.filter(active=True).order_by("user__username", "post__code")
+    for username, code in rows.values_list("user__username", "post__code"):
+        held.setdefault(username, []).append(code)
+    return held
+
+
+def test_the_demo_staff_hold_every_post_a_seeded_process_needs_and_a_lapsed_one_comes_back():
+    BranchFactory(code="B001", name="恩施市")
+    BranchFactory(code="B002", name="利川市")
+    demo_users_ensure(allow_fixed_passwords=True)
+    needed = {step.post for spec in SEED_DEFINITIONS.values() for step in spec.steps}
+    assert needed <= {code for codes in held_posts().values() for code in codes}
+    assert set(StaffAssignment.objects.values_list("branch__code", flat=True)) == {"B001"}
+    StaffAssignment.objects.filter(user__username="demo-clerk", post__code="surveyor").update(active=False)
+    count = StaffAssignment.objects.count()
+    demo_users_ensure(allow_fixed_passwords=True)
+    assert StaffAssignment.objects.count() == count
+    assert "surveyor" in held_posts()["demo-clerk"]
+
+
+def work_to_the_end(ticket: Ticket, data_by_step: dict[str, tuple[str, dict]]) -> list[tuple[str, str]]:
+    """Claim and submit each step as the demo user given for it; returns (step code, username) as worked."""
+    from django.contrib.auth.models import User
+
+    worked = []
+    at = local(2026, 11, 23, 10)
+    while ticket.state == Ticket.State.OPEN:
+        step = ticket.current_step
+        username, data = data_by_step[step.step_definition.code]
+        user = User.objects.get(username=username)
+        ticket_claim(step_id=step.pk, user=user, at=at)
+        ticket = ticket_step_submit(step_id=step.pk, user=user, data=data, at=at)
+        ticket.refresh_from_db()
+        worked.append((step.step_definition.code, username))
+    return worked
+
+
+def test_a_low_voltage_connection_is_worked_end_to_end_by_the_demo_staff():
+    branch = BranchFactory(code="B001", name="恩施市")
+    demo_users_ensure(allow_fixed_passwords=True)
+    ticket = ticket_open(
+        business_type="lv_residential_connection", channel="counter", summary="新装居民用电", branch=branch,
+        contact_name="张三", contact_phone="13800000001", at=local(2026, 11, 23, 9),
+    )
+    worked = work_to_the_end(ticket, {
+        "accept": ("demo-clerk", {"applicant_name": "张三", "supply_address": "恩施市舞阳大道1号",
+                                  "requested_capacity_kva": "8", "documents_complete": True}),
+        "survey": ("demo-clerk", {"surveyed_on": "2026-11-23", "meter_location": "楼道表箱",
+                                  "supply_plan": "由1号台区低压接入"}),
+        "meter_install": ("demo-clerk", {"meter_asset_number": "3300000001", "initial_reading": "0",
+                                         "connected_at": "2026-11-23T10:00:00+08:00"}),
+        "archive": ("demo-clerk", {"archive_number": "DA-2026-0001"}),
+        "follow_up": ("demo-agent", {"satisfaction": "5"}),
+    })
+    assert [code for code, _user in worked] == ["accept", "survey", "meter_install", "archive", "follow_up"]
+    ticket.refresh_from_db()
+    assert (ticket.state, ticket.satisfaction) == (Ticket.State.CLOSED, 5)
+
+
+def test_a_fault_repair_is_worked_end_to_end_by_the_demo_staff():
+    branch = BranchFactory(code="B001", name="恩施市")
+    demo_users_ensure(allow_fixed_passwords=True)
+    ticket = ticket_open(
+        business_type="fault_repair", channel="agent", summary="家中停电", branch=branch,
+        contact_phone="13800000001", address="恩施市舞阳大道1号", at=local(2026, 11, 23, 9),
+    )
+    worked = work_to_the_end(ticket, {
+        "dispatch": ("demo-agent", {"crew": "城区抢修一班", "fault_kind": "low_voltage"}),
+        "arrive": ("demo-clerk", {"arrived_at": "2026-11-23T09:30:00+08:00"}),
+        "restore": ("demo-clerk", {"restored_at": "2026-11-23T10:00:00+08:00", "cause": "equipment",
+                                   "repair_actions": "更换熔断器"}),
+        "report_back": ("demo-agent", {"report": "已恢复供电"}),
+        "follow_up": ("demo-agent", {"satisfaction": "4"}),
+    })
+    assert [user for _code, user in worked] == ["demo-agent", "demo-clerk", "demo-clerk", "demo-agent", "demo-agent"]
+    ticket.refresh_from_db()
+    assert (ticket.state, ticket.satisfaction) == (Ticket.State.CLOSED, 4)
 
 
 def test_every_demo_password_authenticates():
