@@ -8,6 +8,7 @@ customer's promise (e.g. acceptance to power on); archive and follow-up steps af
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from core.models import BusinessType, LimitKind, StepPriority, TransitionDefinition
@@ -64,9 +65,7 @@ class ProcessSpec:
 
 def process_spec(*, steps: list[StepSpec], **kwargs) -> ProcessSpec:
     """A ProcessSpec whose steps are numbered in the order given."""
-    numbered = tuple(
-        StepSpec(**{**step.__dict__, "order": index}) for index, step in enumerate(steps, start=1)
-    )
+    numbered = tuple(dataclasses.replace(step, order=index) for index, step in enumerate(steps, start=1))
     kwargs["business_type"] = str(kwargs["business_type"])
     return ProcessSpec(steps=numbered, **kwargs)
 
@@ -160,7 +159,7 @@ def follow_up_step(*, limit_value: int = 2, limit_kind: str = WORKING_DAYS) -> S
     """The follow-up call (回访): low priority, skipped with an evaluation when overdue."""
     return StepSpec(
         "follow_up", "回访", "Follow-up call", "agent",
-        "回访您对本次服务的评价", "We are calling to ask how we did",
+        "我们将回访您对本次服务的评价", "We will call to ask how we did",
         limit_value=limit_value, limit_kind=limit_kind, priority=LOW, auto_skip_when_overdue=True,
         fields=(
             choice("satisfaction", "满意度", "Satisfaction", SATISFACTION_CHOICES),
@@ -194,7 +193,7 @@ def review_step(*, limit_value: int = 1, customer_text: str = "正在审核您�
 def reply_step(*, limit_value: int = 1) -> StepSpec:
     return StepSpec(
         "reply", "答复客户", "Reply to the customer", "agent",
-        "已将处理结果答复您", "We have told you the outcome",
+        "处理已完成，结果将及时答复您", "It has been handled; we will tell you the outcome shortly",
         limit_value=limit_value,
         fields=(
             datetime("replied_at", "答复时间", "Replied at"),
@@ -276,7 +275,7 @@ def _hv_like(*, business_type: str, name: str, accept_fields: tuple[dict, ...], 
     def supply_plan(code: str, step_name: str, step_name_en: str, limit_value: int) -> StepSpec:
         return StepSpec(
             code, step_name, step_name_en, "account_manager",
-            "已答复供电方案，请按方案开展设计", "We have sent you the supply plan; your design can start",
+            "正在制定供电方案，确定后将答复您", "We are drawing up your supply plan and will send it to you",
             limit_value=limit_value,
             fields=(
                 textarea("supply_plan", "供电方案", "Supply plan"),
@@ -549,7 +548,7 @@ def _fault_repair() -> ProcessSpec:
     steps = [
         StepSpec(
             "dispatch", "派工", "Dispatch a crew", "dispatcher",
-            "已派出抢修人员", "A repair crew has been sent",
+            "已受理您的报修，正在安排抢修人员", "Your fault report is in; a repair crew is being arranged",
             limit_kind=CALENDAR_MINUTES, limit_value=10, priority=ESSENTIAL,
             fields=(
                 text("crew", "抢修班组", "Repair crew", max_length=60),
@@ -613,7 +612,7 @@ def _fault_repair() -> ProcessSpec:
 def _route_step(*, extra_fields: tuple[dict, ...] = ()) -> StepSpec:
     return StepSpec(
         "route", "派发责任单位", "Route to the responsible unit", "supervisor",
-        "已转交责任部门处理", "Passed to the team responsible",
+        "您的诉求已受理，正在转交责任部门", "Received; we are passing it to the team responsible",
         fields=(*extra_fields, text("responsible_unit", "责任单位", "Responsible unit", max_length=100)),
     )
 
@@ -699,7 +698,7 @@ def _praise() -> ProcessSpec:
     steps = [
         StepSpec(
             "convey", "转达表扬", "Pass the praise on", "supervisor",
-            "已将您的表扬转达给相关单位和人员", "Your praise has been passed to the team and people concerned",
+            "已收到您的表扬，正在转达相关单位和人员", "Thank you; we are passing your praise to the people concerned",
             limit_value=3,
             fields=(
                 text("praised_unit", "受表扬单位", "Team praised", max_length=100),
@@ -766,7 +765,7 @@ def _meter_accuracy_check() -> ProcessSpec:
         ),
         StepSpec(
             "notify_result", "答复校验结果", "Tell the customer the result", "agent",
-            "已将校验结果告知您", "We have told you the test result",
+            "校验已完成，结果将及时告知您", "The test is done; we will tell you the result shortly",
             fields=(datetime("replied_at", "答复时间", "Replied at"), textarea("reply", "答复内容", "Reply")),
         ),
     ]
@@ -786,7 +785,7 @@ def _arrears_disconnection() -> ProcessSpec:
     steps = [
         StepSpec(
             "notice", "送达停电通知", "Serve the disconnection notice", "account_manager",
-            "已向您送达欠费停电通知，请尽快缴清电费", "We have sent you a disconnection notice; please pay your bill",
+            "您的电费已逾期，请尽快缴清，以免停电", "Your bill is overdue; please pay it to avoid disconnection",
             limit_value=2,
             fields=(
                 date("notice_served_on", "通知送达日期", "Notice served on"),
@@ -798,8 +797,8 @@ def _arrears_disconnection() -> ProcessSpec:
         ),
         StepSpec(
             "disconnect", "实施停电", "Disconnect", "meter_fitter",
-            "因欠费已实施停电，缴清电费后将在24小时内恢复供电",
-            "Supply disconnected for arrears; it is restored within 24 hours of payment",
+            "已送达停电通知，逾期未缴清将按通知日期停电",
+            "A disconnection notice has been served; unpaid, the supply is cut on the date it gives",
             limit_value=10, priority=ESSENTIAL,
             fields=(
                 datetime("disconnected_at", "停电时间", "Disconnected at"),
