@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = _("消息通知")
+
+    def ready(self):
+        from core.signals import ticket_changed
+
+        from .ticket_alerts import ticket_changed_notify
+
+        ticket_changed.connect(ticket_changed_notify, dispatch_uid="notifications.ticket_alerts")
