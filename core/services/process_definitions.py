@@ -426,8 +426,8 @@ def process_definition_activate(*, definition: ProcessDefinition) -> ProcessDefi
     deactivated in the same transaction. New tickets use it; running tickets keep their version.
     Locks the business type's definitions (select_for_update). Raises ProcessDefinitionActivationRefused."""
     with transaction.atomic():
-        locked = _lock_business_type(definition.business_type)
-        current = next(d for d in locked if d.pk == definition.pk)
+        _lock_business_type(definition.business_type)
+        current = ProcessDefinition.objects.get(pk=definition.pk)
         errors = process_definition_validate(current)
         if errors:
             raise ProcessDefinitionActivationRefused(errors)
