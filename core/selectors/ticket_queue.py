@@ -53,6 +53,33 @@ BADGE_LABELS = {
 }
 
 
+def staff_name(user) -> str:
+    """A staff member as colleagues write them: family name first (张三), else the username; "" for nobody."""
+    if user is None:
+        return ""
+    return f"{user.last_name}{user.first_name}".strip() or user.get_username()
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event: TicketEvent
+    actor_name: str
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    """One visit of a ticket to a step, with its holder's name."""
+
+    step: TicketStep
+    assignee_name: str
+
+
+@dataclass(frozen=True)
+class EvaluationRow:
+    evaluation: Evaluation
+    user_name: str
+
+
 def step_badge(*, step: TicketStep, now: datetime.datetime) -> str:
     """Overdue once due, warning once past the warning time, normal before; a suspended step's clock is stopped."""
     if step.state == TicketStep.State.SUSPENDED:
@@ -174,8 +201,8 @@ MAP_STATUS_LABELS = {
 @dataclass(frozen=True)
 class TicketDetail:
     ticket: Ticket
-    steps: list[TicketStep]
-    events: list[TicketEvent]
+    steps: list[VisitRow]
+    events: list[EventRow]
     process_map: list[MapNode]
     return_targets: list[StepDefinition]
     current_badge: str | None
@@ -184,6 +211,22 @@ class TicketDetail:
     @property
     def current_step(self) -> TicketStep | None:
         return self.ticket.current_step
+
+    @property
+    def current_assignee_name(self) -> str:
+        step = self.ticket.current_step
+        return staff_name(step.assignee) if step is not None else ""
+
+    @property
+    def contact_name(self) -> str:
+        """Who to call back: the contact given with the request, else the customer on file."""
+        customer = self.ticket.customer
+        return self.ticket.contact_name or (customer.name if customer is not None else "")
+
+    @property
+    def contact_phone(self) -> str:
+        customer = self.ticket.customer
+        return self.ticket.contact_phone or (customer.phone if customer is not None else "")
 
 
 def ticket_detail(*, ticket: Ticket, now: datetime.datetime | None = None) -> TicketDetail:
@@ -225,8 +268,8 @@ def ticket_detail(*, ticket: Ticket, now: datetime.datetime | None = None) -> Ti
     badge = step_badge(step=current, now=now) if current is not None else None
     return TicketDetail(
         ticket=ticket,
-        steps=steps,
-        events=events,
+        steps=[VisitRow(step, staff_name(step.assignee)) for step in steps],
+        events=[EventRow(event, staff_name(event.actor) or event.actor_label) for event in events],
         process_map=nodes,
         return_targets=return_targets,
         current_badge=badge,
@@ -308,8 +351,8 @@ class SupervisionSummary:
     by_step: list[SummaryRow] = field(default_factory=list)
     by_post: list[SummaryRow] = field(default_factory=list)
     by_person: list[SummaryRow] = field(default_factory=list)
-    skipped_steps: list[TicketStep] = field(default_factory=list)
-    evaluations: list[Evaluation] = field(default_factory=list)
+    skipped_steps: list[VisitRow] = field(default_factory=list)
+    evaluations: list[EvaluationRow] = field(default_factory=list)
     weekly: list[WeekPoint] = field(default_factory=list)
 
     @property
@@ -411,12 +454,13 @@ def supervision_summary(*, filters: SupervisionFilters, now: datetime.datetime |
         figures=figures, label=_person_label,
     )
 
-    summary.skipped_steps = list(
+    skipped = (
         _scoped_steps(filters)
         .filter(state=TicketStep.State.SKIPPED, finished_at__gte=start, finished_at__lt=end)
         .select_related("ticket", "step_definition", "post", "branch", "assignee")
         .order_by("-finished_at", "-id")[:LIST_LIMIT]
     )
+    summary.skipped_steps = [VisitRow(step, staff_name(step.assignee)) for step in skipped]
     evaluations = Evaluation.objects.filter(created_at__gte=start, created_at__lt=end)
     if filters.branch_id:
         evaluations = evaluations.filter(branch_id=filters.branch_id)
@@ -424,10 +468,11 @@ def supervision_summary(*, filters: SupervisionFilters, now: datetime.datetime |
         evaluations = evaluations.filter(ticket__business_type=filters.business_type)
     if filters.post_id:
         evaluations = evaluations.filter(post_id=filters.post_id)
-    summary.evaluations = list(
-        evaluations.select_related("ticket", "step__step_definition", "post", "branch", "user")
+    summary.evaluations = [
+        EvaluationRow(evaluation, staff_name(evaluation.user))
+        for evaluation in evaluations.select_related("ticket", "step__step_definition", "post", "branch", "user")
         .order_by("-created_at", "-id")[:LIST_LIMIT]
-    )
+    ]
 
     weekly = (
         _scoped_steps(filters)

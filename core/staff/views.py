@@ -24,6 +24,7 @@ from core.selectors.ticket_queue import (
     SupervisionFilters,
     step_assign_candidates,
     staff_is_supervisor,
+    staff_name,
     supervision_summary,
     ticket_actions_for,
     ticket_detail,
@@ -295,5 +296,5 @@ def step_assign(request: HttpRequest, number: str) -> HttpResponse:
     if assignee is None:
         messages.success(request, _("环节已退回岗位待领池"))
     else:
-        messages.success(request, _("已派给 %(name)s") % {"name": assignee.get_full_name() or assignee.username})
+        messages.success(request, _("已派给 %(name)s") % {"name": staff_name(assignee)})
     return _back_to_ticket(number)

@@ -142,8 +142,9 @@ def test_counts_by_branch_type_step_post_and_person(client, world):
         ("张三", 1, 0, 0, 2, 1, "50.0%"),
         ("clerk1", 0, 0, 0, 1, 1, "100.0%"),
     ]
-    assert [step.pk for step in summary.skipped_steps] == [world["skipped"].pk]
-    assert [(e.reason, e.minutes_late) for e in summary.evaluations] == [("skipped", 1440), ("overdue", 1440)]
+    assert [row.step.pk for row in summary.skipped_steps] == [world["skipped"].pk]
+    assert [(row.evaluation.reason, row.evaluation.minutes_late, row.user_name) for row in summary.evaluations] == [
+        ("skipped", 1440, ""), ("overdue", 1440, "张三")]
     page = response.content.decode()
     assert "人员工作量与按时率" in page
     assert "超时跳过" in page and "超时办理" in page
@@ -170,7 +171,7 @@ def test_filters_narrow_every_figure(client, world):
 
     by_branch = client.get(URL, {"branch": world["lichuan"].pk}).context["summary"]
     assert figures(by_branch.totals) == ("合计", 2, 0, 0, 1, 0, "0.0%")
-    assert [e.reason for e in by_branch.evaluations] == ["skipped"]
+    assert [row.evaluation.reason for row in by_branch.evaluations] == ["skipped"]
 
     by_post = client.get(URL, {"post": world["process"].survey.post_id}).context["summary"]
     assert figures(by_post.totals) == ("合计", 2, 1, 1, 0, 0, "—")

@@ -96,7 +96,8 @@ def test_the_page_shows_the_customer_the_account_the_map_and_the_history(client,
     assert nodes == [("accept", "current"), ("survey", "pending"), ("archive", "pending"), ("follow_up", "pending")]
     assert ('<li class="process-map__node process-map__node--current" aria-current="step">\n'
             '      <span class="process-map__name">受理</span>') in page
-    assert [event.kind for event in response.context["detail"].events] == ["opened", "arrived"]
+    assert [(row.event.kind, row.actor_name) for row in response.context["detail"].events] == [
+        ("opened", "agent1"), ("arrived", "agent1")]
     assert "领取</button>" in page
     # The accept step's own inputs, from its definition.
     assert 'name="field_category"' in page and 'name="field_needs_survey"' in page
@@ -257,3 +258,18 @@ def test_staff_without_the_supervisor_right_are_not_offered_assign_or_skip(clien
     response = client.post(url(world["ticket"], "assign"), {"step_id": world["ticket"].current_step_id}, follow=True)
     assert [str(m) for m in response.context["messages"]] == ["只有班长（具有工单派工权限）可以执行此操作"]
     assert current(world["ticket"]).assignee is None
+
+
+def test_a_ticket_without_customer_or_account_shows_its_contact(client, world):
+    ticket = ticket_open(
+        business_type=ticket_factories.TEST_BUSINESS_TYPE, channel=Channel.IVR, summary="路灯不亮",
+        branch=world["branch"], contact_name="李四", contact_phone="13900000002",
+    )
+    client.force_login(world["agent"])
+
+    response = client.get(url(ticket))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<dd>李四</dd>" in page and "<dd>13900000002</dd>" in page
+    assert "未关联户号" in page
