@@ -260,13 +260,17 @@ def _submit_worker(args: tuple[list[int], int]) -> tuple[int, int, float]:
 
 
 def submissions_time(*, world: dict, plan: dict[str, range], processes: int, per_process: int) -> list[dict]:
-    """Step submissions per second with 1 process, then `processes` at once, each on distinct tickets."""
+    """Step submissions per second with 1 process, then `processes` at once, each on distinct tickets; then
+    `processes` again with ticket_changed's receivers disconnected (the engine's own work)."""
     from django.db import connections
+
+    from core.signals import ticket_changed
 
     later = plan["later"]
     figures = []
     offset = later.start
-    for workers in sorted({1, processes}):
+    runs = [(workers, True) for workers in sorted({1, processes})] + [(processes, False)]
+    for workers, subscribers in runs:
         batches = []
         for _n in range(workers):
             batches.append((list(range(offset, offset + per_process)), world["agent"].pk))
@@ -275,18 +279,26 @@ def submissions_time(*, world: dict, plan: dict[str, range], processes: int, per
             print(f"   submissions with {workers} processes: skipped, not enough tickets")
             continue
         connections.close_all()
-        context = multiprocessing.get_context("fork")
-        t0 = time.monotonic()
-        with context.Pool(workers) as pool:
-            results = pool.map(_submit_worker, batches)
-        seconds = time.monotonic() - t0
+        saved = ticket_changed.receivers
+        if not subscribers:
+            ticket_changed.receivers = []
+            ticket_changed.sender_receivers_cache.clear()
+        try:
+            context = multiprocessing.get_context("fork")
+            t0 = time.monotonic()
+            with context.Pool(workers) as pool:
+                results = pool.map(_submit_worker, batches)
+            seconds = time.monotonic() - t0
+        finally:
+            ticket_changed.receivers = saved
+            ticket_changed.sender_receivers_cache.clear()
         done = sum(r[0] for r in results)
         refused = sum(r[1] for r in results)
-        figure = {"processes": workers, "submissions": done, "refused": refused, "seconds": round(seconds, 2),
-                  "per_second": per_second(done, seconds)}
+        figure = {"processes": workers, "subscribers": subscribers, "submissions": done, "refused": refused,
+                  "seconds": round(seconds, 2), "per_second": per_second(done, seconds)}
         figures.append(figure)
-        print(f"   {workers} process(es): {done:,} submissions ({refused} refused) in {seconds:,.2f} s = "
-              f"{figure['per_second']:,.1f} submissions/s")
+        print(f"   {workers} process(es), {'with' if subscribers else 'without'} subscribers: {done:,} submissions "
+              f"({refused} refused) in {seconds:,.2f} s = {figure['per_second']:,.1f} submissions/s")
     return figures
 
 
