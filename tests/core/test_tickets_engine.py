@@ -46,6 +46,7 @@ from core.services.tickets import (
     ticket_step_submit,
     ticket_suspend,
 )
+from core.signals import ticket_changed
 from tests.factories import AccountFactory, BranchFactory, CustomerFactory
 from tests.ticket_factories import (
     TEST_BUSINESS_TYPE,
@@ -663,3 +664,38 @@ def test_an_sla_mark_is_recorded_as_an_event(process, account):
     event = ticket_event_record(ticket=ticket, step=step, kind="warned", at=MONDAY, after={"warned_at": "x"})
 
     assert (event.kind, event.actor, event.actor_label, event.public) == ("warned", None, "系统", False)
+
+
+def test_ticket_changed_is_sent_once_per_event_after_commit(process, account, agent,
+                                                            django_capture_on_commit_callbacks):
+    received = []
+
+    def receiver(sender, **kwargs):
+        received.append(kwargs)
+
+    ticket_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            ticket = open_ticket(account)
+            ticket_step_submit(step_id=current(ticket).pk, user=agent, data=ACCEPT_DATA, at=MONDAY)
+        assert received == []
+        for callback in callbacks:
+            callback()
+    finally:
+        ticket_changed.disconnect(receiver)
+
+    events = list(ticket.events.order_by("id"))
+    assert [(r["event_id"], r["kind"], r["step_id"], r["ticket_id"]) for r in received] == [
+        (e.pk, e.kind, e.step_id, ticket.pk) for e in events
+    ]
+    assert [e.kind for e in events] == ["opened", "arrived", "submitted", "arrived"]
+
+
+def test_a_refused_submission_sends_nothing(process, account, agent, django_capture_on_commit_callbacks):
+    ticket = open_ticket(account)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        with pytest.raises(TicketValidationError):
+            ticket_step_submit(step_id=current(ticket).pk, user=agent, data={}, at=MONDAY)
+
+    assert callbacks == []
