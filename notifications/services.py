@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime
 import logging
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from kombu.exceptions import OperationalError
@@ -46,6 +48,7 @@ MESSAGE_SEND_MAX_RETRIES = 5
 FAN_OUT_BATCH_SIZE = 2000
 # Fan-out sends are published 100 ids per task: one broker message per SMS made queueing the bottleneck.
 FAN_OUT_SEND_CHUNK = 100
+SMS_RATE_WINDOW = datetime.timedelta(hours=1)
 _KEY_LENGTH = Message._meta.get_field("idempotency_key").max_length
 CUSTOMER_CHANNELS = (Channel.SMS, Channel.EMAIL, Channel.INBOX)
 STAFF_CHANNELS = (Channel.STAFF, Channel.EMAIL)
@@ -292,14 +295,17 @@ class SendOutcome:
     retry_in: int | None = None  # seconds until the task should try again, None when it should not
 
 
-def _sms_rate_limited_until(*, phone: str, now: datetime.datetime) -> datetime.datetime | None:
-    window = datetime.timedelta(hours=1)
-    recent = Message.objects.filter(channel=Channel.SMS, to=phone, sent_at__gt=now - window)
-    limit = settings.NOTIFICATIONS_SMS_PER_PHONE_PER_HOUR
-    if recent.count() < limit:
-        return None
-    oldest = recent.order_by("-sent_at").values_list("sent_at", flat=True)[limit - 1]
-    return oldest + window
+def _recent_sms_times(*, phones: list[str], now: datetime.datetime) -> dict[str, list[datetime.datetime]]:
+    """SMS sent to each phone in the last hour, newest first (one query for a whole chunk)."""
+    recent: dict[str, list[datetime.datetime]] = {}
+    rows = Message.objects.filter(
+        channel=Channel.SMS, to__in=phones, sent_at__gt=now - SMS_RATE_WINDOW
+    ).values_list("to", "sent_at")
+    for phone, sent_at in rows:
+        recent.setdefault(phone, []).append(sent_at)
+    for times in recent.values():
+        times.sort(reverse=True)
+    return recent
 
 
 def _status_callback_url() -> str:
@@ -307,55 +313,163 @@ def _status_callback_url() -> str:
     return f"{base}{reverse('notifications:twilio_status')}" if base else ""
 
 
-def message_send(*, message_id: int) -> SendOutcome:
-    """Send one pending message once: claim it (pending -> sending) under a row lock, send, record the outcome.
+def _messages_claim(
+    messages: list[Message], *, now: datetime.datetime
+) -> tuple[list[Message], dict[int, SendOutcome]]:
+    """Apply the pre-send rules to locked pending messages and write the results, one UPDATE per outcome.
 
-    Locks the message row while claiming; the transport call runs outside any transaction.
+    Returns the messages to hand to a transport (now SENDING, with a lease) and the outcome of every other one:
+    non-urgent SMS held for quiet hours, SMS to a phone that replied STOP failed, SMS over the per-phone hourly
+    limit left pending until the limit allows, inbox messages delivered on the spot.
+    """
+    outcomes: dict[int, SendOutcome] = {}
+    to_send: list[Message] = []
+    held: list[int] = []
+    opted_out_ids: list[int] = []
+    limited: list[Message] = []
+    inbox: list[Message] = []
+    sms = [m for m in messages if m.channel == Channel.SMS]
+    quiet_until = quiet_hours_end(at=now) if sms else None
+    opted_out = sms_opted_out_phones(phones=[m.to for m in sms if m.event not in ESSENTIAL_EVENTS]) if sms else set()
+    recent = _recent_sms_times(phones=list({m.to for m in sms}), now=now) if sms else {}
+    limit = settings.NOTIFICATIONS_SMS_PER_PHONE_PER_HOUR
+    for message in messages:
+        if message.channel == Channel.SMS:
+            if quiet_until is not None and message.urgency == Urgency.NORMAL:
+                held.append(message.pk)
+                outcomes[message.pk] = SendOutcome(Message.State.HELD)
+                continue
+            if message.event not in ESSENTIAL_EVENTS and message.to in opted_out:
+                opted_out_ids.append(message.pk)
+                outcomes[message.pk] = SendOutcome(Message.State.FAILED)
+                continue
+            sent_times = recent.setdefault(message.to, [])
+            if len(sent_times) >= limit:
+                message.next_attempt_at = sent_times[limit - 1] + SMS_RATE_WINDOW
+                limited.append(message)
+                outcomes[message.pk] = SendOutcome(message.state)
+                continue
+            # Counted at once, so two messages to one phone in the same chunk share the limit.
+            sent_times.insert(0, now)
+        message.attempts += 1
+        if message.channel == Channel.INBOX:
+            inbox.append(message)
+            outcomes[message.pk] = SendOutcome(Message.State.DELIVERED)
+        else:
+            message.state = Message.State.SENDING
+            to_send.append(message)
+
+    pending = Message.objects.filter(state=Message.State.PENDING)
+    if held:
+        pending.filter(pk__in=held).update(state=Message.State.HELD, next_attempt_at=quiet_until)
+    if opted_out_ids:
+        pending.filter(pk__in=opted_out_ids).update(state=Message.State.FAILED, last_error="recipient replied STOP")
+    for message in limited:
+        pending.filter(pk=message.pk).update(
+            next_attempt_at=message.next_attempt_at, last_error="per-phone hourly SMS limit"
+        )
+    if inbox:
+        # The inbox is our own table: delivered in the same transaction that claimed it.
+        pending.filter(pk__in=[m.pk for m in inbox]).update(
+            state=Message.State.DELIVERED, attempts=F("attempts") + 1, sent_at=now, delivered_at=now,
+            next_attempt_at=None, provider="inbox",
+        )
+        InboxMessage.objects.bulk_create(
+            InboxMessage(customer_id=m.recipient_customer_id, message=m, subject=m.subject, body=m.body)
+            for m in inbox
+        )
+    if to_send:
+        # A lease: if this worker dies mid-send the beat puts the message back to pending after it.
+        pending.filter(pk__in=[m.pk for m in to_send]).update(
+            state=Message.State.SENDING, attempts=F("attempts") + 1,
+            next_attempt_at=now + datetime.timedelta(seconds=settings.NOTIFICATIONS_SENDING_LEASE_SECONDS),
+        )
+    return to_send, outcomes
+
+
+def messages_send(*, message_ids: list[int]) -> dict[int, SendOutcome]:
+    """Send a chunk of pending messages once each; returns the outcome per message id that was pending.
+
+    Claims the chunk (pending -> sending) in one transaction under row locks, calls the transports outside
+    any transaction, then records every receipt in one more transaction: two commits per chunk, not per
+    message. After a transport error (provider down) the rest of the chunk is not tried: those messages go
+    back to pending with the same backoff, so an outage costs a few timeouts per chunk, not one per message.
     """
     now = clock.now()
     with transaction.atomic():
-        message = Message.objects.select_for_update().filter(pk=message_id).first()
-        if message is None or message.state != Message.State.PENDING:
-            return SendOutcome(message.state if message is not None else "")
-        if message.channel == Channel.SMS:
-            held_until = quiet_hours_end(at=now) if message.urgency == Urgency.NORMAL else None
-            if held_until is not None:
-                message.state, message.next_attempt_at = Message.State.HELD, held_until
-                message.save(update_fields=["state", "next_attempt_at"])
-                return SendOutcome(message.state)
-            if message.event not in ESSENTIAL_EVENTS and sms_opted_out_phones(phones=[message.to]):
-                message.state, message.last_error = Message.State.FAILED, "recipient replied STOP"
-                message.save(update_fields=["state", "last_error"])
-                return SendOutcome(message.state)
-            limited_until = _sms_rate_limited_until(phone=message.to, now=now)
-            if limited_until is not None:
-                message.next_attempt_at, message.last_error = limited_until, "per-phone hourly SMS limit"
-                message.save(update_fields=["next_attempt_at", "last_error"])
-                return SendOutcome(message.state)
-        if message.channel == Channel.INBOX:
-            return _inbox_deliver(message=message, now=now)
-        message.state = Message.State.SENDING
-        message.attempts += 1
-        # A lease: if this worker dies mid-send the beat puts the message back to pending after it.
-        message.next_attempt_at = now + datetime.timedelta(seconds=settings.NOTIFICATIONS_SENDING_LEASE_SECONDS)
-        message.save(update_fields=["state", "attempts", "next_attempt_at"])
-
-    try:
-        receipt = _transport_send(message)
-    except transports.TransportError as exc:
-        return _attempt_failed(message=message, error=str(exc), now=clock.now())
-    except transports.TransportRejected as exc:
-        Message.objects.filter(pk=message.pk).update(
-            state=Message.State.FAILED, last_error=str(exc)[:500], next_attempt_at=None
+        messages = list(
+            Message.objects.select_for_update().filter(pk__in=message_ids, state=Message.State.PENDING).order_by("pk")
         )
-        return SendOutcome(Message.State.FAILED)
+        to_send, outcomes = _messages_claim(messages, now=now)
+
+    results = _transports_call(to_send)
+    receipts: list[tuple[Message, transports.Receipt]] = []
+    for message, result in zip(to_send, results, strict=True):
+        if isinstance(result, transports.Receipt):
+            receipts.append((message, result))
+        elif isinstance(result, transports.TransportRejected):
+            Message.objects.filter(pk=message.pk).update(
+                state=Message.State.FAILED, last_error=str(result)[:500], next_attempt_at=None
+            )
+            outcomes[message.pk] = SendOutcome(Message.State.FAILED)
+        else:
+            outcomes[message.pk] = _attempt_failed(message=message, error=str(result), now=clock.now())
+    outcomes.update(_receipts_record(receipts))
+    return outcomes
+
+
+def _transports_call(messages: list[Message]) -> list[transports.Receipt | Exception]:
+    """Call each message's transport, several at once (providers answer in 100-300 ms; one at a time would
+    make their latency the limit). After the first transport error the calls not yet started are not made."""
+    provider_down = threading.Event()
+    first_error: list[transports.TransportError] = []
+
+    def call(message: Message) -> transports.Receipt | Exception:
+        if provider_down.is_set():
+            return first_error[0]
+        try:
+            return _transport_send(message)
+        except transports.TransportError as exc:
+            if not provider_down.is_set():
+                first_error.append(exc)
+                provider_down.set()
+            return exc
+        except transports.TransportRejected as exc:
+            return exc
+
+    # Staff alerts go through this process's channel layer, which belongs to one event loop: sent in order here.
+    external = [m for m in messages if m.channel in (Channel.SMS, Channel.EMAIL)]
+    results: dict[int, transports.Receipt | Exception] = {}
+    workers = min(settings.NOTIFICATIONS_SEND_CONCURRENCY, len(external))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="notifications-send") as pool:
+            results.update(zip((m.pk for m in external), pool.map(call, external), strict=True))
+    return [results[m.pk] if m.pk in results else call(m) for m in messages]
+
+
+def _receipts_record(receipts: list[tuple[Message, transports.Receipt]]) -> dict[int, SendOutcome]:
+    """Mark sent (or delivered) the messages still SENDING, in one transaction; one a lease recovery already
+    took back is left alone."""
     sent_at = clock.now()
-    state = Message.State.DELIVERED if receipt.delivered else Message.State.SENT
-    Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
-        state=state, provider=receipt.provider, provider_sid=receipt.sid, sent_at=sent_at,
-        delivered_at=sent_at if receipt.delivered else None, last_error="", next_attempt_at=None,
-    )
-    return SendOutcome(state)
+    outcomes: dict[int, SendOutcome] = {}
+    with transaction.atomic():
+        for message, receipt in receipts:
+            state = Message.State.DELIVERED if receipt.delivered else Message.State.SENT
+            outcomes[message.pk] = SendOutcome(state)
+            Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
+                state=state, provider=receipt.provider, provider_sid=receipt.sid, sent_at=sent_at,
+                delivered_at=sent_at if receipt.delivered else None, last_error="", next_attempt_at=None,
+            )
+    return outcomes
+
+
+def message_send(*, message_id: int) -> SendOutcome:
+    """Send one pending message once (see messages_send); a message not pending reports its current state."""
+    outcome = messages_send(message_ids=[message_id]).get(message_id)
+    if outcome is not None:
+        return outcome
+    state = Message.objects.filter(pk=message_id).values_list("state", flat=True).first()
+    return SendOutcome(state or "")
 
 
 def _transport_send(message: Message) -> transports.Receipt:
@@ -367,19 +481,6 @@ def _transport_send(message: Message) -> transports.Receipt:
         user_id=message.recipient_user_id, message_id=message.pk, event=message.event,
         subject=message.subject, body=message.body,
     )
-
-
-def _inbox_deliver(*, message: Message, now: datetime.datetime) -> SendOutcome:
-    """The inbox is our own table: the message is delivered in the same transaction that claimed it."""
-    InboxMessage.objects.create(
-        customer_id=message.recipient_customer_id, message=message, subject=message.subject, body=message.body
-    )
-    message.state, message.attempts = Message.State.DELIVERED, message.attempts + 1
-    message.sent_at = message.delivered_at = now
-    message.next_attempt_at = None
-    message.provider = "inbox"
-    message.save(update_fields=["state", "attempts", "sent_at", "delivered_at", "next_attempt_at", "provider"])
-    return SendOutcome(message.state)
 
 
 def _attempt_failed(*, message: Message, error: str, now: datetime.datetime) -> SendOutcome:

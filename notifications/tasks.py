@@ -11,6 +11,7 @@ from .services import (
     fan_out_batches,
     message_send,
     messages_dispatch_due,
+    messages_send,
 )
 
 
@@ -26,7 +27,8 @@ def message_send_task(self, *, message_id: int) -> str:
 @shared_task(name="notifications.message_send_many")
 def message_send_many_task(*, message_ids: list[int]) -> int:
     """Send a chunk of fan-out messages; a transport failure leaves that row pending for dispatch_due."""
-    return sum(message_send(message_id=message_id).state in ("sent", "delivered") for message_id in message_ids)
+    outcomes = messages_send(message_ids=message_ids)
+    return sum(outcome.state in ("sent", "delivered") for outcome in outcomes.values())
 
 
 @shared_task(name="notifications.dispatch_due")

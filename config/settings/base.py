@@ -229,6 +229,8 @@ NOTIFICATIONS_SMS_PER_PHONE_PER_HOUR = int(os.environ.get("NOTIFICATIONS_SMS_PER
 NOTIFICATIONS_RETRY_BASE_SECONDS = int(os.environ.get("NOTIFICATIONS_RETRY_BASE_SECONDS", "30"))
 NOTIFICATIONS_REDISPATCH_AFTER_SECONDS = 300
 NOTIFICATIONS_SENDING_LEASE_SECONDS = 300
+# SMS and email calls a worker makes at once while sending a chunk (providers answer in 100-300 ms).
+NOTIFICATIONS_SEND_CONCURRENCY = int(os.environ.get("NOTIFICATIONS_SEND_CONCURRENCY", "8"))
 NOTIFICATIONS_TWILIO_TIMEOUT_SECONDS = 10
 NOTIFICATIONS_SMS_COUNTRY_CODE = "86"
 # Arrears reminders (催费): days before and after the due date an unpaid bill is reminded (sent daily at 09:00).

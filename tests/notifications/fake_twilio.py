@@ -27,6 +27,7 @@ class FakeTwilio:
     _failures: list[tuple[str, int]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     stall_seconds: float = 2.0
+    failures_served: int = 0
 
     def fail_next(self, mode: str, count: int = 1) -> None:
         """mode: '500', '400' or 'timeout' for the next `count` requests."""
@@ -38,6 +39,7 @@ class FakeTwilio:
             if not self._failures:
                 return None
             mode, count = self._failures[0]
+            self.failures_served += 1
             if count <= 1:
                 self._failures.pop(0)
             else:

@@ -178,3 +178,50 @@ def test_a_message_already_claimed_is_not_sent_twice(customer, twilio, frozen, d
 
     assert message_send(message_id=message.pk) == services.SendOutcome("sent")
     assert len(twilio.received) == 1
+
+
+def _customers(count):
+    from tests.factories import CustomerFactory
+
+    return [CustomerFactory(phone=f"139{n:08d}") for n in range(count)]
+
+
+def test_a_chunk_is_sent_several_at_once_and_recorded_with_one_receipt_each(twilio, frozen, settings):
+    settings.NOTIFICATIONS_SEND_CONCURRENCY = 3
+    messages = [queue_sms(c, key=f"chunk:{n}") for n, c in enumerate(_customers(5))]
+
+    outcomes = services.messages_send(message_ids=[m.pk for m in messages])
+
+    assert {o.state for o in outcomes.values()} == {"sent"}
+    assert sorted(r["To"] for r in twilio.received) == [f"+86139{n:08d}" for n in range(5)]
+    rows = Message.objects.filter(pk__in=[m.pk for m in messages]).order_by("pk")
+    assert [(m.state, m.attempts, m.provider) for m in rows] == [("sent", 1, "twilio")] * 5
+    assert {m.provider_sid for m in rows} == {r["sid"] for r in twilio.received}
+
+
+def test_an_outage_of_the_provider_costs_one_attempt_per_chunk_not_one_per_message(twilio, frozen, settings):
+    settings.NOTIFICATIONS_SEND_CONCURRENCY = 1
+    messages = [queue_sms(c, key=f"down:{n}") for n, c in enumerate(_customers(4))]
+    twilio.fail_next("500", 10)
+
+    outcomes = services.messages_send(message_ids=[m.pk for m in messages])
+
+    assert {(o.state, o.retry_in) for o in outcomes.values()} == {("pending", 30)}
+    rows = Message.objects.filter(pk__in=[m.pk for m in messages])
+    assert {(m.state, m.attempts, m.last_error) for m in rows} == {("pending", 1, SMS_500)}
+    # Only the first message reached the failing provider; the rest waited for the retry.
+    assert twilio.received == []
+    assert twilio.failures_served == 1
+
+
+def test_two_messages_to_one_phone_in_a_chunk_share_the_hourly_limit(customer, twilio, frozen, settings):
+    settings.NOTIFICATIONS_SMS_PER_PHONE_PER_HOUR = 1
+    first, second = queue_sms(customer, key="same:1"), queue_sms(customer, key="same:2")
+
+    outcomes = services.messages_send(message_ids=[first.pk, second.pk])
+
+    assert outcomes[first.pk].state == "sent"
+    second.refresh_from_db()
+    assert (second.state, second.last_error) == ("pending", "per-phone hourly SMS limit")
+    assert second.next_attempt_at == local(2026, 11, 23, 11)
+    assert len(twilio.received) == 1
