@@ -13,6 +13,7 @@ from .services import (
     messages_dispatch_due,
     messages_send,
 )
+from .ticket_alerts import ticket_event_notify
 
 
 @shared_task(bind=True, name="notifications.message_send", max_retries=MESSAGE_SEND_MAX_RETRIES)
@@ -66,3 +67,9 @@ def arrears_reminders_task(*, on: str | None = None) -> int:
 @shared_task(name="notifications.arrears_reminders_batch")
 def arrears_reminders_batch_task(*, plan: list[list[int]]) -> int:
     return arrears_reminders_batch(plan=[(bill_id, offset) for bill_id, offset in plan])
+
+
+@shared_task(name="notifications.ticket_event_notify")
+def ticket_event_notify_task(*, event_id: int) -> None:
+    """Tell the customer and the step's holders what one ticket event calls for."""
+    ticket_event_notify(event_id=event_id)

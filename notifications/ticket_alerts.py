@@ -11,6 +11,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from kombu.exceptions import OperationalError
 
 from core.models import StaffAssignment, Ticket, TicketEvent, TicketStep
 
@@ -93,9 +94,18 @@ def ticket_event_notify(*, event_id: int) -> None:
 
 
 def ticket_changed_notify(sender, *, event_id: int, kind: str = "", **kwargs) -> None:
-    """Receiver of core.signals.ticket_changed."""
+    """Receiver of core.signals.ticket_changed (sent after commit): queue the work for a Celery worker, so the
+    engine and the SLA scan pay one broker publish per event, not the notification work itself. With the broker
+    unreachable the work is done here instead, so nothing is lost."""
+    from .tasks import ticket_event_notify_task
+
     try:
-        ticket_event_notify(event_id=event_id)
+        try:
+            ticket_event_notify_task.delay(event_id=event_id)
+        except OperationalError:
+            logger.warning("broker unavailable; ticket event %s (%s) notified inline", event_id, kind)
+            ticket_event_notify(event_id=event_id)
     except Exception:
-        # The ticket change has committed; a notification problem must not surface as the engine's error.
+        # The ticket change has committed; a notification problem must not surface as the engine's error
+        # (an eager task, as in tests and demos, runs and fails right here).
         logger.exception("ticket event %s (%s): notification failed", event_id, kind)

@@ -294,6 +294,7 @@ def _warn_at(*, step: TicketStep) -> datetime.datetime:
         arrived_at=step.arrived_at, due_at=step.due_at,
         minutes_before_due=threshold.minutes_before_due if threshold else None,
         percent_elapsed=threshold.percent_elapsed if threshold else None,
+        limit_kind=step.step_definition.limit_kind,
     )
 
 
