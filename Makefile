@@ -27,7 +27,7 @@ endif
 # Playwright drives Debian's /usr/bin/chromium; it must never download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help install debian-packages run test bench bench-smoke messages compilemessages
+.PHONY: help install bench-packages debian-packages run test bench bench-smoke messages compilemessages
 
 help:
 	@echo "make run        install, migrate, seed demo data, serve http://127.0.0.1:8000 with a Celery worker"
@@ -45,6 +45,10 @@ $(INSTALL_STAMP): pyproject.toml | $(PY)
 	@echo "Installing Python packages into $(VENV)"
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
+
+# The benchmarks start their own PostgreSQL cluster and Redis server on loopback.
+bench-packages:
+	@scripts/apt_ensure.sh postgresql-15 redis-server
 
 debian-packages:
 	@scripts/apt_ensure.sh $(DEBIAN_PACKAGES)
@@ -73,12 +77,12 @@ run: install
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/
 
-bench: install
+bench: install bench-packages
 	$(PY) bench/run.py
 	$(PY) bench/notifications_bench.py --customers 50000
 	$(PY) bench/tickets_bench.py
 
-bench-smoke: install
+bench-smoke: install bench-packages
 	$(PY) bench/run.py --smoke
 	$(PY) bench/notifications_bench.py --customers 2000 --deliver 200
 	$(PY) bench/tickets_bench.py --smoke
