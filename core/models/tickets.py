@@ -449,3 +449,31 @@ class TicketDaySequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.last}"
+
+
+class TicketAttachment(models.Model):
+    """A document filed with a ticket (an ID copy, a site photo, a test report), kept with who filed it and when.
+    Added only through core.services.tickets.ticket_attachment_add, which checks the type and size."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("工单"))
+    step = models.ForeignKey(
+        TicketStep, on_delete=models.SET_NULL, related_name="attachments", verbose_name=_("上传时环节"),
+        null=True, blank=True,
+    )
+    file = models.FileField(_("文件"), upload_to="tickets/%Y/%m/", max_length=200)
+    name = models.CharField(_("文件名"), max_length=200)
+    content_type = models.CharField(_("文件类型"), max_length=100)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("上传人"),
+        null=True, blank=True,
+    )
+    uploaded_at = models.DateTimeField(_("上传时间"))
+
+    class Meta:
+        ordering = ["ticket", "uploaded_at", "id"]
+        verbose_name = _("工单附件")
+        verbose_name_plural = _("工单附件")
+
+    def __str__(self) -> str:
+        return f"{self.ticket.number} · {self.name}"
