@@ -53,6 +53,7 @@ from core.models import (
     WarningThreshold,
     WorkCalendarDay,
 )
+from core.models.tickets import TicketAttachment
 from core.services.process_definitions import (
     ProcessDefinitionActivationRefused,
     process_definition_activate,
@@ -679,6 +680,17 @@ class TicketEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["ticket", "actor"]
     search_fields = ["ticket__number"]
     date_hierarchy = "at"
+
+
+@admin.register(TicketAttachment)
+class TicketAttachmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Documents filed with tickets, added only through the staff ticket page (type and size checked there)."""
+
+    list_display = ["ticket", "name", "content_type", "size", "uploaded_by", "uploaded_at"]
+    list_select_related = ["ticket", "uploaded_by"]
+    search_fields = ["ticket__number", "name"]
+    date_hierarchy = "uploaded_at"
+    fields = ["ticket", "step", "name", "content_type", "size", "uploaded_by", "uploaded_at"]
 
 
 @admin.register(Evaluation)

@@ -176,3 +176,10 @@ class ProcessDefinitionMissing(TicketError):
 class ProcessDefinitionInvalid(TicketError):
     code = "process_definition_invalid"
     default_message = _("流程定义有误，请联系管理员")
+
+
+class TicketAttachmentRejected(TicketError):
+    """A file refused as a ticket attachment (too large, empty, or not one of the accepted document types)."""
+
+    code = "ticket_attachment_rejected"
+    default_message = _("附件未能上传")

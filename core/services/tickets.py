@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import uuid
 from dataclasses import dataclass
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -30,6 +32,7 @@ from core.errors import (
     StepNotActive,
     StepNotSkippable,
     TicketAlreadyRated,
+    TicketAttachmentRejected,
     TicketIdempotencyConflict,
     TicketNotClosed,
     TicketNotFound,
@@ -57,6 +60,7 @@ from core.models import (
     TransitionDefinition,
     WarningThreshold,
 )
+from core.models.tickets import TicketAttachment
 from core.services.working_calendar import (
     deadline_compute,
     deadline_extend,
@@ -861,3 +865,111 @@ def ticket_rate(
             note=_stored_text(_("您已对本次服务作出评价")), public=True,
         )
     return ticket
+
+
+# --- attachments --------------------------------------------------------------------------------------------
+
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+# Accepted documents by extension, with the content type stored and served (never the browser's claim).
+ATTACHMENT_TYPES = {
+    ".pdf": "application/pdf",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xls": "application/vnd.ms-excel",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+# The first bytes a real PDF, PNG or JPEG starts with. Office files are not sniffed this way (many systems
+# export "xls" files that are HTML tables); they are refused only when they start like a program.
+ATTACHMENT_SIGNATURES = {
+    ".pdf": (b"%PDF-",),
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+}
+EXECUTABLE_SIGNATURES = (b"MZ", b"\x7fELF", b"#!", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe")
+_ATTACHMENT_NAME_LENGTH = TicketAttachment._meta.get_field("name").max_length
+
+
+def _attachment_name(raw: str) -> str:
+    """The file's own name without any folder a browser sent, control characters removed, at most 200 characters
+    (the extension kept)."""
+    name = os.path.basename((raw or "").replace("\\", "/"))
+    name = "".join(char for char in name if char.isprintable()).strip()
+    if len(name) > _ATTACHMENT_NAME_LENGTH:
+        stem, extension = os.path.splitext(name)
+        name = stem[: _ATTACHMENT_NAME_LENGTH - len(extension)] + extension
+    return name
+
+
+def ticket_attachment_check(*, uploaded_file) -> tuple[str, str, str]:
+    """Accept a PDF, JPEG, PNG, Word or Excel file of at most 10 MB whose first bytes match its extension.
+    Returns (name, extension, content type); raises TicketAttachmentRejected with the reason otherwise."""
+    name = _attachment_name(getattr(uploaded_file, "name", ""))
+    extension = os.path.splitext(name)[1].lower()
+    if not name or extension not in ATTACHMENT_TYPES:
+        raise TicketAttachmentRejected(
+            _("只能上传 PDF、JPG、PNG、Word（doc/docx）或 Excel（xls/xlsx）文件"), field="file"
+        )
+    size = uploaded_file.size or 0
+    if size <= 0:
+        raise TicketAttachmentRejected(_("文件是空的"), field="file")
+    if size > ATTACHMENT_MAX_BYTES:
+        raise TicketAttachmentRejected(_("文件不能超过 10 MB"), field="file")
+    uploaded_file.seek(0)
+    head = uploaded_file.read(16)
+    uploaded_file.seek(0)
+    expected = ATTACHMENT_SIGNATURES.get(extension)
+    if (expected and not head.startswith(expected)) or head.startswith(EXECUTABLE_SIGNATURES):
+        raise TicketAttachmentRejected(
+            _("文件内容与扩展名“%(extension)s”不符") % {"extension": extension}, field="file"
+        )
+    return name, extension, ATTACHMENT_TYPES[extension]
+
+
+def ticket_attachment_allowed(*, ticket: Ticket, user) -> bool:
+    """Whoever may work the ticket's current step (holds its post in its branch) files documents with it;
+    supervisors may at any time, even after it closed."""
+    if ticket_supervises(user=user):
+        return True
+    step = ticket.current_step
+    return step is not None and step_can_work(user=user, step=step)
+
+
+def ticket_attachment_add(
+    *, ticket_id: int, user, uploaded_file, at: datetime.datetime | None = None
+) -> TicketAttachment:
+    """File a document with a ticket, against its current step, and note it in the staff event log.
+    A refused file (TicketAttachmentRejected) is never stored.
+
+    Locks the ticket row.
+    """
+    at = _now(at)
+    name, extension, content_type = ticket_attachment_check(uploaded_file=uploaded_file)
+    attachment = None
+    try:
+        with transaction.atomic():
+            ticket = _ticket_lock(ticket_id)
+            step = ticket.current_step
+            if not ticket_attachment_allowed(ticket=ticket, user=user):
+                raise TicketPermissionDenied()
+            attachment = TicketAttachment(
+                ticket=ticket, step=step, name=name, content_type=content_type, size=uploaded_file.size,
+                uploaded_by=user, uploaded_at=at,
+            )
+            # Stored under a random name: the person's file name is kept in `name` and only sent on download.
+            attachment.file.save(f"{uuid.uuid4().hex}{extension}", uploaded_file, save=False)
+            attachment.save()
+            _ticket_save(ticket, [])
+            _event_write(
+                ticket=ticket, kind=TicketEvent.Kind.NOTE, actor=_staff(user), at=at, step=step,
+                after={"attachment": name, "attachment_id": attachment.pk, "size": attachment.size},
+                note=_stored_text(_("上传附件：%(name)s"), {"name": name}),
+            )
+    except BaseException:
+        if attachment is not None and attachment.file.name:
+            attachment.file.storage.delete(attachment.file.name)
+        raise
+    return attachment

@@ -113,6 +113,16 @@ class AssignForm(forms.Form):
         self.fields["assignee"].queryset = candidates
 
 
+class AttachmentForm(forms.Form):
+    """One document to file with the ticket; its type and size are checked by the engine (ticket_attachment_add)."""
+
+    file = forms.FileField(
+        label=_("附件"), error_messages={"required": _("请选择要上传的文件"), "empty": _("文件是空的")},
+        help_text=_("PDF、JPG、PNG、Word 或 Excel，不超过 10 MB"),
+        widget=forms.FileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png,.doc,.docx,.xls,.xlsx"}),
+    )
+
+
 class SupervisionFilterForm(forms.Form):
     branch = forms.ModelChoiceField(
         label=_("县公司"), queryset=Branch.objects.order_by("code"), required=False, empty_label=_("全部")

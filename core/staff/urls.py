@@ -15,6 +15,11 @@ urlpatterns = [
     path("tickets/<str:number>/resume/", views.resume, name="resume"),
     path("tickets/<str:number>/skip/", views.step_skip, name="skip"),
     path("tickets/<str:number>/assign/", views.step_assign, name="assign"),
+    path("tickets/<str:number>/attachments/", views.attachment_upload, name="attachment_upload"),
+    path(
+        "tickets/<str:number>/attachments/<int:attachment_id>/", views.attachment_download,
+        name="attachment_download",
+    ),
     path("supervision/", views.supervision, name="supervision"),
     path("supervision/export.csv", views.supervision_export, name="supervision_export"),
 ]

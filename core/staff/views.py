@@ -5,20 +5,22 @@ their refusals are shown as messages (per field for a step submission), never as
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from core.errors import DomainError, TicketValidationError
+from core.errors import DomainError, TicketAttachmentRejected, TicketValidationError
 from core.models import TicketStep
+from core.models.tickets import TicketAttachment
 
 from core.selectors.ticket_queue import (
     SupervisionFilters,
@@ -34,6 +36,8 @@ from core.selectors.ticket_queue import (
 )
 from core.services.tickets import (
     ticket_assign,
+    ticket_attachment_add,
+    ticket_attachment_allowed,
     ticket_claim,
     ticket_resume,
     ticket_step_return,
@@ -45,7 +49,7 @@ from core.services.tickets import (
 
 from .charts import on_time_rate_chart
 from .exports import supervision_csv
-from .forms import AssignForm, ReasonForm, ReturnForm, StepForm, SupervisionFilterForm
+from .forms import AssignForm, AttachmentForm, ReasonForm, ReturnForm, StepForm, SupervisionFilterForm
 
 
 def staff_required(view):
@@ -89,6 +93,18 @@ def _visible_ticket(request: HttpRequest, number: str):
     return ticket
 
 
+@dataclass(frozen=True)
+class AttachmentRow:
+    attachment: TicketAttachment
+    uploader_name: str
+
+
+def _attachment_rows(ticket) -> list[AttachmentRow]:
+    """The ticket's documents, oldest first, with who filed them (one query)."""
+    attachments = TicketAttachment.objects.filter(ticket=ticket).select_related("uploaded_by")
+    return [AttachmentRow(a, staff_name(a.uploaded_by)) for a in attachments.order_by("uploaded_at", "id")]
+
+
 def ticket_page_render(request: HttpRequest, ticket, *, step_form=None, status=200, **forms) -> HttpResponse:
     """The ticket page, with any bound form that failed kept as the user filled it."""
     detail = ticket_detail(ticket=ticket)
@@ -108,6 +124,9 @@ def ticket_page_render(request: HttpRequest, ticket, *, step_form=None, status=2
         "skip_form": forms.get("skip_form") or (ReasonForm(prefix="skip") if actions.can_skip else None),
         "assign_form": forms.get("assign_form")
         or (AssignForm(candidates=step_assign_candidates(step=step)) if actions.can_assign else None),
+        "attachments": _attachment_rows(ticket),
+        "attachment_form": forms.get("attachment_form")
+        or (AttachmentForm() if ticket_attachment_allowed(ticket=ticket, user=request.user) else None),
     }
     return render(request, "core/staff/ticket.html", context, status=status)
 
@@ -298,3 +317,37 @@ def step_assign(request: HttpRequest, number: str) -> HttpResponse:
     else:
         messages.success(request, _("已派给 %(name)s") % {"name": staff_name(assignee)})
     return _back_to_ticket(number)
+
+
+@require_POST
+@staff_required
+def attachment_upload(request: HttpRequest, number: str) -> HttpResponse:
+    ticket = _visible_ticket(request, number)
+    form = AttachmentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return ticket_page_render(request, ticket, attachment_form=form, status=400)
+    try:
+        attachment = ticket_attachment_add(
+            ticket_id=ticket.pk, user=request.user, uploaded_file=form.cleaned_data["file"]
+        )
+    except TicketAttachmentRejected as exc:
+        form.add_error("file", exc.message)
+        return ticket_page_render(request, ticket, attachment_form=form, status=400)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _back_to_ticket(number)
+    messages.success(request, _("已上传附件 %(name)s") % {"name": attachment.name})
+    return _back_to_ticket(number)
+
+
+@require_GET
+@staff_required
+def attachment_download(request: HttpRequest, number: str, attachment_id: int) -> FileResponse:
+    """The file itself, to whoever may see the ticket page, always as a download (never shown inline)."""
+    ticket = _visible_ticket(request, number)
+    attachment = get_object_or_404(TicketAttachment, pk=attachment_id, ticket=ticket)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    return FileResponse(handle, as_attachment=True, filename=attachment.name, content_type=attachment.content_type)
