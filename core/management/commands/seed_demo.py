@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.demo.seeding import DemoSeedResult, demo_seed
+from core.demo.tickets import demo_tickets_seed
 from core.errors import DomainError
 from core.services.demo_logins import demo_users_ensure
 from core.signals import demo_data_seeded
@@ -114,4 +115,6 @@ class Command(BaseCommand):
             _("用时 %(s).1f 秒（%(rate).0f 户/秒）；历史月份 %(first)s ~ %(last)s，%(last)s 的抄表示数待计费。")
             % {"s": elapsed, "rate": rate, "first": f"{result.months[0]:%Y-%m}", "last": f"{result.months[-1]:%Y-%m}"}
         )
+        # Tickets in the demo staff's queues, worked through the engine (needs the demo logins above).
+        demo_tickets_seed(stdout=self.stdout)
         sys.stdout.flush()
