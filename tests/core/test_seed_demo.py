@@ -20,6 +20,7 @@ from core.models import (
     Branch,
     Company,
     Customer,
+    Evaluation,
     LateFee,
     LedgerEntry,
     Meter,
@@ -27,6 +28,7 @@ from core.models import (
     Payment,
     PaymentAllocation,
     ServicePoint,
+    Ticket,
 )
 from core.money import to_money
 
@@ -48,8 +50,9 @@ def _digest() -> str:
 
 
 def _wipe_customers() -> None:
-    """Back to an empty customer base (the organisation stays: demo staff hold posts in it)."""
-    for model in (LedgerEntry, PaymentAllocation, LateFee, Payment, BillLine, Bill, MeterReading, Meter, ServicePoint,
+    """Back to an empty customer base (the organisation stays: demo staff hold posts in it); the demo tickets
+    point at customers and accounts, so they go first."""
+    for model in (Evaluation, Ticket, LedgerEntry, PaymentAllocation, LateFee, Payment, BillLine, Bill, MeterReading, Meter, ServicePoint,
                   Account, Customer):
         model.objects.all().delete()
 

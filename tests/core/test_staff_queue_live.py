@@ -11,7 +11,7 @@ from tests import ticket_factories
 from tests.core.test_staff_queue import ticket_at_step, viewer
 from tests.factories import BranchFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -430,7 +430,7 @@ def _transactional_world():
             "clerk": staff_user("counter_clerk", branch)}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_scans_in_a_row_raise_nothing_twice():
     world = _transactional_world()
     steps = [current_step(open_ticket(world, at=OPENED + n * MINUTE)) for n in range(3)]
@@ -443,7 +443,7 @@ def test_two_scans_in_a_row_raise_nothing_twice():
     assert Evaluation.objects.count() == 3
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_overlapping_scans_warn_once(monkeypatch):
     world = _transactional_world()
     steps = [current_step(open_ticket(world, at=OPENED + n * MINUTE)) for n in range(4)]
@@ -454,7 +454,7 @@ def test_overlapping_scans_warn_once(monkeypatch):
     assert a.warned == ()  # B raised them all while A held its stale read
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_overlapping_scans_mark_overdue_once_and_skip_once(monkeypatch):
     world = _transactional_world()
     plain = [current_step(open_ticket(world, at=OPENED + n * MINUTE)) for n in range(3)]

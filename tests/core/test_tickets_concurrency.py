@@ -18,7 +18,7 @@ from core.services.tickets import ticket_open, ticket_step_submit
 from tests.factories import AccountFactory
 from tests.ticket_factories import TEST_BUSINESS_TYPE, local, sample_process, staff_user
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 MONDAY = local(2026, 11, 23, 10)
 

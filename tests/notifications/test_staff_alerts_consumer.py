@@ -10,7 +10,7 @@ from config.asgi import application
 from notifications.models import Message
 from notifications.services import notification_request
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def _session_headers(user) -> list[tuple[bytes, bytes]]:
