@@ -182,6 +182,18 @@ def _back_to_ticket(number: str) -> HttpResponse:
     return redirect("core_staff:ticket", number=number)
 
 
+def _service_run(request: HttpRequest, number: str, call, *, done: str) -> HttpResponse:
+    """Call one engine service for the ticket page: a refusal becomes an error message (never a 500), success
+    the `done` message; either way back to the ticket."""
+    try:
+        call()
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return _back_to_ticket(number)
+
+
 def _current_step_posted(request: HttpRequest, ticket) -> TicketStep | None:
     """The step the form was rendered for, if it is still the ticket's current step; else a message says why."""
     if ticket.current_step_id is None or request.POST.get("step_id") != str(ticket.current_step_id):
@@ -236,16 +248,14 @@ def step_return(request: HttpRequest, number: str) -> HttpResponse:
     form = ReturnForm(request.POST, targets=ticket_detail(ticket=ticket).return_targets)
     if not form.is_valid():
         return ticket_page_render(request, ticket, return_form=form)
-    try:
-        ticket_step_return(
+    return _service_run(
+        request, number,
+        lambda: ticket_step_return(
             step_id=step.pk, user=request.user, to_step_code=form.cleaned_data["to_step_code"],
             reason=form.cleaned_data["reason"],
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return _back_to_ticket(number)
-    messages.success(request, _("已退回"))
-    return _back_to_ticket(number)
+        ),
+        done=_("已退回"),
+    )
 
 
 @require_POST
@@ -255,26 +265,20 @@ def suspend(request: HttpRequest, number: str) -> HttpResponse:
     form = ReasonForm(request.POST, prefix="suspend")
     if not form.is_valid():
         return ticket_page_render(request, ticket, suspend_form=form)
-    try:
-        ticket_suspend(ticket_id=ticket.pk, user=request.user, reason=form.cleaned_data["reason"])
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return _back_to_ticket(number)
-    messages.success(request, _("工单已挂起，时限暂停计算"))
-    return _back_to_ticket(number)
+    return _service_run(
+        request, number,
+        lambda: ticket_suspend(ticket_id=ticket.pk, user=request.user, reason=form.cleaned_data["reason"]),
+        done=_("工单已挂起，时限暂停计算"),
+    )
 
 
 @require_POST
 @staff_required
 def resume(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _visible_ticket(request, number)
-    try:
-        ticket_resume(ticket_id=ticket.pk, user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return _back_to_ticket(number)
-    messages.success(request, _("工单已恢复办理"))
-    return _back_to_ticket(number)
+    return _service_run(
+        request, number, lambda: ticket_resume(ticket_id=ticket.pk, user=request.user), done=_("工单已恢复办理")
+    )
 
 
 @require_POST
@@ -287,13 +291,11 @@ def step_skip(request: HttpRequest, number: str) -> HttpResponse:
     form = ReasonForm(request.POST, prefix="skip")
     if not form.is_valid():
         return ticket_page_render(request, ticket, skip_form=form)
-    try:
-        ticket_step_skip(step_id=step.pk, reason=form.cleaned_data["reason"], user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return _back_to_ticket(number)
-    messages.success(request, _("环节已跳过，并已生成考核记录"))
-    return _back_to_ticket(number)
+    return _service_run(
+        request, number,
+        lambda: ticket_step_skip(step_id=step.pk, reason=form.cleaned_data["reason"], user=request.user),
+        done=_("环节已跳过，并已生成考核记录"),
+    )
 
 
 @require_POST
