@@ -1,5 +1,11 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+# Modules whose connect_signals() subscribes them to Wagtail's and core's signals:
+# outage notices -> core outages, publishing -> page-cache invalidation, seed_demo -> the demo site.
+SIGNAL_MODULES = ("cms.outage_publishing", "cms.cache", "cms.demo")
 
 
 class CmsConfig(AppConfig):
@@ -7,13 +13,5 @@ class CmsConfig(AppConfig):
     verbose_name = _("网站内容")
 
     def ready(self) -> None:
-        from core.signals import demo_data_seeded
-
-        demo_data_seeded.connect(_demo_site_ensure, dispatch_uid="cms.demo_site_ensure")
-
-
-def _demo_site_ensure(sender, **kwargs) -> None:
-    """The demo's website: make the 95598 home page the site root once the demo data is seeded."""
-    from cms.services import cms_site_ensure
-
-    cms_site_ensure()
+        for name in SIGNAL_MODULES:
+            import_module(name).connect_signals()

@@ -1,22 +1,28 @@
 """URL routes: health, admin, accounts (allauth), staff pages, Wagtail admin and pages."""
 from django.conf import settings
+from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from cms import views as cms_views
 from core import views as core_views
 
 urlpatterns = [
     path("healthz/", core_views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),
-    path("cms-admin/", include(wagtailadmin_urls)),
+    path("admin/", include(wagtailadmin_urls)),
+    # The Wagtail admin's address before it moved to /admin/: old bookmarks still work.
+    path("cms-admin/", RedirectView.as_view(url="/admin/", permanent=True)),
     path("documents/", include(wagtaildocs_urls)),
     path("accounts/", include("allauth.urls")),
     path("notifications/", include("notifications.urls")),
     path("staff/notifications/", include("notifications.staff_urls")),
+    path("staff/knowledge/", include("cms.staff_urls")),
     path("staff/", include("core.staff.urls")),
 ]
 
@@ -25,4 +31,9 @@ if settings.DEBUG:
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
-urlpatterns += [path("", include(wagtail_urls))]
+# The public site: Chinese at /, English under /en/ (Wagtail locales); site search at /search/.
+urlpatterns += i18n_patterns(
+    path("search/", cms_views.search, name="cms_search"),
+    path("", include(wagtail_urls)),
+    prefix_default_language=False,
+)

@@ -7,3 +7,7 @@ demo_data_seeded = Signal()
 # Sent after the transaction that changed a ticket commits, once per change, with
 # ticket_id, event_id, kind (a TicketEvent.Kind) and step_id (or None). Notifications and live pages subscribe.
 ticket_changed = Signal()
+
+# Sent after commit when an outage is announced, revised, restored or cancelled: (outage_id, kind) with kind one of
+# "announced", "revised", "restored", "cancelled". notifications tells the affected customers; cms drops cached pages.
+outage_changed = Signal()

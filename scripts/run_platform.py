@@ -107,7 +107,7 @@ def _print_banner(python: str, base_url: str, env: dict[str, str], lock: threadi
     lines = ["", "=" * 72, "The 95598 platform is running:"]
     for path, what in [
         ("/", "public site and customer portal"),
-        ("/cms-admin/", "Wagtail CMS admin"),
+        ("/admin/", "Wagtail CMS admin"),
         ("/django-admin/", "Django admin"),
         ("/healthz/", "health of database, cache, broker, channel layer"),
     ]:

@@ -177,7 +177,7 @@ def test_home_page_renders_in_english_when_the_browser_asks_for_it(client):
     assert '<span class="hero__label">Power supply service hotline</span>' in body
     assert "Fault repair, bill enquiries, service applications, complaints and suggestions, 24/7" in body
     assert '<a href="/accounts/login/">Customer login</a>' in body
-    assert '<a href="/cms-admin/">Staff login (content management)</a>' in body
+    assert '<a href="/admin/">Staff login (content management)</a>' in body
     assert "call the National Energy Administration's 12398 energy regulation hotline." in body
     assert '<p>Power supply service hotline <a href="tel:95598">95598</a> · Service 24/7</p>' in body
     # Only the editors' own page content (title, intro) stays as they wrote it.

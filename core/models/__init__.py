@@ -4,6 +4,7 @@ from .customers import Account, Customer
 from .grid import Feeder, Meter, ServicePoint, Substation, TransformerArea
 from .ledger import LateFee, LedgerEntry, Payment, PaymentAllocation
 from .org import Branch, Company, Post, ServiceStation, StaffAssignment
+from .outages import Outage, OutageArea, OutageKind, OutageState
 from .readings import MeterReading
 from .tariffs import PowerFactorBand, Tariff, TariffPeriodPrice, TariffTier, TariffVersion, TimeBand
 from .tickets import (
@@ -43,6 +44,10 @@ __all__ = [
     "LimitKind",
     "Meter",
     "MeterReading",
+    "Outage",
+    "OutageArea",
+    "OutageKind",
+    "OutageState",
     "Payment",
     "PaymentAllocation",
     "Post",

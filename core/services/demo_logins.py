@@ -73,7 +73,7 @@ DEMO_USERS = (
         "demo-supervisor", "班长", "/django-admin/", role=ROLE_SUPERVISOR, is_staff=True,
         posts=(ROLE_SUPERVISOR, ROLE_ACCOUNT_MANAGER, ROLE_AUDITOR),
     ),
-    _DemoUser("demo-editor", "内容编辑", "/cms-admin/", role=ROLE_CONTENT_EDITOR, is_staff=True),
+    _DemoUser("demo-editor", "内容编辑", "/admin/", role=ROLE_CONTENT_EDITOR, is_staff=True),
     _DemoUser("demo-admin", "系统管理员", "/django-admin/", is_staff=True, is_superuser=True),
 )
 

@@ -21,7 +21,7 @@ EXPECTED = [
     DemoLogin("demo-agent", "demo95598", "95598坐席", "/accounts/login/"),
     DemoLogin("demo-clerk", "demo95598", "营业厅受理员", "/django-admin/"),
     DemoLogin("demo-supervisor", "demo95598", "班长", "/django-admin/"),
-    DemoLogin("demo-editor", "demo95598", "内容编辑", "/cms-admin/"),
+    DemoLogin("demo-editor", "demo95598", "内容编辑", "/admin/"),
     DemoLogin("demo-admin", "demo95598", "系统管理员", "/django-admin/"),
 ]
 
@@ -166,7 +166,7 @@ def test_agent_without_any_branch_has_no_assignment():
 def test_editor_reaches_the_wagtail_admin_and_clerk_the_django_admin(client):
     demo_users_ensure(allow_fixed_passwords=True)
     client.login(username="demo-editor", password="demo95598")
-    assert client.get("/cms-admin/").status_code == 200
+    assert client.get("/admin/").status_code == 200
     client.logout()
     client.login(username="demo-clerk", password="demo95598")
     assert client.get("/django-admin/core/account/").status_code == 200
@@ -181,7 +181,7 @@ def test_command_prints_the_table(settings):
     lines = out.getvalue().splitlines()
     assert lines[0].split() == ["角色", "用户名", "密码", "登录地址"]
     assert lines[2].split() == ["客户", "demo-customer", "demo95598", "http://127.0.0.1:8000/accounts/login/"]
-    assert lines[6].split() == ["内容编辑", "demo-editor", "demo95598", "http://127.0.0.1:8000/cms-admin/"]
+    assert lines[6].split() == ["内容编辑", "demo-editor", "demo95598", "http://127.0.0.1:8000/admin/"]
     # Columns line up in terminal cells even with double-width Chinese labels.
     customer_column = display_width(lines[2][: lines[2].index("demo-customer")])
     assert customer_column == display_width(lines[3][: lines[3].index("demo-agent")]) == 14

@@ -35,7 +35,7 @@ def test_the_banner_then_sigterm_stops_everything_and_exits_zero(tmp_path, migra
 
     assert process.wait(timeout=60) == 0
     text = log.read_text()
-    assert f"  {base_url}/cms-admin/      Wagtail CMS admin" in text
+    assert f"  {base_url}/admin/          Wagtail CMS admin" in text
     assert f"demo-admin       demo95598  {base_url}/django-admin/" in text
     assert "[web] Starting ASGI/Daphne" in text
     assert "[supervisor] stopping web\n" in text

@@ -1,0 +1,1 @@
+"""Wagtail admin registrations, one module per area; imported by cms/wagtail_hooks.py."""

@@ -1,0 +1,1 @@
+"""Wagtail admin registrations for the content area (snippets, choosers, hooks)."""

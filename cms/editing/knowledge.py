@@ -1,0 +1,1 @@
+"""Wagtail admin registrations for the knowledge area (snippets, choosers, hooks)."""

@@ -1,0 +1,1 @@
+"""Wagtail admin registrations for the outages area (snippets, choosers, hooks)."""

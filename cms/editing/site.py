@@ -1,0 +1,1 @@
+"""Wagtail admin registrations for the site area (snippets, choosers, hooks)."""

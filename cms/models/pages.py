@@ -1,0 +1,45 @@
+"""Sections and standard content pages (company introduction, service guide, safety tips, energy saving)."""
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel
+from wagtail.fields import StreamField
+from wagtail.models import Page
+from wagtail.search import index
+
+from cms.blocks import BaseStreamBlock
+
+
+class SectionPage(Page):
+    """A section of the site (栏目) listing its pages, with an optional introduction."""
+
+    intro = models.TextField(_("栏目简介"), blank=True)
+    body = StreamField(BaseStreamBlock(), verbose_name=_("正文"), blank=True)
+
+    content_panels = Page.content_panels + [FieldPanel("intro"), FieldPanel("body")]
+
+    search_fields = Page.search_fields + [index.SearchField("intro"), index.SearchField("body")]
+
+    parent_page_types = ["cms.HomePage", "cms.SectionPage"]
+    subpage_types = ["cms.SectionPage", "cms.StandardPage"]
+
+    class Meta:
+        verbose_name = _("栏目")
+        verbose_name_plural = _("栏目")
+
+
+class StandardPage(Page):
+    """A page of content built from the shared blocks."""
+
+    intro = models.TextField(_("摘要"), blank=True)
+    body = StreamField(BaseStreamBlock(), verbose_name=_("正文"))
+
+    content_panels = Page.content_panels + [FieldPanel("intro"), FieldPanel("body")]
+
+    search_fields = Page.search_fields + [index.SearchField("intro"), index.SearchField("body")]
+
+    parent_page_types = ["cms.HomePage", "cms.SectionPage"]
+    subpage_types = []
+
+    class Meta:
+        verbose_name = _("内容页")
+        verbose_name_plural = _("内容页")
