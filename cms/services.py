@@ -1,10 +1,16 @@
 """Setting up the public site's page tree."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.core.paginator import Page as PaginatorPage
+from django.core.paginator import Paginator
 from django.db import transaction
-from wagtail.models import Page, Site
+from django.http import HttpRequest
+from wagtail.models import Locale, Page, Site
 
 from cms.models import HomePage
+from cms.search import search_annotate, search_snippet, search_terms_parse
 
 HOME_TITLE = "国网95598供电服务"
 HOME_INTRO = (
@@ -42,3 +48,50 @@ def _welcome_page_remove(*, page_id: int) -> None:
     page = Page.objects.filter(pk=page_id, depth=2, numchild=0).select_related("content_type").first()
     if page is not None and page.content_type.model_class() is Page:
         page.delete()
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One site-search result as the template shows it."""
+
+    title: str
+    url: str
+    type_name: str
+    snippet: str
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """A page of site-search results plus the paginator's page (for the pagination links)."""
+
+    hits: list[SearchHit]
+    page: PaginatorPage | None
+    total: int
+
+
+SEARCH_RESULTS_PER_PAGE = 10
+
+
+def site_search(*, query: str, page_number: str | int | None, request: HttpRequest | None = None) -> SearchResults:
+    """Live pages of the active locale matching `query` (Chinese-aware, see cms.search), best first, paginated.
+    An empty query gives no results; an overlong one raises SearchQueryTooLong; a bad page number shows the last
+    or first page."""
+    terms = search_terms_parse(query)
+    if not terms:
+        return SearchResults(hits=[], page=None, total=0)
+    pages = search_annotate(
+        Page.objects.live().public().filter(locale=Locale.get_active(), depth__gt=1).select_related("content_type"),
+        terms=terms,
+    )
+    paginator = Paginator(pages, SEARCH_RESULTS_PER_PAGE)
+    page = paginator.get_page(page_number)
+    hits = [
+        SearchHit(
+            title=result.title,
+            url=result.get_url(request=request) or "",
+            type_name=str(result.specific_class._meta.verbose_name) if result.specific_class else "",
+            snippet=search_snippet(text=result.search_body, terms=terms),
+        )
+        for result in page.object_list
+    ]
+    return SearchResults(hits=hits, page=page, total=paginator.count)

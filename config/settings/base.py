@@ -160,6 +160,8 @@ CELERY_BEAT_SCHEDULE = {
     "notifications.dispatch_due": {"task": "notifications.dispatch_due", "schedule": 60.0},
     # The SLA clock: warnings, overdue marks and auto-skips of ticket steps (core.services.ticket_sla).
     "core.sla_tick": {"task": "core.sla_tick", "schedule": 60.0},
+    # Wagtail pages whose go-live/expiry time has come are published/unpublished (cms.tasks.publish_scheduled).
+    "cms.publish_scheduled": {"task": "cms.publish_scheduled", "schedule": 60.0},
     "notifications.arrears_reminders": {
         "task": "notifications.arrears_reminders",
         "schedule": crontab(hour=9, minute=0),
@@ -204,6 +206,14 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 WAGTAIL_SITE_NAME = "95598"
 WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+
+# Planned-outage notices (停电公告): a planned outage is announced at least this many days before it starts, an
+# emergency/temporary maintenance outage at least this many hours before; a fault needs no notice.
+OUTAGE_PLANNED_NOTICE_DAYS = int(os.environ.get("OUTAGE_PLANNED_NOTICE_DAYS", "7"))
+OUTAGE_TEMPORARY_NOTICE_HOURS = int(os.environ.get("OUTAGE_TEMPORARY_NOTICE_HOURS", "24"))
+# Anonymous visitors' copies of public pages live this long at most (publishing drops them at once); short because
+# the home page's "outages in the next 7 days" moves with the clock.
+CMS_PAGE_CACHE_SECONDS = int(os.environ.get("CMS_PAGE_CACHE_SECONDS", "300"))
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "95598@localhost")
