@@ -183,3 +183,23 @@ class TicketAttachmentRejected(TicketError):
 
     code = "ticket_attachment_rejected"
     default_message = _("附件未能上传")
+
+
+class OutageError(DomainError):
+    code = "outage_error"
+
+
+class OutageTimesInvalid(OutageError):
+    code = "outage_times_invalid"
+
+
+class OutageNoticeTooShort(OutageError):
+    code = "outage_notice_too_short"
+
+
+class OutageScopeInvalid(OutageError):
+    code = "outage_scope_invalid"
+
+
+class OutageStateInvalid(OutageError):
+    code = "outage_state_invalid"
