@@ -28,6 +28,12 @@ class KnowledgeCategory(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def display_name(self, *, language: str) -> str:
+        """The English name on English pages when an editor gave one, the Chinese name otherwise."""
+        if language.startswith("en") and self.name_en:
+            return self.name_en
+        return self.name
+
 
 class KnowledgeIndexPage(Page):
     """The FAQ: articles grouped by category, filterable by tag."""
@@ -42,6 +48,13 @@ class KnowledgeIndexPage(Page):
     class Meta:
         verbose_name = _("知识库栏目")
         verbose_name_plural = _("知识库栏目")
+
+    def get_context(self, request, *args, **kwargs):
+        from cms.selectors import knowledge_faq
+
+        context = super().get_context(request, *args, **kwargs)
+        context["faq"] = knowledge_faq(index=self, tag=request.GET.get("tag", ""), language=self.locale.language_code)
+        return context
 
 
 class KnowledgeArticleTag(TaggedItemBase):
@@ -81,3 +94,10 @@ class KnowledgeArticlePage(Page):
     class Meta:
         verbose_name = _("知识库文章")
         verbose_name_plural = _("知识库文章")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["category_name"] = self.category.display_name(language=self.locale.language_code)
+        context["tag_names"] = sorted(tag.name for tag in self.tags.all())
+        context["index_page"] = self.get_parent()
+        return context
