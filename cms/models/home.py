@@ -1,10 +1,50 @@
 """The 95598 website's front page."""
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
 from django.db import models
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 from wagtail.search import index
+
+# Self-service entry points (issue 6, the customer portal): shown as links when the URL name resolves, otherwise
+# as the hotline (tel:) so the home page never links nowhere.
+QUICK_LINKS = (
+    ("portal:pay", _("交电费")),
+    ("portal:bills", _("账单查询")),
+    ("portal:apply", _("业务办理")),
+    ("portal:fault_report", _("故障报修")),
+    ("portal:complaint", _("投诉建议")),
+    ("portal:ticket_track", _("进度查询")),
+)
+UPCOMING_OUTAGE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class QuickLink:
+    """One quick link: a portal page, or the hotline when the portal page does not exist."""
+
+    label: str
+    url: str
+    by_phone: bool
+
+
+@dataclass(frozen=True)
+class UpcomingOutage:
+    """A planned outage of the next days as the home page lists it, linked to its notice when one is live."""
+
+    title: str
+    starts_at: datetime.datetime
+    ends_at: datetime.datetime
+    streets: str
+    kind: str
+    url: str
 
 
 class HomePage(Page):
@@ -23,3 +63,60 @@ class HomePage(Page):
 
     class Meta:
         verbose_name = _("首页")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["quick_links"] = self.quick_links()
+        context["notices"] = self.notices()
+        context["upcoming_outages"] = self.upcoming_outages(request=request)
+        context["sections"] = self.get_children().live().in_menu().specific()
+        return context
+
+    def quick_links(self) -> list[QuickLink]:
+        links = []
+        for url_name, label in QUICK_LINKS:
+            try:
+                links.append(QuickLink(label=str(label), url=reverse(url_name), by_phone=False))
+            except NoReverseMatch:
+                links.append(QuickLink(label=str(label), url=f"tel:{self.hotline}", by_phone=True))
+        return links
+
+    def notices(self):
+        """The newest live notices (news whose category is a notice category) of this page's language."""
+        from cms.models.news import NewsPage
+
+        return (
+            NewsPage.objects.live()
+            .filter(locale_id=self.locale_id, category__is_notice=True)
+            .select_related("category")
+            .order_by("-date", "-first_published_at", "-pk")[: self.notices_shown]
+        )
+
+    def upcoming_outages(self, *, request=None) -> list[UpcomingOutage]:
+        """Announced outages starting within UPCOMING_OUTAGE_DAYS, each linked to its live notice in this language
+        (or the Chinese one) when there is one; two queries."""
+        from cms.models.outages import OutageNoticePage
+        from core.selectors.outages import outages_upcoming
+
+        outages = list(outages_upcoming(now=timezone.now(), days=UPCOMING_OUTAGE_DAYS))
+        notices = (
+            OutageNoticePage.objects.live()
+            .filter(outage__in=[outage.pk for outage in outages])
+            .only("id", "url_path", "locale_id", "outage_id")
+            .order_by("pk")
+        )
+        urls: dict[int, str] = {}
+        for notice in notices:
+            if notice.locale_id == self.locale_id or notice.outage_id not in urls:
+                urls[notice.outage_id] = notice.get_url(request=request) or ""
+        return [
+            UpcomingOutage(
+                title=outage.title,
+                starts_at=outage.starts_at,
+                ends_at=outage.ends_at,
+                streets=outage.streets,
+                kind=outage.get_kind_display(),
+                url=urls.get(outage.pk, ""),
+            )
+            for outage in outages
+        ]

@@ -1,10 +1,15 @@
-"""The public front page: made the site root by cms_site_ensure, rendered at / in zh-hans first."""
+"""The public front page: made the site root by cms_site_ensure, rendered at / in zh-hans first, /en/ in English."""
+import datetime
+
 import pytest
-from wagtail.models import Page, Site
+from django.utils import timezone
+from wagtail.models import Locale, Page, Site
 from wagtail.test.utils import WagtailPageTestCase
 
-from cms.models import HomePage
+from cms.models import HomePage, NewsCategory, NewsIndexPage, NewsPage, SectionPage
 from cms.services import cms_site_ensure
+from core.models import Outage, OutageKind
+from tests.factories import BranchFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -53,29 +58,98 @@ def test_home_page_renders_in_chinese_by_default(client):
     assert '<a class="hero__number" href="tel:95598">95598</a>' in body
     assert "<h1 class=\"hero__title\">国网95598供电服务</h1>" in body
     assert "请拨打95598供电服务热线，7×24小时为您服务。" in body
-    assert 'action="/i18n/setlang/"' in body
-    assert '<option value="zh-hans" selected lang="zh-hans">简体中文</option>' in body
+    # Wagtail pages link to their translations (no form, no CSRF token: the page can be cached).
+    assert '<a href="/" hreflang="zh-hans" lang="zh-hans" aria-current="true">简体中文</a>' in body
+    assert "csrfmiddlewaretoken" not in body
     assert 'href="/accounts/login/"' in body
     assert 'href="/admin/"' in body
     assert "/static/css/site.css" in body
     assert "//cdn" not in body and "https://" not in body
 
 
-def test_home_page_follows_accept_language_en(client):
-    cms_site_ensure()
-    body = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+def _english_home(home):
+    english = home.copy_for_translation(Locale.objects.get(language_code="en"))
+    english.title = "State Grid 95598 Power Service"
+    english.save_revision().publish()
+    return english
+
+
+def test_english_home_is_the_translation_at_en(client):
+    home = cms_site_ensure()
+    # Before the translation exists /en/ falls back to the Chinese page (its lang says so).
+    assert '<html lang="zh-hans">' in client.get("/en/").content.decode()
+    _english_home(home)
+    body = client.get("/en/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<html lang="en">' in body
-    assert '<option value="en" selected lang="en">English</option>' in body
-    assert "国网95598供电服务" in body
+    assert "<h1 class=\"hero__title\">State Grid 95598 Power Service</h1>" in body
+    assert '<a href="/" hreflang="zh-hans" lang="zh-hans">简体中文</a>' in body
+    assert '<a href="/en/" hreflang="en" lang="en" aria-current="true">English</a>' in body
+    # The Chinese home stays at / whatever the browser prefers, and links to its English translation.
+    chinese = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="zh-hans">' in chinese
+    assert '<a href="/en/" hreflang="en" lang="en">English</a>' in chinese
 
 
-def test_language_switcher_sets_the_cookie_and_returns_to_the_page(client):
-    cms_site_ensure()
+def test_language_switcher_form_on_other_pages_sets_the_cookie_and_goes_to_the_english_address(client):
+    home = cms_site_ensure()
+    _english_home(home)
+    search = client.get("/search/").content.decode()
+    assert 'action="/i18n/setlang/"' in search
+    assert '<option value="zh-hans" selected lang="zh-hans">简体中文</option>' in search
     response = client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == "/en/"
     assert response.cookies["django_language"].value == "en"
-    assert '<html lang="en">' in client.get("/").content.decode()
+    assert '<html lang="en">' in client.get("/en/").content.decode()
+
+
+def test_quick_links_fall_back_to_the_hotline_while_the_portal_does_not_exist(client):
+    cms_site_ensure()
+    response = client.get("/")
+    links = response.context["quick_links"]
+    assert [(link.label, link.url, link.by_phone) for link in links] == [
+        ("交电费", "tel:95598", True),
+        ("账单查询", "tel:95598", True),
+        ("业务办理", "tel:95598", True),
+        ("故障报修", "tel:95598", True),
+        ("投诉建议", "tel:95598", True),
+        ("进度查询", "tel:95598", True),
+    ]
+    assert '<span class="quick-link__hint">请拨打95598</span>' in response.content.decode()
+
+
+def test_home_lists_notices_outages_of_the_next_7_days_and_menu_sections(client, django_assert_max_num_queries):
+    home = cms_site_ensure()
+    news = home.add_child(instance=NewsIndexPage(title="新闻公告", slug="news", show_in_menus=True))
+    news.save_revision().publish()
+    hidden = home.add_child(instance=SectionPage(title="内部栏目", slug="internal", show_in_menus=False))
+    hidden.save_revision().publish()
+    notice_category = NewsCategory.objects.create(name="通知公告", slug="notice", is_notice=True)
+    news_category = NewsCategory.objects.create(name="供电新闻", slug="news", is_notice=False)
+    for day, title, category in [
+        (1, "春节期间营业厅营业时间调整", notice_category),
+        (3, "关于开展安全用电宣传月的通知", notice_category),
+        (4, "供电公司完成迎峰度夏准备", news_category),
+    ]:
+        news.add_child(
+            instance=NewsPage(title=title, slug=f"n{day}", date=datetime.date(2025, 1, day), category=category, body=[])
+        ).save_revision().publish()
+    now = timezone.now()
+    branch = BranchFactory()
+    for days, title in [(2, "城区10kV线路检修停电"), (10, "下月计划停电")]:
+        Outage.objects.create(
+            branch=branch, kind=OutageKind.PLANNED, title=title, reason="线路检修", streets="解放路、舞阳大道",
+            starts_at=now + datetime.timedelta(days=days), ends_at=now + datetime.timedelta(days=days, hours=8),
+            announced_at=now,
+        )
+    with django_assert_max_num_queries(25):
+        response = client.get("/")
+    body = response.content.decode()
+    assert [n.title for n in response.context["notices"]] == ["关于开展安全用电宣传月的通知", "春节期间营业厅营业时间调整"]
+    assert [o.title for o in response.context["upcoming_outages"]] == ["城区10kV线路检修停电"]
+    assert "解放路、舞阳大道" in body and "下月计划停电" not in body
+    assert [s.title for s in response.context["sections"]] == ["新闻公告"]
+    assert '<li><a href="/news/">新闻公告</a></li>' in body
 
 
 class HomePageTreeTests(WagtailPageTestCase):
