@@ -8,6 +8,8 @@ demo_data_seeded = Signal()
 # ticket_id, event_id, kind (a TicketEvent.Kind) and step_id (or None). Notifications and live pages subscribe.
 ticket_changed = Signal()
 
-# Sent after commit when an outage is announced, revised, restored or cancelled: (outage_id, kind) with kind one of
-# "announced", "revised", "restored", "cancelled". notifications tells the affected customers; cms drops cached pages.
+# Sent after commit when an outage is announced, revised, restored or cancelled: outage_id, kind (one of
+# "announced", "revised", "restored", "cancelled") and material (True when customers were told something new:
+# announced, times or scope changed, re-announced after a cancel, restored, cancelled).
+# notifications tells the affected customers; cms drops cached pages.
 outage_changed = Signal()

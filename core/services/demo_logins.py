@@ -20,6 +20,7 @@ from core.services.roles import (
     ROLE_AGENT,
     ROLE_ARCHIVIST,
     ROLE_AUDITOR,
+    ROLE_CONTENT_APPROVER,
     ROLE_CONTENT_EDITOR,
     ROLE_COUNTER_CLERK,
     ROLE_DISPATCHER,
@@ -74,6 +75,7 @@ DEMO_USERS = (
         posts=(ROLE_SUPERVISOR, ROLE_ACCOUNT_MANAGER, ROLE_AUDITOR),
     ),
     _DemoUser("demo-editor", "内容编辑", "/admin/", role=ROLE_CONTENT_EDITOR, is_staff=True),
+    _DemoUser("demo-approver", "内容审核", "/admin/", role=ROLE_CONTENT_APPROVER, is_staff=True),
     _DemoUser("demo-admin", "系统管理员", "/django-admin/", is_staff=True, is_superuser=True),
 )
 

@@ -39,7 +39,9 @@ def _core(action: str, *models: str) -> list[str]:
 
 # Wagtail page permissions are granted on the root page and document/image ones on the root collection,
 # because Wagtail checks those through its own tables rather than the group's model permissions.
-WAGTAIL_PAGE_PERMISSIONS = ("add_page", "change_page", "publish_page", "lock_page", "unlock_page")
+# Editors write and submit for moderation; only approvers publish (the "内容发布审核" workflow sits between).
+WAGTAIL_EDITOR_PAGE_PERMISSIONS = ("add_page", "change_page", "lock_page", "unlock_page")
+WAGTAIL_APPROVER_PAGE_PERMISSIONS = ("add_page", "change_page", "publish_page", "lock_page", "unlock_page")
 WAGTAIL_COLLECTION_PERMISSIONS = (
     "wagtaildocs.add_document",
     "wagtaildocs.change_document",
@@ -57,7 +59,8 @@ class Role:
     permissions: tuple[str, ...] = ()
     view_all_core: bool = False
     all_permissions: bool = False
-    wagtail_editor: bool = False
+    # Page permissions on the Wagtail tree root (and media rights); empty for roles that do not edit the site.
+    wagtail_page_permissions: tuple[str, ...] = ()
 
 
 ROLE_COUNTER_CLERK = "counter_clerk"
@@ -69,6 +72,7 @@ ROLE_ACCOUNT_MANAGER = "account_manager"
 ROLE_AUDITOR = "auditor"
 ROLE_SUPERVISOR = "supervisor"
 ROLE_CONTENT_EDITOR = "content_editor"
+ROLE_CONTENT_APPROVER = "content_approver"
 ROLE_ADMINISTRATOR = "administrator"
 ROLE_DISPATCHER = "dispatcher"
 ROLE_ARCHIVIST = "archivist"
@@ -138,7 +142,18 @@ ROLES: tuple[Role, ...] = (
             + _core("change", "billingrun", *SUPERVISED_TICKET_MODELS)
         ),
     ),
-    Role(ROLE_CONTENT_EDITOR, "内容编辑", permissions=("wagtailadmin.access_admin",), wagtail_editor=True),
+    Role(
+        ROLE_CONTENT_EDITOR,
+        "内容编辑",
+        permissions=("wagtailadmin.access_admin",),
+        wagtail_page_permissions=WAGTAIL_EDITOR_PAGE_PERMISSIONS,
+    ),
+    Role(
+        ROLE_CONTENT_APPROVER,
+        "内容审核",
+        permissions=("wagtailadmin.access_admin",),
+        wagtail_page_permissions=WAGTAIL_APPROVER_PAGE_PERMISSIONS,
+    ),
     Role(ROLE_ADMINISTRATOR, "系统管理员", all_permissions=True),
     Role(
         ROLE_DISPATCHER,
@@ -186,14 +201,18 @@ def _role_permissions(role: Role) -> list[Permission]:
     return permissions
 
 
-def _wagtail_editor_grants(group: Group) -> None:
-    """Page rights on the tree root and media rights on the root collection, when Wagtail has made them."""
+def _wagtail_editor_grants(group: Group, page_permissions: tuple[str, ...]) -> None:
+    """Exactly these page rights on the tree root (a right the role lost is taken away) and media rights on the
+    root collection, when Wagtail has made them."""
     from wagtail.models import Collection, GroupCollectionPermission, GroupPagePermission, Page
 
     root_page = Page.get_first_root_node()
     if root_page is not None:
+        GroupPagePermission.objects.filter(group=group, page=root_page).exclude(
+            permission__codename__in=page_permissions
+        ).delete()
         for permission in Permission.objects.filter(
-            content_type__app_label="wagtailcore", codename__in=WAGTAIL_PAGE_PERMISSIONS
+            content_type__app_label="wagtailcore", codename__in=page_permissions
         ):
             GroupPagePermission.objects.get_or_create(group=group, page=root_page, permission=permission)
     root_collection = Collection.get_first_root_node()
@@ -213,6 +232,6 @@ def roles_sync() -> None:
         for role in ROLES:
             group, _ = Group.objects.get_or_create(name=role.name)
             group.permissions.set(_role_permissions(role))
-            if role.wagtail_editor:
-                _wagtail_editor_grants(group)
+            if role.wagtail_page_permissions:
+                _wagtail_editor_grants(group, role.wagtail_page_permissions)
             Post.objects.update_or_create(code=role.code, defaults={"name": role.name, "group": group})

@@ -16,6 +16,7 @@ from core.money import CENT, to_kwh, to_money
 from core.selectors.tariffs import tariff_version_for
 
 ZERO = Decimal("0")
+QUANTITY_LIMIT = Decimal("1e10")
 PERIODS = (TimePeriod.PEAK, TimePeriod.FLAT, TimePeriod.VALLEY)
 # Marked for translation here; translated (and cached) when a line is built.
 PERIOD_LABELS = {
@@ -289,6 +290,10 @@ def quantity_parse(value, *, field: str, label: str, allow_none: bool = False) -
         raise InvalidReading(_("%(label)s必须是数字") % {"label": label}, field=field)
     if number < 0:
         raise InvalidReading(_("%(label)s不能为负数") % {"label": label}, field=field)
+    # The database holds quantities in 12 digits with 2 decimals; anything larger is a typo (and "1e27" would
+    # overflow quantize's 28-digit context).
+    if number >= QUANTITY_LIMIT:
+        raise InvalidReading(_("%(label)s数值过大") % {"label": label}, field=field)
     if number != number.quantize(CENT):
         raise InvalidReading(_("%(label)s最多保留两位小数") % {"label": label}, field=field)
     return number.quantize(CENT)

@@ -22,6 +22,7 @@ EXPECTED = [
     DemoLogin("demo-clerk", "demo95598", "营业厅受理员", "/django-admin/"),
     DemoLogin("demo-supervisor", "demo95598", "班长", "/django-admin/"),
     DemoLogin("demo-editor", "demo95598", "内容编辑", "/admin/"),
+    DemoLogin("demo-approver", "demo95598", "内容审核", "/admin/"),
     DemoLogin("demo-admin", "demo95598", "系统管理员", "/django-admin/"),
 ]
 
@@ -55,6 +56,7 @@ def test_demo_users_ensure_is_idempotent_and_gives_each_role_its_group():
     assert first == [
         ("demo-admin", True, True, []),
         ("demo-agent", True, False, ["95598坐席"]),
+        ("demo-approver", True, False, ["内容审核"]),
         ("demo-clerk", True, False, ["营业厅受理员"]),
         ("demo-customer", False, False, []),
         ("demo-editor", True, False, ["内容编辑"]),

@@ -14,6 +14,7 @@ EXPECTED_POSTS = [
     ("agent", "95598坐席"),
     ("archivist", "资料管理员"),
     ("auditor", "稽查员"),
+    ("content_approver", "内容审核"),
     ("content_editor", "内容编辑"),
     ("counter_clerk", "营业厅受理员"),
     ("dispatcher", "抢修指挥员"),
@@ -140,18 +141,33 @@ def test_administrator_holds_every_permission():
     assert Group.objects.get(name="系统管理员").permissions.count() == Permission.objects.count()
 
 
-def test_content_editor_can_use_wagtail_admin_pages_and_media():
-    group = Group.objects.get(name="内容编辑")
-    assert group_permission_names("内容编辑") == {"wagtailadmin.access_admin"}
+@pytest.mark.parametrize(
+    ("group_name", "page_rights"),
+    [
+        ("内容编辑", {"add_page", "change_page", "lock_page", "unlock_page"}),
+        ("内容审核", {"add_page", "change_page", "publish_page", "lock_page", "unlock_page"}),
+    ],
+)
+def test_content_editors_write_and_approvers_publish_in_the_wagtail_admin(group_name, page_rights):
+    group = Group.objects.get(name=group_name)
+    assert group_permission_names(group_name) == {"wagtailadmin.access_admin"}
     root = Page.get_first_root_node()
     assert set(
         GroupPagePermission.objects.filter(group=group, page=root).values_list("permission__codename", flat=True)
-    ) == {"add_page", "change_page", "publish_page", "lock_page", "unlock_page"}
+    ) == page_rights
     assert set(
         GroupCollectionPermission.objects.filter(
             group=group, collection=Collection.get_first_root_node()
         ).values_list("permission__codename", flat=True)
     ) == {"add_document", "change_document", "choose_document", "add_image", "change_image", "choose_image"}
+
+
+def test_roles_sync_takes_back_a_publish_right_the_editor_role_no_longer_has():
+    group = Group.objects.get(name="内容编辑")
+    publish = Permission.objects.get(content_type__app_label="wagtailcore", codename="publish_page")
+    GroupPagePermission.objects.create(group=group, page=Page.get_first_root_node(), permission=publish)
+    roles_sync()
+    assert not GroupPagePermission.objects.filter(group=group, permission=publish).exists()
 
 
 def test_a_user_in_the_agent_group_has_the_permissions(django_user_model):
