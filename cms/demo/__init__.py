@@ -1,12 +1,23 @@
-"""The demo website built by seed_demo (owner: seed helper)."""
+"""The demo website built by seed_demo: sections, policies, tariffs, news, outage notices, knowledge base, outlets,
+surveys and English translations of the key pages (cms.demo.build)."""
+from django.utils.translation import gettext as _
+
 from core.signals import demo_data_seeded
 
 
-def _demo_site_build(sender, **kwargs) -> None:
-    """The demo's website: make the 95598 home page the site root once the demo data is seeded."""
-    from cms.services import cms_site_ensure
+def _demo_site_build(sender, stdout=None, **kwargs) -> None:
+    """The demo's website, once the demo's organisation, topology and customers exist."""
+    from cms.demo.build import demo_site_build
 
-    cms_site_ensure()
+    result = demo_site_build(out=stdout.write if stdout is not None else None)
+    if stdout is not None:
+        stdout.write(
+            _("网站演示内容：新建 %(created)s 个页面，已有 %(found)s 个，%(outages)s 个停电公告已发布到停电信息，用时 %(s).1f 秒")
+            % {"created": result.pages_created, "found": result.pages_found,
+               "outages": result.notices_with_outage, "s": result.seconds}
+        )
+        for title in result.refused:
+            stdout.write(_("  未能发布：%(title)s") % {"title": title})
 
 
 def connect_signals() -> None:

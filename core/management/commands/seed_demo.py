@@ -97,7 +97,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         # The demo's staff logins and the portal's CMS home page belong to a ready-to-show demo too.
         demo_users_ensure(allow_fixed_passwords=True)
-        demo_data_seeded.send(sender=self.__class__)
+        demo_data_seeded.send(sender=self.__class__, stdout=self.stdout)
         elapsed = time.monotonic() - started
         if result.customers_added == 0:
             self.stdout.write(
