@@ -72,6 +72,7 @@ def test_period_can_be_given_and_is_the_first_of_its_month():
         ({"total": "abc"}, InvalidReading, "总示数必须是数字"),
         ({"total": 1200.5}, InvalidReading, "总示数必须是数字"),
         ({"total": "NaN"}, InvalidReading, "总示数必须是数字"),
+        ({"total": "1e27"}, InvalidReading, "总示数数值过大"),
         ({"total": "1200.123"}, InvalidReading, "总示数最多保留两位小数"),
         ({"total": "1099.99"}, ReadingBelowPrevious, "本次示数小于上次示数"),
         ({"total": "1300", "read_on": datetime.date(2026, 1, 30)}, ReadingOutOfOrder, "抄表日期早于上次抄表日期2026-01-31"),
