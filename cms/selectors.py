@@ -1,61 +1,28 @@
 """Reads of the knowledge base, outlets and surveys the pages and the agents' console share."""
 from __future__ import annotations
 
-import re
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from itertools import groupby
 
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from django.utils.translation import get_supported_language_variant
 from wagtail.models import Locale, Page
 
 from cms.models import KnowledgeArticlePage, KnowledgeArticleTag, KnowledgeCategory, OutletPage
-
-KNOWLEDGE_QUERY_MAX_CHARS = 50
-
-# Question words carry no topic: "阶梯电价怎么算" is about 阶梯电价, not about 怎么.
-_STOP_TERMS = frozenset(
-    {
-        "怎么", "么算", "么办", "如何", "什么", "为什", "么时", "时候", "哪里", "可以", "是否", "需要", "一下",
-        "请问", "我的", "我家", "我们", "有没", "没有",
-        "how", "what", "when", "where", "why", "can", "the", "and", "for", "does", "with", "my", "is", "do",
-        "to", "of", "in", "an", "a", "i",
-    }
-)
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_WORD = re.compile(r"[0-9A-Za-z]+")
-
-# Where a term is found counts for more in the title than deep in the answer.
-_WEIGHT_TITLE = 8
-_WEIGHT_TAG = 5
-_WEIGHT_SHORT_ANSWER = 3
-_WEIGHT_ANSWER = 1
-_WEIGHT_WHOLE_QUERY_IN_TITLE = 20
+from cms.search import search_annotate, search_terms_parse
 
 
 @dataclass(frozen=True)
 class KnowledgeHit:
-    """One article an agent can read out: its question, short answer and where it lives on the site."""
+    """One article an agent can read out: its question, short answer and its path on the public site."""
 
     page_id: int
     title: str
     short_answer: str
     url: str
     category: str
-
-
-def search_terms(query: str) -> list[str]:
-    """The terms of a query: Chinese runs as overlapping two-character pieces (Chinese has no spaces between
-    words, so "阶梯电价怎么算" becomes 阶梯, 梯电, 电价, ...), Latin words as they are; question words dropped."""
-    text = query.strip()[:KNOWLEDGE_QUERY_MAX_CHARS].lower()
-    terms: list[str] = []
-    for run in _CJK_RUN.findall(text):
-        pieces = [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
-        terms.extend(pieces)
-    terms.extend(_WORD.findall(text))
-    kept = [t for t in dict.fromkeys(terms) if t not in _STOP_TERMS]
-    return kept
 
 
 def _locale_for(language: str) -> Locale | None:
@@ -66,52 +33,40 @@ def _locale_for(language: str) -> Locale | None:
 
 
 def knowledge_search(*, query: str, language: str, limit: int = 20) -> list[KnowledgeHit]:
-    """Live articles of the language's locale matching the query, best first (portable: SQLite and PostgreSQL).
+    """Live articles of the language's locale matching the query, best first, in one query.
 
-    Each term found in the title, a tag, the short answer or the answer adds its weight; the whole query
-    found in the title adds the most, so "电费" and "阶梯电价怎么算" both put the right article first."""
-    terms = search_terms(query)
+    Chinese-aware through the site search's matcher (cms.search): "电费" and a spoken "阶梯电价怎么算" both find
+    the right article on SQLite and PostgreSQL. Raises SearchQueryTooLong past SEARCH_QUERY_MAX_LENGTH characters;
+    an empty query, an unknown language or a limit of 0 find nothing."""
+    terms = search_terms_parse(query)
     locale = _locale_for(language)
     if not terms or locale is None or limit <= 0:
         return []
-    whole = query.strip()[:KNOWLEDGE_QUERY_MAX_CHARS]
-    weights = []
-    matches = Q()
-    for term in terms:
-        tagged = Exists(
-            KnowledgeArticleTag.objects.filter(content_object_id=OuterRef("pk"), tag__name__icontains=term)
-        )
-        for condition, weight in (
-            (Q(title__icontains=term), _WEIGHT_TITLE),
-            (Q(tagged), _WEIGHT_TAG),
-            (Q(short_answer__icontains=term), _WEIGHT_SHORT_ANSWER),
-            (Q(answer__icontains=term), _WEIGHT_ANSWER),
-        ):
-            weights.append(Case(When(condition, then=Value(weight)), default=Value(0), output_field=IntegerField()))
-            matches |= condition
-    weights.append(
-        Case(When(title__icontains=whole, then=Value(_WEIGHT_WHOLE_QUERY_IN_TITLE)), default=Value(0),
-             output_field=IntegerField())
-    )
-    score = sum(weights[1:], weights[0])
-    articles = (
-        KnowledgeArticlePage.objects.live()
-        .filter(locale=locale)
-        .filter(matches)
-        .select_related("category")
-        .annotate(score=Coalesce(score, Value(0)))
-        .order_by("-score", "title", "pk")[:limit]
-    )
+    articles = search_annotate(
+        KnowledgeArticlePage.objects.live().filter(locale=locale).select_related("category"), terms=terms
+    )[:limit]
+    url_cache = _SiteRootPathCache()
     return [
         KnowledgeHit(
             page_id=article.pk,
             title=article.title,
             short_answer=article.short_answer,
-            url=article.get_url() or "",
+            url=_page_path(article, cache_object=url_cache),
             category=article.category.display_name(language=locale.language_code),
         )
         for article in articles
     ]
+
+
+class _SiteRootPathCache:
+    """Wagtail caches the site root paths on whatever object is passed to get_url_parts() as the request: one of
+    these shared by a batch of pages reads them once instead of once per page."""
+
+
+def _page_path(page: Page, *, cache_object: object) -> str:
+    """The page's path on the public site ("/knowledge/tiered-price/", "/en/..."); "" when it is not routable."""
+    parts = page.get_url_parts(request=cache_object)
+    return parts[2] if parts is not None and parts[2] is not None else ""
 
 
 @dataclass(frozen=True)
@@ -171,3 +126,65 @@ def outlets_by_county(*, index: Page) -> list[OutletCounty]:
         OutletCounty(name=branch.name, outlets=list(items))
         for branch, items in groupby(outlets, key=lambda o: o.branch)
     ]
+
+
+MAP_WIDTH = Decimal(640)
+MAP_HEIGHT = Decimal(440)
+MAP_PADDING = Decimal(40)
+_MAP_PLACES = Decimal("0.1")
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    """An outlet placed on the map: circle centre, where its label goes and which way the label runs."""
+
+    title: str
+    url: str
+    x: Decimal
+    y: Decimal
+    label_x: Decimal
+    label_y: Decimal
+    anchor: str
+
+
+@dataclass(frozen=True)
+class OutletMap:
+    width: Decimal
+    height: Decimal
+    points: list[MapPoint]
+
+
+def outlet_map(*, outlets: list[OutletPage], request=None) -> OutletMap | None:
+    """The outlets drawn by latitude/longitude (equirectangular, longitude shrunk by the cosine of the middle
+    latitude so distances look right), fitted with one scale into the frame; None when there is nothing to draw."""
+    if not outlets:
+        return None
+    lats = [o.latitude for o in outlets]
+    lons = [o.longitude for o in outlets]
+    middle = (max(lats) + min(lats)) / 2
+    shrink = Decimal(str(round(math.cos(math.radians(middle)), 6)))
+    span_x = (max(lons) - min(lons)) * shrink
+    span_y = max(lats) - min(lats)
+    inner_w = MAP_WIDTH - 2 * MAP_PADDING * 3  # labels need room beside the outermost points
+    inner_h = MAP_HEIGHT - 2 * MAP_PADDING
+    scales = [s for s in (inner_w / span_x if span_x else None, inner_h / span_y if span_y else None) if s]
+    scale = min(scales) if scales else Decimal(0)
+    offset_x = (MAP_WIDTH - span_x * scale) / 2
+    offset_y = (MAP_HEIGHT - span_y * scale) / 2
+    points = []
+    for outlet in outlets:
+        x = (offset_x + (outlet.longitude - min(lons)) * shrink * scale).quantize(_MAP_PLACES)
+        y = (offset_y + (max(lats) - outlet.latitude) * scale).quantize(_MAP_PLACES)
+        on_right = x > MAP_WIDTH * Decimal("0.6")
+        points.append(
+            MapPoint(
+                title=outlet.title,
+                url=outlet.get_url(request=request) or "",
+                x=x,
+                y=y,
+                label_x=x - 9 if on_right else x + 9,
+                label_y=y + 4,
+                anchor="end" if on_right else "start",
+            )
+        )
+    return OutletMap(width=MAP_WIDTH, height=MAP_HEIGHT, points=points)

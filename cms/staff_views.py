@@ -12,7 +12,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from cms.selectors import KNOWLEDGE_QUERY_MAX_CHARS, knowledge_search
+from cms.search import SearchQueryTooLong
+from cms.selectors import knowledge_search
 
 KNOWLEDGE_SEARCH_LANGUAGES = ("zh-hans", "en")
 
@@ -35,11 +36,14 @@ def knowledge_search_page(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     language = request.GET.get("lang", "") or get_language() or "zh-hans"
     error = ""
+    hits = []
     if language not in KNOWLEDGE_SEARCH_LANGUAGES:
         error = _("不支持的语言。")
-    elif len(query) > KNOWLEDGE_QUERY_MAX_CHARS:
-        error = _("搜索词太长，请不超过%(max)s个字。") % {"max": KNOWLEDGE_QUERY_MAX_CHARS}
-    hits = [] if error or not query else knowledge_search(query=query, language=language)
+    elif query:
+        try:
+            hits = knowledge_search(query=query, language=language)
+        except SearchQueryTooLong as refused:
+            error = str(refused)
     if request.GET.get("format") == "json":
         status = 400 if error else 200
         body = {"query": query, "language": language, "error": error, "results": [asdict(hit) for hit in hits]}

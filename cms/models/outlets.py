@@ -1,4 +1,6 @@
 """Service outlets (营业厅)."""
+from urllib.parse import quote
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
@@ -19,6 +21,17 @@ class OutletIndexPage(Page):
     class Meta:
         verbose_name = _("营业厅栏目")
         verbose_name_plural = _("营业厅栏目")
+
+    def get_context(self, request, *args, **kwargs):
+        from cms.selectors import outlet_map, outlets_by_county
+
+        context = super().get_context(request, *args, **kwargs)
+        counties = outlets_by_county(index=self)
+        context["counties"] = counties
+        context["outlet_map"] = outlet_map(
+            outlets=[o for county in counties for o in county.outlets], request=request
+        )
+        return context
 
 
 class OutletPage(Page):
@@ -57,3 +70,32 @@ class OutletPage(Page):
     class Meta:
         verbose_name = _("营业厅")
         verbose_name_plural = _("营业厅")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["index_page"] = self.get_parent()
+        return context
+
+    @property
+    def opening_hours_lines(self) -> list[str]:
+        return _lines(self.opening_hours)
+
+    @property
+    def service_lines(self) -> list[str]:
+        return _lines(self.services)
+
+    @property
+    def phone_href(self) -> str:
+        """The number as a tel: link: digits and a leading + only (editors write "0718-8221234")."""
+        digits = "".join(ch for ch in self.phone if ch.isdigit() or ch == "+")
+        return f"tel:{digits}" if digits else ""
+
+    @property
+    def geo_uri(self) -> str:
+        """A geo: link (RFC 5870) phones open in their map app, with the hall's name as the label."""
+        where = f"{self.latitude},{self.longitude}"
+        return f"geo:{where}?q={where}({quote(self.title)})"
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
