@@ -1,5 +1,9 @@
 """News and notices (新闻公告) with categories and dates."""
+from django.core.paginator import Paginator
 from django.db import models
+from django.db.models import QuerySet
+from django.utils.http import urlencode
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.fields import StreamField
@@ -27,6 +31,13 @@ class NewsCategory(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def label(self) -> str:
+        """The name in the visitor's language (English when there is one and the page is English)."""
+        if self.name_en and (get_language() or "").startswith("en"):
+            return self.name_en
+        return self.name
+
 
 class NewsIndexPage(Page):
     """Lists news and notices, newest first, filterable by category."""
@@ -38,9 +49,37 @@ class NewsIndexPage(Page):
     parent_page_types = ["cms.HomePage", "cms.SectionPage"]
     subpage_types = ["cms.NewsPage"]
 
+    news_per_page = 20
+
     class Meta:
         verbose_name = _("新闻公告栏目")
         verbose_name_plural = _("新闻公告栏目")
+
+    def news(self) -> QuerySet["NewsPage"]:
+        """Live news under this index, newest first, with their categories."""
+        return NewsPage.objects.child_of(self).live().public().select_related("category").order_by("-date", "-pk")
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        news = self.news()
+        # Only categories that have news here, so the filter bar never leads to an empty page.
+        categories = list(NewsCategory.objects.filter(pages__in=news).distinct().order_by("name"))
+        slug = request.GET.get("category", "")
+        category = None
+        if slug:
+            category = next((c for c in categories if c.slug == slug), None)
+            news = news.filter(category=category) if category else news.none()
+        context.update(
+            page_obj=Paginator(news, self.news_per_page).get_page(request.GET.get("page")),
+            categories=[
+                {"category": c, "query": urlencode({"category": c.slug}), "current": c == category}
+                for c in categories
+            ],
+            category=category,
+            unknown_category=bool(slug) and category is None,
+            filter_query=urlencode({"category": category.slug}) if category else "",
+        )
+        return context
 
 
 class NewsPage(Page):

@@ -26,6 +26,15 @@ class SectionPage(Page):
         verbose_name = _("栏目")
         verbose_name_plural = _("栏目")
 
+    def live_children(self) -> list[Page]:
+        """The section's published, unrestricted pages in the editors' order (one query per page type)."""
+        return list(self.get_children().live().public().specific())
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["children"] = self.live_children()
+        return context
+
 
 class StandardPage(Page):
     """A page of content built from the shared blocks."""

@@ -1,5 +1,12 @@
 """Policies and regulations (法规政策)."""
+import datetime
+
+from django.core.paginator import Page as PaginatorPage
+from django.core.paginator import Paginator
 from django.db import models
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel
@@ -20,9 +27,44 @@ class PolicyIndexPage(Page):
     parent_page_types = ["cms.HomePage", "cms.SectionPage"]
     subpage_types = ["cms.PolicyPage"]
 
+    policies_per_page = 20
+    # ?status= values of the filter bar; anything else shows every policy.
+    STATUS_FILTERS = (("", _("全部")), ("in_force", _("现行有效")), ("repealed", _("已废止")))
+
     class Meta:
         verbose_name = _("法规政策栏目")
         verbose_name_plural = _("法规政策栏目")
+
+    def policies(self, *, status: str = "", on_date: datetime.date | None = None) -> QuerySet["PolicyPage"]:
+        """Live policies under this index, newest effective first; status "in_force" or "repealed" on a date."""
+        on_date = on_date or timezone.localdate()
+        policies = PolicyPage.objects.child_of(self).live().public().order_by("-effective_on", "-pk")
+        if status == "in_force":
+            policies = policies.filter(effective_on__lte=on_date).filter(
+                Q(repealed_on__isnull=True) | Q(repealed_on__gt=on_date)
+            )
+        elif status == "repealed":
+            policies = policies.filter(repealed_on__lte=on_date)
+        return policies
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        status = request.GET.get("status", "")
+        if status not in dict(self.STATUS_FILTERS):
+            status = ""
+        page_obj: PaginatorPage = Paginator(self.policies(status=status), self.policies_per_page).get_page(
+            request.GET.get("page")
+        )
+        context.update(
+            page_obj=page_obj,
+            status=status,
+            status_filters=[
+                {"value": value, "label": label, "query": urlencode({"status": value}) if value else ""}
+                for value, label in self.STATUS_FILTERS
+            ],
+            filter_query=urlencode({"status": status}) if status else "",
+        )
+        return context
 
 
 class PolicyPage(Page):
@@ -63,9 +105,32 @@ class PolicyPage(Page):
     parent_page_types = ["cms.PolicyIndexPage"]
     subpage_types = []
 
+    STATUS_LABELS = {"pending": _("尚未施行"), "in_force": _("现行有效"), "repealed": _("已废止")}
+
     class Meta:
         verbose_name = _("法规政策")
         verbose_name_plural = _("法规政策")
+
+    def status_on(self, on_date: datetime.date) -> str:
+        """"pending" before its effective date, "repealed" from its repeal date, else "in_force"."""
+        if self.repealed_on is not None and self.repealed_on <= on_date:
+            return "repealed"
+        if self.effective_on > on_date:
+            return "pending"
+        return "in_force"
+
+    @property
+    def status(self) -> str:
+        return self.status_on(timezone.localdate())
+
+    @property
+    def status_label(self) -> str:
+        return self.STATUS_LABELS[self.status]
+
+    def get_context(self, request, *args, **kwargs):
+        context = super().get_context(request, *args, **kwargs)
+        context["attachments"] = list(self.attachments.select_related("document"))
+        return context
 
 
 class PolicyAttachment(Orderable):
