@@ -146,6 +146,7 @@ def outage_announce_check(
     reason: str,
     starts_at: datetime.datetime,
     ends_at: datetime.datetime,
+    streets: str = "",
     substation_ids: Iterable[int] = (),
     feeder_ids: Iterable[int] = (),
     transformer_area_ids: Iterable[int] = (),
@@ -153,7 +154,7 @@ def outage_announce_check(
     now: datetime.datetime | None = None,
 ) -> None:
     """Raise the OutageError that outage_announce would raise with these values, writing nothing (editing forms
-    refuse a notice before it is published)."""
+    refuse a notice before it is published). The streets are free text and never refused."""
     now = now or timezone.now()
     _check_text(title=title, reason=reason)
     _check_kind_and_times(kind=kind, starts_at=starts_at, ends_at=ends_at)
