@@ -22,12 +22,15 @@ class Event(models.TextChoices):
     ARREARS_REMINDER_AFTER = "arrears_reminder_after", _("欠费催缴")
     OUTAGE_PLANNED = "outage_planned", _("计划停电通知")
     OUTAGE_RESTORED = "outage_restored", _("恢复送电通知")
+    OUTAGE_CANCELLED = "outage_cancelled", _("停电取消通知")
     SURVEY_INVITATION = "survey_invitation", _("问卷调查邀请")
 
 
 # Sent whatever the customer's SMS opt-out says: a login code the customer asked for, and outage notices
 # the supply rules require.
-ESSENTIAL_EVENTS = frozenset({Event.LOGIN_CODE, Event.OUTAGE_PLANNED, Event.OUTAGE_RESTORED})
+ESSENTIAL_EVENTS = frozenset(
+    {Event.LOGIN_CODE, Event.OUTAGE_PLANNED, Event.OUTAGE_RESTORED, Event.OUTAGE_CANCELLED}
+)
 
 
 class Channel(models.TextChoices):
