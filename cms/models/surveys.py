@@ -1,7 +1,10 @@
 """Market surveys and opinion collection (市场调查, 意见征集) built with Wagtail's form builder."""
 from django.conf import settings
 from django.db import models
+from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
@@ -48,9 +51,58 @@ class SurveyPage(AbstractForm):
     parent_page_types = ["cms.HomePage", "cms.SectionPage"]
     subpage_types = []
 
+    # Every form carries a CSRF token and the answer state depends on who asks: never serve a cached copy.
+    page_cache_enabled = False
+
     class Meta:
         verbose_name = _("问卷调查")
         verbose_name_plural = _("问卷调查")
+
+    @property
+    def requires_login(self) -> bool:
+        return self.login_required or self.one_response_per_customer
+
+    def get_submission_class(self):
+        return SurveySubmission
+
+    def get_submissions(self):
+        return super().get_submissions().select_related("user")
+
+    def get_data_fields(self):
+        return [*super().get_data_fields()[:1], ("respondent", _("填写人")), *super().get_data_fields()[1:]]
+
+    def process_form_submission(self, form):
+        from cms.surveys import survey_submission_create
+
+        return survey_submission_create(page=self, form_data=form.cleaned_data, user=form.user)
+
+    def serve(self, request, *args, **kwargs):
+        from cms.surveys import SurveyLoginRequired, SurveyRefused, survey_check
+
+        try:
+            survey_check(page=self, user=request.user, now=timezone.now())
+        except SurveyLoginRequired:
+            return redirect_to_login(request.get_full_path())
+        except SurveyRefused as refused:
+            return self._render_refusal(request, refused)
+        if request.method == "POST":
+            form = self.get_form(request.POST, request.FILES, page=self, user=request.user)
+            if form.is_valid():
+                try:
+                    submission = self.process_form_submission(form)
+                except SurveyRefused as refused:
+                    return self._render_refusal(request, refused)
+                return self.render_landing_page(request, submission, *args, **kwargs)
+        else:
+            form = self.get_form(page=self, user=request.user)
+        context = self.get_context(request)
+        context["form"] = form
+        return TemplateResponse(request, self.get_template(request), context)
+
+    def _render_refusal(self, request, refused):
+        context = self.get_context(request)
+        context["refusal"] = refused
+        return TemplateResponse(request, self.get_template(request), context)
 
 
 class SurveyField(AbstractFormField):
@@ -80,3 +132,7 @@ class SurveySubmission(AbstractFormSubmission):
                 name="cms_survey_one_response_per_respondent",
             ),
         ]
+
+    def get_data(self):
+        """The answers plus who gave them (the editors' results table and CSV export read this)."""
+        return {**super().get_data(), "respondent": self.user.get_username() if self.user_id else ""}
