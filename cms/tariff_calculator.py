@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime
-from decimal import InvalidOperation
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -57,7 +56,4 @@ class TariffCalculatorForm(forms.Form):
             self.add_error(error.field if error.field in self.fields else None, str(error))
         except (TariffNotFound, BillingError) as error:
             self.add_error(None, str(error))
-        except InvalidOperation:
-            # A huge exponent such as 1e30 cannot be rounded to 0.01 kWh.
-            self.add_error(None, _("电量数值过大，请检查后重新输入"))
         return data
