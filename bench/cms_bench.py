@@ -18,6 +18,7 @@ import argparse
 import datetime
 import http.client
 import json
+import math
 import os
 import shutil
 import statistics
@@ -78,7 +79,7 @@ def percentile(values: list[float], share: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(share * len(ordered))))
     return ordered[rank - 1]
 
 
