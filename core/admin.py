@@ -29,6 +29,8 @@ from core.models import (
     LedgerEntry,
     Meter,
     MeterReading,
+    Outage,
+    OutageArea,
     Payment,
     PaymentAllocation,
     Post,
@@ -725,3 +727,39 @@ class WarningThresholdAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     raw_id_fields = ["user"]
+
+
+# Outages: announced, revised, restored and cancelled only through core.services.outages (the CMS notice,
+# fault handling), which check the notice rules and tell customers; here they are looked up.
+
+
+class OutageAreaInline(admin.TabularInline):
+    model = OutageArea
+    fields = ["transformer_area"]
+    readonly_fields = ["transformer_area"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("transformer_area")
+
+
+@admin.register(Outage)
+class OutageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["title", "branch", "kind", "state", "starts_at", "ends_at", "affected_accounts", "announced_at"]
+    list_filter = ["state", "kind", "branch"]
+    list_select_related = ["branch"]
+    search_fields = ["title", "streets", "source_key"]
+    date_hierarchy = "starts_at"
+    fields = [
+        "branch", "kind", "state", "title", "reason", "streets", "starts_at", "ends_at", "restored_at",
+        "substations", "feeders", "transformer_areas", "affected_accounts", "source_key", "announced_at",
+        "announced_by", "cancelled_reason", "updated_at",
+    ]
+    inlines = [OutageAreaInline]

@@ -394,3 +394,24 @@ def test_outage_search_by_county_street_and_account_number(grid, django_assert_m
     assert list(outage_search(now=NOW + 9 * DAY)) == []
     with django_assert_max_num_queries(1):
         assert [o.branch.name for o in outage_search(now=NOW, account_number=grid.acc2.number)] == ["恩施市"]
+
+
+# Django admin
+
+
+def test_the_admin_lists_and_shows_outages_read_only(grid, client, django_assert_max_num_queries):
+    from django.contrib.auth import get_user_model
+
+    outage = announce(grid)
+    announce(grid, source_key="second", feeder_ids=[grid.f2.pk])
+    client.force_login(get_user_model().objects.create_superuser("admin", "admin@example.com", "pw"))
+    with django_assert_max_num_queries(12):
+        listing = client.get("/django-admin/core/outage/")
+    assert listing.status_code == 200
+    assert listing.content.decode().count("舞阳坝街道计划停电") >= 2
+    detail = client.get(f"/django-admin/core/outage/{outage.pk}/change/")
+    assert detail.status_code == 200
+    body = detail.content.decode()
+    assert grid.a1.name in body and grid.a2.name in body
+    assert 'name="_save"' not in body
+    assert client.get("/django-admin/core/outage/add/").status_code == 403
