@@ -274,3 +274,19 @@ class KnowledgePageTreeTests(WagtailPageTestCase):
             "name": "安全用电", "name_en": "Safety", "slug": "safety", "sort_order": 4})
         assert response.status_code == 302
         assert KnowledgeCategory.objects.get(slug="safety").name_en == "Safety"
+
+
+def test_english_faq_uses_english_category_names(client, kb):
+    home, index, categories, pages = kb
+    en = Locale.objects.get_or_create(language_code="en")[0]
+    home.copy_for_translation(en).save_revision().publish()
+    index_en = index.copy_for_translation(en)
+    index_en.title = "Knowledge base"
+    index_en.save_revision().publish()
+    article = pages["tiered-price"].copy_for_translation(en)
+    article.title = "How is the tiered tariff calculated?"
+    article.save_revision().publish()
+    body = client.get("/en/knowledge/").content.decode()
+    assert '<h2 id="faq-group-price">Bills and tariffs</h2>' in body
+    assert "<summary>How is the tiered tariff calculated?</summary>" in body
+    assert "阶梯电价是怎么计算的？" not in body
