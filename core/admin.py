@@ -763,3 +763,12 @@ class OutageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "announced_by", "cancelled_reason", "updated_at",
     ]
     inlines = [OutageAreaInline]
+
+
+@admin.register(OutageArea)
+class OutageAreaAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The lookup table "is this account affected": an outage's picks expanded to transformer areas."""
+
+    list_display = ["outage", "transformer_area"]
+    list_select_related = ["outage", "transformer_area"]
+    search_fields = ["outage__title", "transformer_area__name", "transformer_area__code"]
