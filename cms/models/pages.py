@@ -20,7 +20,18 @@ class SectionPage(Page):
     search_fields = Page.search_fields + [index.SearchField("intro"), index.SearchField("body")]
 
     parent_page_types = ["cms.HomePage", "cms.SectionPage"]
-    subpage_types = ["cms.SectionPage", "cms.StandardPage"]
+    # A section may hold any listing a site puts under a heading, e.g. 服务指南 > 营业厅 or 信息公开 > 停电公告.
+    subpage_types = [
+        "cms.SectionPage",
+        "cms.StandardPage",
+        "cms.PolicyIndexPage",
+        "cms.NewsIndexPage",
+        "cms.TariffPage",
+        "cms.OutageNoticeIndexPage",
+        "cms.KnowledgeIndexPage",
+        "cms.OutletIndexPage",
+        "cms.SurveyPage",
+    ]
 
     class Meta:
         verbose_name = _("栏目")

@@ -12,14 +12,19 @@ from wagtail.test.utils.form_data import inline_formset, nested_form_data, rich_
 
 from cms.models import (
     HomePage,
+    KnowledgeIndexPage,
     NewsCategory,
     NewsIndexPage,
     NewsPage,
+    OutageNoticeIndexPage,
+    OutletIndexPage,
     PolicyAttachment,
     PolicyIndexPage,
     PolicyPage,
     SectionPage,
     StandardPage,
+    SurveyPage,
+    TariffPage,
 )
 from cms.services import cms_site_ensure
 
@@ -55,7 +60,13 @@ class ContentPageCreationTests(WagtailPageTestCase):
         self.login()
 
     def test_where_each_page_type_may_be_created(self):
-        self.assertAllowedSubpageTypes(SectionPage, {SectionPage, StandardPage})
+        self.assertAllowedSubpageTypes(
+            SectionPage,
+            {
+                SectionPage, StandardPage, PolicyIndexPage, NewsIndexPage, TariffPage, OutageNoticeIndexPage,
+                KnowledgeIndexPage, OutletIndexPage, SurveyPage,
+            },
+        )
         self.assertCanCreateAt(HomePage, SectionPage)
         self.assertCanCreateAt(SectionPage, StandardPage)
         self.assertCanCreateAt(HomePage, PolicyIndexPage)

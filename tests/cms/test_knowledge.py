@@ -6,7 +6,7 @@ from wagtail.models import Locale
 from wagtail.test.utils import WagtailPageTestCase
 from wagtail.test.utils.form_data import nested_form_data, rich_text
 
-from cms.models import HomePage, KnowledgeArticlePage, KnowledgeCategory, KnowledgeIndexPage
+from cms.models import HomePage, KnowledgeArticlePage, KnowledgeCategory, KnowledgeIndexPage, SectionPage
 from cms.search import SearchQueryTooLong
 from cms.selectors import KnowledgeHit, knowledge_search
 from cms.services import cms_site_ensure
@@ -248,7 +248,7 @@ class KnowledgePageTreeTests(WagtailPageTestCase):
         self.login()
 
     def test_allowed_parents_and_children(self):
-        self.assertAllowedParentPageTypes(KnowledgeIndexPage, {HomePage})
+        self.assertAllowedParentPageTypes(KnowledgeIndexPage, {HomePage, SectionPage})
         self.assertAllowedSubpageTypes(KnowledgeIndexPage, {KnowledgeArticlePage})
         self.assertAllowedParentPageTypes(KnowledgeArticlePage, {KnowledgeIndexPage})
         self.assertCanNotCreateAt(HomePage, KnowledgeArticlePage)

@@ -5,7 +5,7 @@ import pytest
 from wagtail.test.utils import WagtailPageTestCase
 from wagtail.test.utils.form_data import nested_form_data
 
-from cms.models import HomePage, OutletIndexPage, OutletPage
+from cms.models import HomePage, OutletIndexPage, OutletPage, SectionPage
 from cms.selectors import MapPoint, outlet_map
 from cms.services import cms_site_ensure
 from tests.factories import BranchFactory
@@ -138,7 +138,7 @@ class OutletPageTreeTests(WagtailPageTestCase):
         self.login()
 
     def test_tree_rules(self):
-        self.assertAllowedParentPageTypes(OutletIndexPage, {HomePage})
+        self.assertAllowedParentPageTypes(OutletIndexPage, {HomePage, SectionPage})
         self.assertAllowedSubpageTypes(OutletIndexPage, {OutletPage})
         self.assertCanNotCreateAt(HomePage, OutletPage)
 

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from wagtail.test.utils import WagtailPageTestCase
 from wagtail.test.utils.form_data import inline_formset, nested_form_data, rich_text
 
-from cms.models import HomePage, SurveyField, SurveyKind, SurveyPage, SurveySubmission
+from cms.models import HomePage, SectionPage, SurveyField, SurveyKind, SurveyPage, SurveySubmission
 from cms.services import cms_site_ensure
 from cms.surveys import SurveyAlreadyAnswered, SurveyClosed, SurveyNotOpen, survey_submission_create
 
@@ -213,7 +213,7 @@ class SurveyPageTreeTests(WagtailPageTestCase):
         self.login()
 
     def test_tree_rules(self):
-        self.assertAllowedParentPageTypes(SurveyPage, {HomePage})
+        self.assertAllowedParentPageTypes(SurveyPage, {HomePage, SectionPage})
         self.assertAllowedSubpageTypes(SurveyPage, set())
 
     def test_editor_builds_a_survey_with_questions(self):
