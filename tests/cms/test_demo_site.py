@@ -134,16 +134,22 @@ def test_outage_notices_announce_core_outages_through_publishing(django_capture_
 
 
 def test_an_account_finds_its_outages_on_the_notice_index(seeded, client):
-    account = Account.objects.filter(branch=Branch.objects.order_by("code").first()).order_by("number").first()
-    response = client.get("/outages/", {"account_number": account.number})
+    first_branch = Branch.objects.order_by("code").first()
+    account = Account.objects.filter(branch=first_branch).order_by("number").first()
+    response = client.get("/outages/", {"account": account.number})
     assert response.status_code == 200
     html = response.content.decode()
-    upcoming = OutageNoticePage.objects.filter(
-        locale__language_code="zh-hans", outage__state=OutageState.ANNOUNCED
-    )
-    for notice in upcoming:
+    affecting = OutageNoticePage.objects.filter(
+        locale__language_code="zh-hans", outage__state=OutageState.ANNOUNCED,
+        outage__areas__transformer_area__service_points__account=account,
+    ).distinct()
+    assert affecting.count() >= 3
+    for notice in affecting:
         assert notice.title in html
     assert "线路改造停电公告（已恢复送电）" not in html
+    elsewhere = Account.objects.exclude(branch=first_branch).order_by("number").first()
+    html = client.get("/outages/", {"account": elsewhere.number}).content.decode()
+    assert "没有查到符合条件的停电信息" in html
 
 
 PATHS = [
