@@ -760,7 +760,8 @@ class OutageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = [
         "branch", "kind", "state", "title", "reason", "streets", "starts_at", "ends_at", "restored_at",
         "substations", "feeders", "transformer_areas", "affected_accounts", "source_key", "announced_at",
-        "announced_by", "cancelled_reason", "updated_at",
+        "announced_by", "revised_at", "revised_by", "restored_by", "cancelled_at", "cancelled_by", "cancelled_reason",
+        "updated_at",
     ]
     inlines = [OutageAreaInline]
 

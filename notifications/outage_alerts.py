@@ -9,7 +9,9 @@ every account fed from the outage's transformer areas.
   naming that revision ("outage:<id>:rev:<updated_at to the microsecond>"), so customers newly in scope hear of it too. A revision of
   text only (title, reason, street wording, the English translation of a notice) tells nobody.
 - "restored": the restored notice (OUTAGE_RESTORED) once, prefix "outage:<id>:restored".
-- "cancelled": nothing; notifications has no event for it (requested from the lead).
+- "cancelled": customers told of a planned or temporary outage that has not ended yet hear it is off
+  (OUTAGE_CANCELLED), once per withdrawal ("outage:<id>:cancelled:<cancelled_at>"): an outage announced again and
+  withdrawn again is a second withdrawal.
 Faults are not announced ahead (customers already have no power), and an outage already over is not announced.
 A failure here is logged, never raised: the outage change has committed.
 """
@@ -59,6 +61,13 @@ def outage_alert_send(*, outage_id: int, kind: str, material: bool = True) -> in
         return outage_notice_fan_out(
             accounts=accounts, event=Event.OUTAGE_RESTORED, data=outage_notice_data(outage),
             idempotency_prefix=f"outage:{outage.pk}:restored",
+        )
+    if kind == "cancelled" and outage.state == OutageState.CANCELLED:
+        if outage.kind == OutageKind.FAULT or outage.ends_at <= timezone.now() or outage.cancelled_at is None:
+            return 0
+        return outage_notice_fan_out(
+            accounts=accounts, event=Event.OUTAGE_CANCELLED, data=outage_notice_data(outage),
+            idempotency_prefix=f"outage:{outage.pk}:cancelled:{outage.cancelled_at:%Y%m%d%H%M%S%f}",
         )
     if kind not in ("announced", "revised") or outage.state != OutageState.ANNOUNCED:
         return 0

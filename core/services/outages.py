@@ -292,6 +292,7 @@ def _revise(
         outage.announced_by = user
     for name, value in new_text.items():
         setattr(outage, name, value)
+    outage.revised_at, outage.revised_by = now, user
     outage.starts_at, outage.ends_at = starts_at, ends_at
     _picks_set(outage=outage, scope=scope)
     _areas_replace(outage=outage, area_ids=scope.expanded_area_ids)
@@ -349,14 +350,18 @@ def outage_restore(
             raise OutageTimesInvalid(_("恢复送电时间不能晚于当前时间"), field="restored_at")
         locked.state = OutageState.RESTORED
         locked.restored_at = restored_at
-        locked.save(update_fields=["state", "restored_at", "updated_at"])
+        locked.restored_by = user
+        locked.save(update_fields=["state", "restored_at", "restored_by", "updated_at"])
         logger.info("outage %s restored by %s at %s", locked.pk, getattr(user, "pk", None), now.isoformat())
         _changed_on_commit(outage=locked, kind="restored", material=True)
     return locked
 
 
-def outage_cancel(*, outage: Outage, reason: str, user=None) -> Outage:
+def outage_cancel(
+    *, outage: Outage, reason: str, user=None, now: datetime.datetime | None = None
+) -> Outage:
     """Withdraw an announced outage (取消); withdrawing a withdrawn one changes nothing. Locks the outage row."""
+    now = now or timezone.now()
     reason = (reason or "").strip()
     if not reason:
         raise OutageError(_("请填写取消原因"), field="reason")
@@ -370,7 +375,8 @@ def outage_cancel(*, outage: Outage, reason: str, user=None) -> Outage:
             raise OutageStateInvalid(_("该停电已恢复送电，不能取消"), field=None)
         locked.state = OutageState.CANCELLED
         locked.cancelled_reason = reason
-        locked.save(update_fields=["state", "cancelled_reason", "updated_at"])
+        locked.cancelled_at, locked.cancelled_by = now, user
+        locked.save(update_fields=["state", "cancelled_reason", "cancelled_at", "cancelled_by", "updated_at"])
         logger.info("outage %s cancelled by %s", locked.pk, getattr(user, "pk", None))
         _changed_on_commit(outage=locked, kind="cancelled", material=True)
     return locked

@@ -339,6 +339,20 @@ def test_cancel_withdraws_once_and_a_new_announcement_revives_it(grid, signals, 
     assert signals == [("cancelled", True), ("revised", True)]
 
 
+def test_each_change_records_who_made_it_and_when(grid, django_user_model):
+    announcer, reviser, controller = (django_user_model.objects.create_user(username=n) for n in ("a", "b", "c"))
+    outage = announce(grid, user=announcer, source_key="cms:who")
+    revised = announce(grid, user=reviser, source_key="cms:who", reason="10kV线路改造", now=NOW + HOUR)
+    assert (revised.announced_by, revised.announced_at) == (announcer, NOW)
+    assert (revised.revised_by, revised.revised_at) == (reviser, NOW + HOUR)
+    cancelled = outage_cancel(outage=outage, reason="施工推迟", user=controller, now=NOW + 2 * HOUR)
+    assert (cancelled.cancelled_by, cancelled.cancelled_at) == (controller, NOW + 2 * HOUR)
+
+    fault = announce(grid, kind=OutageKind.FAULT, starts_at=NOW - 2 * HOUR, ends_at=NOW + 2 * HOUR)
+    restored = outage_restore(outage=fault, restored_at=NOW - HOUR, user=controller, now=NOW)
+    assert (restored.restored_by, restored.restored_at) == (controller, NOW - HOUR)
+
+
 def test_signals_wait_for_the_commit(grid, signals, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         announce(grid)

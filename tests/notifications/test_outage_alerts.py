@@ -138,7 +138,9 @@ def test_new_times_or_scope_are_told_again(grid, requests, twilio, django_captur
     assert len(_sms("13800000003")) == 1
 
 
-def test_restoration_is_told_once_and_cancellation_not_at_all(grid, requests, twilio, django_capture_on_commit_callbacks):
+def test_restoration_is_told_once_and_a_withdrawal_once_per_withdrawal(
+    grid, requests, twilio, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         fault = grid.announce(kind=OutageKind.FAULT, starts_at=grid.now - 2 * HOUR, ends_at=grid.now + 2 * HOUR)
     assert requests == []  # a fault is not announced ahead
@@ -154,8 +156,31 @@ def test_restoration_is_told_once_and_cancellation_not_at_all(grid, requests, tw
     with django_capture_on_commit_callbacks(execute=True):
         planned = grid.announce(source_key="other", starts_at=grid.now + 9 * DAY, ends_at=grid.now + 9 * DAY + HOUR)
     with django_capture_on_commit_callbacks(execute=True):
-        outage_cancel(outage=planned, reason="天气原因")
-    assert [prefix for _, prefix, _ in requests][2:] == [f"outage:{planned.pk}"]
+        cancelled = outage_cancel(outage=planned, reason="天气原因")
+    outage_changed.send(sender=type(planned), outage_id=planned.pk, kind="cancelled", material=True)
+    first_withdrawal = f"outage:{planned.pk}:cancelled:{cancelled.cancelled_at:%Y%m%d%H%M%S%f}"
+    assert [(event, prefix) for event, prefix, _ in requests][2:] == [
+        (Event.OUTAGE_PLANNED, f"outage:{planned.pk}"),
+        (Event.OUTAGE_CANCELLED, first_withdrawal),
+        (Event.OUTAGE_CANCELLED, first_withdrawal),
+    ]
+    starts = timezone.localtime(planned.starts_at).strftime("%Y-%m-%d %H:%M")
+    ends = timezone.localtime(planned.ends_at).strftime("%Y-%m-%d %H:%M")
+    assert _sms("13800000002")[-1] == (
+        f"【国网95598】原定{starts}至{ends}舞阳大道1-99号、金桂小区的停电已取消，届时正常供电。"
+    )
+    assert len([body for body in _sms("13800000002") if "已取消" in body]) == 1
+
+    # Announced again and withdrawn again: a second withdrawal, told again.
+    with django_capture_on_commit_callbacks(execute=True):
+        grid.announce(source_key="other", starts_at=grid.now + 9 * DAY, ends_at=grid.now + 9 * DAY + HOUR)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = outage_cancel(outage=planned, reason="施工推迟", now=cancelled.cancelled_at + HOUR)
+    assert again.cancelled_at == cancelled.cancelled_at + HOUR
+    assert requests[-1][:2] == (
+        Event.OUTAGE_CANCELLED, f"outage:{planned.pk}:cancelled:{again.cancelled_at:%Y%m%d%H%M%S%f}"
+    )
+    assert len([body for body in _sms("13800000002") if "已取消" in body]) == 2
 
 
 def test_an_outage_already_over_is_not_announced(grid, requests):
