@@ -154,8 +154,7 @@ def demo_site_build(*, now: datetime.datetime | None = None, out: Output | None 
     """Build the demo website under the site's home page; what already exists (by slug) is left as it is."""
     started = time.monotonic()
     builder = _SiteBuilder(now=now or timezone.now(), out=out or (lambda line: None))
-    home = cms_site_ensure()
-    Locale.objects.get_or_create(language_code="en")
+    home = cms_site_ensure()  # also every configured language's Locale
     docs = _documents_ensure()
     builder.phase(_("栏目与内容页"), lambda: _sections_build(builder, home, docs))
     builder.phase(_("法规政策"), lambda: _policies_build(builder, home, docs))
