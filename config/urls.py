@@ -20,6 +20,7 @@ urlpatterns = [
     path("cms-admin/", RedirectView.as_view(url="/admin/", permanent=True)),
     path("documents/", include(wagtaildocs_urls)),
     path("accounts/", include("allauth.urls")),
+    path("", include("portal.urls")),
     path("notifications/", include("notifications.urls")),
     path("staff/notifications/", include("notifications.staff_urls")),
     path("staff/knowledge/", include("cms.staff_urls")),

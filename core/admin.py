@@ -16,6 +16,9 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import (
     Account,
+    AccountBinding,
+    BindingAttempt,
+    BindingCode,
     Bill,
     BillingRun,
     BillLine,
@@ -29,6 +32,8 @@ from core.models import (
     LedgerEntry,
     Meter,
     MeterReading,
+    OnlinePayment,
+    OnlineRefund,
     Outage,
     OutageArea,
     Payment,
@@ -36,6 +41,7 @@ from core.models import (
     Post,
     PowerFactorBand,
     ProcessDefinition,
+    ProviderEvent,
     ServicePoint,
     ServiceStation,
     StaffAssignment,
@@ -48,6 +54,7 @@ from core.models import (
     Ticket,
     TicketDaySequence,
     TicketEvent,
+    TicketReporter,
     TicketStep,
     TimeBand,
     TransformerArea,
@@ -773,3 +780,59 @@ class OutageAreaAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["outage", "transformer_area"]
     list_select_related = ["outage", "transformer_area"]
     search_fields = ["outage__title", "transformer_area__name", "transformer_area__code"]
+
+
+# Portal access, online payments and fault reporters: written only by core services, read here.
+
+
+@admin.register(AccountBinding)
+class AccountBindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["account", "user", "label", "method", "bound_at", "unbound_at"]
+    list_filter = ["method"]
+    list_select_related = ["account", "user"]
+    search_fields = ["account__number", "user__username"]
+    raw_id_fields = ["user", "account"]
+
+
+@admin.register(BindingAttempt)
+class BindingAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["attempted_at", "user", "ip_address", "account_number", "succeeded"]
+    list_filter = ["succeeded"]
+    search_fields = ["account_number", "ip_address", "user__username"]
+    date_hierarchy = "attempted_at"
+
+
+@admin.register(BindingCode)
+class BindingCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["account", "user", "sent_at", "expires_at", "attempts", "used_at"]
+    list_select_related = ["account", "user"]
+    exclude = ["code_hash"]
+
+
+@admin.register(OnlinePayment)
+class OnlinePaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["provider_reference", "account", "purpose", "amount", "state", "created_at", "succeeded_at"]
+    list_filter = ["state", "purpose", "provider"]
+    list_select_related = ["account"]
+    search_fields = ["provider_reference", "account__number"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(OnlineRefund)
+class OnlineRefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["provider_reference", "online_payment", "amount", "requested_by", "requested_at", "confirmed_at"]
+    search_fields = ["provider_reference", "online_payment__provider_reference"]
+
+
+@admin.register(ProviderEvent)
+class ProviderEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["event_id", "provider", "type", "object_reference", "received_at", "processed_at", "outcome"]
+    list_filter = ["provider", "type"]
+    search_fields = ["event_id", "object_reference"]
+
+
+@admin.register(TicketReporter)
+class TicketReporterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["ticket", "phone", "account", "channel", "reported_at", "told_restored_at"]
+    list_select_related = ["ticket", "account"]
+    search_fields = ["ticket__number", "phone"]

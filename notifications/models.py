@@ -23,13 +23,16 @@ class Event(models.TextChoices):
     OUTAGE_PLANNED = "outage_planned", _("计划停电通知")
     OUTAGE_RESTORED = "outage_restored", _("恢复送电通知")
     OUTAGE_CANCELLED = "outage_cancelled", _("停电取消通知")
+    BINDING_CODE = "binding_code", _("绑定户号验证码")
+    TIER_THRESHOLD_NEAR = "tier_threshold_near", _("阶梯电量提醒")
+    PREPAID_BALANCE_LOW = "prepaid_balance_low", _("预付费余额不足提醒")
     SURVEY_INVITATION = "survey_invitation", _("问卷调查邀请")
 
 
 # Sent whatever the customer's SMS opt-out says: a login code the customer asked for, and outage notices
 # the supply rules require.
 ESSENTIAL_EVENTS = frozenset(
-    {Event.LOGIN_CODE, Event.OUTAGE_PLANNED, Event.OUTAGE_RESTORED, Event.OUTAGE_CANCELLED}
+    {Event.LOGIN_CODE, Event.BINDING_CODE, Event.OUTAGE_PLANNED, Event.OUTAGE_RESTORED, Event.OUTAGE_CANCELLED}
 )
 
 

@@ -4,7 +4,15 @@ from .customers import Account, Customer
 from .grid import Feeder, Meter, ServicePoint, Substation, TransformerArea
 from .ledger import LateFee, LedgerEntry, Payment, PaymentAllocation
 from .org import Branch, Company, Post, ServiceStation, StaffAssignment
+from .online_payments import (
+    OnlinePayment,
+    OnlinePaymentPurpose,
+    OnlinePaymentState,
+    OnlineRefund,
+    ProviderEvent,
+)
 from .outages import Outage, OutageArea, OutageKind, OutageState
+from .portal_access import AccountBinding, BindingAttempt, BindingCode, BindingMethod
 from .readings import MeterReading
 from .tariffs import PowerFactorBand, Tariff, TariffPeriodPrice, TariffTier, TariffVersion, TimeBand
 from .tickets import (
@@ -19,6 +27,7 @@ from .tickets import (
     Ticket,
     TicketDaySequence,
     TicketEvent,
+    TicketReporter,
     TicketStep,
     TransitionDefinition,
     WarningThreshold,
@@ -26,6 +35,16 @@ from .tickets import (
 )
 
 __all__ = [
+    "TicketReporter",
+    "BindingMethod",
+    "BindingCode",
+    "BindingAttempt",
+    "AccountBinding",
+    "ProviderEvent",
+    "OnlineRefund",
+    "OnlinePaymentState",
+    "OnlinePaymentPurpose",
+    "OnlinePayment",
     "Account",
     "Bill",
     "BillLine",

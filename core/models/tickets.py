@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.storage import private_storage
+
 from .customers import Account, Customer
 from .grid import TransformerArea
 from .org import Branch, Post
@@ -208,6 +210,11 @@ class Ticket(models.Model):
     )
     transformer_area = models.ForeignKey(
         TransformerArea, on_delete=models.PROTECT, related_name="tickets", verbose_name=_("台区"),
+        null=True, blank=True,
+    )
+    # A fault report recorded against a known outage instead of dispatching a crew (the outage explains it).
+    outage = models.ForeignKey(
+        "core.Outage", on_delete=models.PROTECT, related_name="tickets", verbose_name=_("关联停电"),
         null=True, blank=True,
     )
     anonymous = models.BooleanField(_("匿名"), default=False)
@@ -460,7 +467,7 @@ class TicketAttachment(models.Model):
         TicketStep, on_delete=models.SET_NULL, related_name="attachments", verbose_name=_("上传时环节"),
         null=True, blank=True,
     )
-    file = models.FileField(_("文件"), upload_to="tickets/%Y/%m/", max_length=200)
+    file = models.FileField(_("文件"), upload_to="tickets/%Y/%m/", max_length=200, storage=private_storage)
     name = models.CharField(_("文件名"), max_length=200)
     content_type = models.CharField(_("文件类型"), max_length=100)
     size = models.PositiveIntegerField(_("大小（字节）"))
@@ -477,3 +484,33 @@ class TicketAttachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket.number} · {self.name}"
+
+
+class TicketReporter(models.Model):
+    """Someone who reported the same fault: repeated reports from one transformer area within a window join one
+    repair ticket, and every reporter is told when power is back."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="reporters", verbose_name=_("工单"))
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("客户")
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("户号")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("用户"),
+    )
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    channel = models.CharField(_("渠道"), max_length=10, choices=Channel.choices)
+    reported_at = models.DateTimeField(_("报修时间"))
+    told_restored_at = models.DateTimeField(_("已告知恢复送电"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["ticket", "reported_at", "id"]
+        verbose_name = _("报修人")
+        verbose_name_plural = _("报修人")
+        indexes = [models.Index(fields=["ticket", "reported_at"], name="ticket_reporter_by_ticket")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket.number} · {self.phone}"

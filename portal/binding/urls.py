@@ -1,0 +1,2 @@
+"""Portal binding URLs (names in the "portal" namespace)."""
+urlpatterns: list = []

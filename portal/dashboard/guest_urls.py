@@ -1,0 +1,2 @@
+"""Guest bill lookup: /bill/lookup/ (name "bill_lookup")."""
+urlpatterns: list = []

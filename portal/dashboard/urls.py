@@ -1,0 +1,2 @@
+"""Portal dashboard URLs (names in the "portal" namespace)."""
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+"""Portal inbox URLs (names in the "portal" namespace)."""
+urlpatterns: list = []

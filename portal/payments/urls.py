@@ -1,0 +1,2 @@
+"""Portal payments URLs (names in the "portal" namespace)."""
+urlpatterns: list = []

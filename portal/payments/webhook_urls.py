@@ -1,0 +1,2 @@
+"""Stripe webhook: /payments/stripe/webhook/ (name "stripe_webhook")."""
+urlpatterns: list = []

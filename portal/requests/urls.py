@@ -1,0 +1,2 @@
+"""Portal requests URLs (names in the "portal" namespace)."""
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+"""Guest ticket tracking: /track/ (name "ticket_track")."""
+urlpatterns: list = []

@@ -1,0 +1,2 @@
+"""Portal tickets URLs (names in the "portal" namespace)."""
+urlpatterns: list = []
