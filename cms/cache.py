@@ -13,6 +13,7 @@ also expire after settings.CMS_PAGE_CACHE_SECONDS because the home page's "next 
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable
 
@@ -21,6 +22,11 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+from django.utils import translation
+from wagtail import views as wagtail_views
+
+logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "cms:page-cache:generation"
 REQUEST_FLAG = "cms_page_cacheable"
@@ -32,11 +38,20 @@ def _page_key(request: HttpRequest) -> str:
     return f"cms:page-cache:page:{digest}"
 
 
+def _generation_replace() -> None:
+    try:
+        cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
+    except Exception:
+        # The cache is down: publishing must not fail for it. Entries written before the outage expire within
+        # CMS_PAGE_CACHE_SECONDS; nothing is written while it is down.
+        logger.warning("page cache unreachable: generation not replaced", exc_info=True)
+
+
 def page_cache_generation_bump(**kwargs) -> None:
     """Make every cached page stale: now (this process's later readers) and again after the current transaction
     commits (so a reader that saw the old data before commit cannot have stored it under the new generation)."""
-    cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
-    transaction.on_commit(lambda: cache.set(GENERATION_KEY, uuid.uuid4().hex, None))
+    _generation_replace()
+    transaction.on_commit(_generation_replace)
 
 
 def page_cache_mark(*, request: HttpRequest, page) -> None:
@@ -44,12 +59,38 @@ def page_cache_mark(*, request: HttpRequest, page) -> None:
     setattr(request, REQUEST_FLAG, getattr(page, "page_cache_enabled", True) is not False)
 
 
+def _served_by_wagtail(request: HttpRequest) -> bool:
+    """Only addresses Wagtail's page view answers can be in the cache; the portal, staff pages, health checks
+    and the admin never pay for a lookup. Resolved in the default language (LocaleMiddleware has not run yet, and
+    the thread may still hold the previous request's): /en/... then reaches Wagtail's catch-all too."""
+    try:
+        with translation.override(settings.LANGUAGE_CODE):
+            return resolve(request.path_info).func is wagtail_views.serve
+    except Resolver404:
+        return False
+
+
 def _request_is_cacheable(request: HttpRequest) -> bool:
     return (
         request.method in ("GET", "HEAD")
         and not request.META.get("QUERY_STRING")
         and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and _served_by_wagtail(request)
     )
+
+
+def _cached(key: str) -> tuple[str | None, tuple | None]:
+    """(generation, entry) in one round trip; (None, None) when the cache cannot be reached."""
+    try:
+        found = cache.get_many([GENERATION_KEY, key])
+        generation = found.get(GENERATION_KEY)
+        if generation is None:
+            cache.add(GENERATION_KEY, uuid.uuid4().hex, None)
+            generation = cache.get(GENERATION_KEY)
+        return generation, found.get(key)
+    except Exception:
+        logger.warning("page cache unreachable: serving uncached", exc_info=True)
+        return None, None
 
 
 def _response_is_cacheable(request: HttpRequest, response: HttpResponse) -> bool:
@@ -75,12 +116,9 @@ class PageCacheMiddleware:
         if not _request_is_cacheable(request):
             return self.get_response(request)
         key = _page_key(request)
-        found = cache.get_many([GENERATION_KEY, key])
-        generation = found.get(GENERATION_KEY)
+        generation, entry = _cached(key)
         if generation is None:
-            cache.add(GENERATION_KEY, uuid.uuid4().hex, None)
-            generation = cache.get(GENERATION_KEY)
-        entry = found.get(key)
+            return self.get_response(request)
         if entry is not None and entry[0] == generation:
             _generation, status, headers, content = entry
             response = HttpResponse(content, status=status)
@@ -90,11 +128,15 @@ class PageCacheMiddleware:
             return response
         response = self.get_response(request)
         if _response_is_cacheable(request, response):
-            cache.set(
-                key,
-                (generation, response.status_code, list(response.items()), response.content),
-                settings.CMS_PAGE_CACHE_SECONDS,
-            )
+            try:
+                cache.set(
+                    key,
+                    (generation, response.status_code, list(response.items()), response.content),
+                    settings.CMS_PAGE_CACHE_SECONDS,
+                )
+            except Exception:
+                logger.warning("page cache unreachable: page not kept", exc_info=True)
+                return response
             response[HEADER] = "miss"
         return response
 

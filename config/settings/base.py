@@ -128,10 +128,11 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Fails soft: a Redis blip makes cache reads miss instead of failing pages (config/cache.py).
+            "BACKEND": "config.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
-            # An unreachable Redis must fail a request (and /healthz/) within seconds, not hang on connect.
-            "OPTIONS": {"socket_connect_timeout": 2},
+            # An unreachable Redis must cost a request (and /healthz/) under a second, not hang on connect.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1},
         }
     }
     CHANNEL_LAYERS = {

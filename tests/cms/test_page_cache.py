@@ -128,3 +128,15 @@ def test_pages_of_each_language_are_kept_apart(client, home):
     assert (zh_state, en_state) == ("hit", "hit")
     assert '<html lang="zh-hans">' in zh.content.decode()
     assert '<html lang="en">' in en.content.decode()
+
+
+def test_an_unreachable_cache_degrades_to_uncached_pages_and_publishing_still_works(client, home, settings):
+    # The production cache (fail-soft Redis) on a port nothing listens on: every Redis call is refused.
+    settings.CACHES = {"default": {"BACKEND": "config.cache.FailSoftRedisCache", "LOCATION": "redis://127.0.0.1:9/0"}}
+    response, state = _get(client)
+    assert (response.status_code, state) == (200, None)
+    assert "国网95598供电服务" in response.content.decode()
+    home.title = "国网95598供电服务（测试）"
+    home.save_revision().publish()
+    assert "国网95598供电服务（测试）" in _get(client)[0].content.decode()
+    assert client.get("/healthz/").status_code == 503
