@@ -8,7 +8,8 @@ every account fed from the outage's transformer areas.
   changed, or a withdrawn outage was announced again), the notice again with the new details, under a prefix
   naming that revision ("outage:<id>:rev:<updated_at to the microsecond>"), so customers newly in scope hear of it too. A revision of
   text only (title, reason, street wording, the English translation of a notice) tells nobody.
-- "restored": the restored notice (OUTAGE_RESTORED) once, prefix "outage:<id>:restored".
+- "restored": the restored notice (OUTAGE_RESTORED) once, prefix "outage:<id>:restored", unless power came back
+  more than RESTORED_NEWS_WINDOW ago (a restoration recorded late is old news).
 - "cancelled": customers told of a planned or temporary outage that has not ended yet hear it is off
   (OUTAGE_CANCELLED), once per withdrawal ("outage:<id>:cancelled:<cancelled_at>"): an outage announced again and
   withdrawn again is a second withdrawal.
@@ -17,6 +18,7 @@ A failure here is logged, never raised: the outage change has committed.
 """
 from __future__ import annotations
 
+import datetime
 import logging
 
 from django.utils import timezone
@@ -30,6 +32,8 @@ from .services import outage_notice_fan_out
 logger = logging.getLogger(__name__)
 
 AREA_TEXT_LIMIT = 40
+# Customers are told power is back only while that is news.
+RESTORED_NEWS_WINDOW = datetime.timedelta(hours=12)
 
 
 def outage_area_text(outage: Outage) -> str:
@@ -58,6 +62,9 @@ def outage_alert_send(*, outage_id: int, kind: str, material: bool = True) -> in
         return 0
     accounts = outage_affected_accounts(outage=outage)
     if kind == "restored" and outage.state == OutageState.RESTORED:
+        if outage.restored_at < timezone.now() - RESTORED_NEWS_WINDOW:
+            # A restoration recorded long after the fact (back-office catch-up, an import) is old news.
+            return 0
         return outage_notice_fan_out(
             accounts=accounts, event=Event.OUTAGE_RESTORED, data=outage_notice_data(outage),
             idempotency_prefix=f"outage:{outage.pk}:restored",

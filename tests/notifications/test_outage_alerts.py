@@ -204,3 +204,11 @@ def test_a_notification_failure_never_undoes_the_announcement(grid, caplog, djan
     assert outage.pk is not None
     assert f"outage {outage.pk} (announced): notification failed" in caplog.text
     assert Message.objects.count() == 0
+
+
+def test_a_restoration_recorded_long_after_the_fact_is_not_news(grid, requests, django_capture_on_commit_callbacks):
+    fault = grid.announce(kind=OutageKind.FAULT, starts_at=grid.now - 3 * DAY, ends_at=grid.now - 2 * DAY)
+    with django_capture_on_commit_callbacks(execute=True):
+        outage_restore(outage=fault, restored_at=grid.now - 2 * DAY)
+    assert requests == []
+    assert _sms("13800000001") == []
