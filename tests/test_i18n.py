@@ -166,13 +166,19 @@ def test_model_names_and_choices_speak_english():
 
 
 @pytest.mark.django_db
-def test_home_page_renders_in_english_when_the_browser_asks_for_it(client):
-    cms_site_ensure()
-    response = client.get("/", HTTP_ACCEPT_LANGUAGE="en")
+def test_the_english_home_page_lives_at_en(client):
+    from wagtail.models import Locale
+
+    home = cms_site_ensure()
+    home.copy_for_translation(Locale.objects.get(language_code="en")).save_revision().publish()
+    # The site is Chinese at / whatever the browser asks; English pages live under /en/.
+    assert '<html lang="zh-hans">' in client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    response = client.get("/en/")
     assert response.status_code == 200
     body = response.content.decode()
     assert '<html lang="en">' in body
-    assert '<option value="en" selected lang="en">English</option>' in body
+    assert '<a href="/en/" hreflang="en" lang="en" aria-current="true">English</a>' in body
+    assert '<a href="/" hreflang="zh-hans" lang="zh-hans">简体中文</a>' in body
     assert '<a class="skip-link" href="#main">Skip to main content</a>' in body
     assert '<span class="hero__label">Power supply service hotline</span>' in body
     assert "Fault repair, bill enquiries, service applications, complaints and suggestions, 24/7" in body
