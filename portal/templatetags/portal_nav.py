@@ -1,0 +1,33 @@
+"""The portal's navigation: one link per area that is installed (an area's URL name that resolves)."""
+from __future__ import annotations
+
+from django import template
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+register = template.Library()
+
+NAV = (
+    ("portal:dashboard", _("我的用电")),
+    ("portal:binding_list", _("我的户号")),
+    ("portal:pay", _("交电费")),
+    ("portal:apply", _("业务办理")),
+    ("portal:fault_report", _("故障报修")),
+    ("portal:complaint", _("投诉建议")),
+    ("portal:ticket_list", _("我的工单")),
+    ("portal:inbox", _("消息")),
+)
+
+
+@register.inclusion_tag("portal/includes/nav.html", takes_context=True)
+def portal_nav(context) -> dict:
+    request = context.get("request")
+    current = getattr(getattr(request, "resolver_match", None), "view_name", "")
+    links = []
+    for name, label in NAV:
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue
+        links.append({"url": url, "label": label, "current": name == current})
+    return {"links": links}
