@@ -1,0 +1,1 @@
+"""Factories for portal tests (shared: append only)."""
