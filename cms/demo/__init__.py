@@ -1,5 +1,7 @@
 """The demo website built by seed_demo: sections, policies, tariffs, news, outage notices, knowledge base, outlets,
 surveys and English translations of the key pages (cms.demo.build)."""
+import logging
+
 from django.utils.translation import gettext as _
 
 from core.signals import demo_data_seeded
@@ -9,7 +11,14 @@ def _demo_site_build(sender, stdout=None, **kwargs) -> None:
     """The demo's website, once the demo's organisation, topology and customers exist."""
     from cms.demo.build import demo_site_build
 
-    result = demo_site_build(out=stdout.write if stdout is not None else None)
+    # Wagtail logs an audit line per page created and published; seventy of them drown the seed's progress.
+    wagtail_log = logging.getLogger("wagtail")
+    level = wagtail_log.level
+    wagtail_log.setLevel(logging.WARNING)
+    try:
+        result = demo_site_build(out=stdout.write if stdout is not None else None)
+    finally:
+        wagtail_log.setLevel(level)
     if stdout is not None:
         stdout.write(
             _("网站演示内容：新建 %(created)s 个页面，已有 %(found)s 个，%(outages)s 个停电公告已发布到停电信息，用时 %(s).1f 秒")
