@@ -1,7 +1,11 @@
 """Reads of the notifications app."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
+
+from core.selectors.portal_access import accounts_bound_to, bindings_active
 
 from .models import PREFERENCE_DEFAULTS, InboxMessage, Message, NotificationPreference, SmsOptOut
 
@@ -45,3 +49,87 @@ def inbox_for(*, customer_id: int) -> QuerySet[InboxMessage]:
 
 def inbox_unread_count(*, customer_id: int) -> int:
     return InboxMessage.objects.filter(customer_id=customer_id, read_at__isnull=True).count()
+
+
+# --- the portal inbox and preferences, seen through a portal user's bound accounts ------------------------------
+
+INBOX_PAGE_SIZE = 20
+
+
+def _bound_customer_ids(*, user) -> QuerySet:
+    """Subquery of the customers whose accounts the user has bound (a user may bind a parent's account)."""
+    return accounts_bound_to(user=user).values("customer_id")
+
+
+def inbox_for_user(*, user) -> QuerySet[InboxMessage]:
+    """The inbox messages of every customer the user has bound an account of, newest first."""
+    return (
+        InboxMessage.objects.filter(customer_id__in=_bound_customer_ids(user=user))
+        .select_related("customer")
+        .order_by("-created_at", "-id")
+    )
+
+
+def inbox_unread_count_for_user(*, user) -> int:
+    return InboxMessage.objects.filter(
+        customer_id__in=_bound_customer_ids(user=user), read_at__isnull=True
+    ).count()
+
+
+def inbox_message_visible_or_none(*, user, inbox_message_id: int) -> InboxMessage | None:
+    """One message if it belongs to a customer the user has bound; None for a missing one and someone else's
+    alike, so the portal answers both 404."""
+    return inbox_for_user(user=user).filter(pk=inbox_message_id).first()
+
+
+def phone_masked(phone: str) -> str:
+    """138****5678: enough for the customer to recognise their number, not enough to read it off a screen."""
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+def email_masked(email: str) -> str:
+    """z***@example.com."""
+    local, _sep, domain = email.partition("@")
+    if not domain:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
+@dataclass(frozen=True)
+class CustomerPreferences:
+    """One customer's notification choices as a portal user sees them (contacts masked)."""
+
+    customer_id: int
+    name: str
+    account_numbers: tuple[str, ...]
+    phone_masked: str
+    email_masked: str
+    preferences: dict[str, bool]
+
+    @property
+    def account_number(self) -> str:
+        """The account whose address the customer's preference form posts to (guarded like every account URL)."""
+        return self.account_numbers[0]
+
+
+def preferences_for_user(*, user) -> list[CustomerPreferences]:
+    """One entry per customer of the user's bound accounts, in binding order; two queries."""
+    by_customer: dict[int, dict] = {}
+    for binding in bindings_active(user=user).select_related("account__customer"):
+        customer = binding.account.customer
+        entry = by_customer.setdefault(customer.pk, {"customer": customer, "numbers": []})
+        entry["numbers"].append(binding.account.number)
+    preferences = preferences_for_customers(customer_ids=list(by_customer))
+    return [
+        CustomerPreferences(
+            customer_id=customer_id,
+            name=entry["customer"].name,
+            account_numbers=tuple(entry["numbers"]),
+            phone_masked=phone_masked(entry["customer"].phone) if entry["customer"].phone else "",
+            email_masked=email_masked(entry["customer"].email) if entry["customer"].email else "",
+            preferences=preferences[customer_id],
+        )
+        for customer_id, entry in by_customer.items()
+    ]

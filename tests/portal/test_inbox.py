@@ -1,0 +1,314 @@
+"""The portal inbox (站内信) and notification preferences, through the test client: a user sees the messages
+and settings of the customers whose accounts they bound, and nothing of anyone else's."""
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from core.models import AccountBinding
+from core.models.portal_access import BindingMethod
+from notifications.models import Channel, Event, InboxMessage, Message, NotificationPreference
+from notifications.services import messages_send, notification_request
+from tests.factories import AccountFactory, CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _user(name: str):
+    return get_user_model().objects.create_user(username=name, password="pw-123456-Aa")
+
+
+def _bind(user, account, *, unbound: bool = False) -> AccountBinding:
+    now = timezone.now()
+    return AccountBinding.objects.create(
+        user=user, account=account, method=BindingMethod.ID_DIGITS, bound_at=now, unbound_at=now if unbound else None
+    )
+
+
+def _inbox(customer, subject: str, *, body: str = "正文", read: bool = False, minutes_ago: int = 0) -> InboxMessage:
+    message = InboxMessage.objects.create(
+        customer=customer, subject=subject, body=body, read_at=timezone.now() if read else None
+    )
+    if minutes_ago:
+        InboxMessage.objects.filter(pk=message.pk).update(
+            created_at=timezone.now() - datetime.timedelta(minutes=minutes_ago)
+        )
+    return message
+
+
+@pytest.fixture
+def world():
+    """Alice has bound her own account and her mother's; Bob has bound his."""
+    alice, bob = _user("alice"), _user("bob")
+    alice_customer = CustomerFactory(name="张三", phone="13812345678", email="zhangsan@example.com")
+    mother = CustomerFactory(name="李四", phone="13900001111", email="")
+    bob_customer = CustomerFactory(name="王五")
+    alice_account = AccountFactory(customer=alice_customer)
+    mother_account = AccountFactory(customer=mother)
+    bob_account = AccountFactory(customer=bob_customer)
+    _bind(alice, alice_account)
+    _bind(alice, mother_account)
+    _bind(bob, bob_account)
+    client = Client()
+    client.force_login(alice)
+    return {
+        "alice": alice, "bob": bob, "alice_customer": alice_customer, "mother": mother, "bob_customer": bob_customer,
+        "alice_account": alice_account, "mother_account": mother_account, "bob_account": bob_account,
+        "client": client,
+    }
+
+
+# --- inbox ------------------------------------------------------------------------------------------------------
+
+
+def test_inbox_needs_login():
+    response = Client().get(reverse("portal:inbox"))
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_inbox_lists_bound_customers_messages_newest_first_with_unread_count(world):
+    _inbox(world["alice_customer"], "2026年3月电费账单", minutes_ago=30)
+    _inbox(world["mother"], "计划停电通知", read=True, minutes_ago=20)
+    _inbox(world["alice_customer"], "缴费到账", minutes_ago=10)
+    _inbox(world["bob_customer"], "王五的账单")
+
+    response = world["client"].get(reverse("portal:inbox"))
+
+    assert response.status_code == 200
+    subjects = [m.subject for m in response.context["page"].object_list]
+    assert subjects == ["缴费到账", "计划停电通知", "2026年3月电费账单"]
+    assert response.context["unread_count"] == 2
+    html = response.content.decode()
+    assert "王五的账单" not in html
+    assert 'data-unread="2"' in html
+    assert html.count("inbox-item--unread") == 2
+
+
+def test_inbox_leaves_out_an_unbound_accounts_customer(world):
+    former = CustomerFactory(name="赵六")
+    _bind(world["alice"], AccountFactory(customer=former), unbound=True)
+    _inbox(former, "解绑前的消息")
+
+    response = world["client"].get(reverse("portal:inbox"))
+
+    assert list(response.context["page"].object_list) == []
+    assert "解绑前的消息" not in response.content.decode()
+
+
+def test_inbox_without_bindings_prompts_to_bind():
+    client = Client()
+    client.force_login(_user("carol"))
+
+    response = client.get(reverse("portal:inbox"))
+
+    assert response.status_code == 200
+    assert "绑定户号后，账单、缴费、工单进度和停电通知会出现在这里。" in response.content.decode()
+
+
+def test_inbox_is_paginated_and_queries_are_bounded(world, django_assert_max_num_queries):
+    for n in range(25):
+        _inbox(world["alice_customer"] if n % 2 else world["mother"], f"消息{n:02d}", minutes_ago=100 - n)
+
+    with django_assert_max_num_queries(8):
+        first = world["client"].get(reverse("portal:inbox"))
+    second = world["client"].get(reverse("portal:inbox"), {"page": 2})
+
+    assert [m.subject for m in first.context["page"].object_list][:2] == ["消息24", "消息23"]
+    assert len(first.context["page"].object_list) == 20
+    assert [m.subject for m in second.context["page"].object_list] == ["消息04", "消息03", "消息02", "消息01", "消息00"]
+    assert first.context["unread_count"] == 25
+
+
+def test_opening_a_message_shows_it_and_marks_it_read(world):
+    message = _inbox(world["mother"], "恢复送电", body="恩施市舞阳坝街道已恢复送电。")
+
+    response = world["client"].get(reverse("portal:inbox_message", args=[message.pk]))
+
+    assert response.status_code == 200
+    assert "恩施市舞阳坝街道已恢复送电。" in response.content.decode()
+    message.refresh_from_db()
+    assert message.read_at is not None
+    assert world["client"].get(reverse("portal:inbox")).context["unread_count"] == 0
+
+
+def test_mark_read_by_post_returns_to_the_page_it_came_from(world):
+    message = _inbox(world["alice_customer"], "缴费到账")
+
+    response = world["client"].post(
+        reverse("portal:inbox_mark_read", args=[message.pk]), {"next": reverse("portal:inbox") + "?page=1"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/portal/inbox/?page=1"
+    message.refresh_from_db()
+    assert message.read_at is not None
+
+
+def test_mark_read_ignores_an_offsite_next(world):
+    message = _inbox(world["alice_customer"], "缴费到账")
+
+    response = world["client"].post(
+        reverse("portal:inbox_mark_read", args=[message.pk]), {"next": "https://evil.example.com/"}
+    )
+
+    assert response["Location"] == reverse("portal:inbox")
+
+
+def test_mark_read_keeps_the_first_read_time(world):
+    message = _inbox(world["alice_customer"], "缴费到账", read=True)
+    first_read = InboxMessage.objects.get(pk=message.pk).read_at
+
+    world["client"].post(reverse("portal:inbox_mark_read", args=[message.pk]))
+
+    assert InboxMessage.objects.get(pk=message.pk).read_at == first_read
+
+
+def test_someone_elses_message_is_404_and_stays_unread(world):
+    theirs = _inbox(world["bob_customer"], "王五的账单")
+    missing_id = theirs.pk + 1000
+
+    for url in (
+        reverse("portal:inbox_message", args=[theirs.pk]),
+        reverse("portal:inbox_message", args=[missing_id]),
+    ):
+        assert world["client"].get(url).status_code == 404
+    for message_id in (theirs.pk, missing_id):
+        assert world["client"].post(reverse("portal:inbox_mark_read", args=[message_id])).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+def test_mark_read_is_post_only_and_csrf_checked(world):
+    message = _inbox(world["alice_customer"], "缴费到账")
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(world["alice"])
+
+    assert world["client"].get(reverse("portal:inbox_mark_read", args=[message.pk])).status_code == 405
+    assert strict.post(reverse("portal:inbox_mark_read", args=[message.pk])).status_code == 403
+    message.refresh_from_db()
+    assert message.read_at is None
+
+
+def test_message_body_shows_customer_data_escaped_once(world, settings):
+    settings.NOTIFICATIONS_QUIET_HOURS_START = 24
+    notification_request(
+        recipient_customer=world["alice_customer"], event=Event.PAYMENT_RECEIVED,
+        data={"account_number": "<b>1234</b>", "amount": "100.00"}, idempotency_key="inbox-test-escape",
+        channels=[Channel.INBOX],
+    )
+    messages_send(message_ids=list(Message.objects.filter(channel=Channel.INBOX).values_list("id", flat=True)))
+    inbox_message = InboxMessage.objects.get(customer=world["alice_customer"])
+
+    html = world["client"].get(reverse("portal:inbox_message", args=[inbox_message.pk])).content.decode()
+
+    assert "户号&lt;b&gt;1234&lt;/b&gt;缴费100.00元已到账。" in html
+    assert "<b>1234</b>" not in html
+
+
+# --- preferences -------------------------------------------------------------------------------------------------
+
+
+def test_preferences_show_each_bound_customer_once_with_defaults_and_masked_contacts(world):
+    third = AccountFactory(customer=world["alice_customer"])
+    _bind(world["alice"], third)
+
+    response = world["client"].get(reverse("portal:preferences"))
+
+    assert response.status_code == 200
+    entries = response.context["entries"]
+    assert [e["customer"].name for e in entries] == ["张三", "李四"]
+    assert entries[0]["customer"].account_numbers == (world["alice_account"].number, third.number)
+    assert entries[0]["form"].initial == {"sms": True, "email": True, "inbox": True, "paperless_bills": False}
+    html = response.content.decode()
+    assert "138****5678" in html
+    assert "z***@example.com" in html
+    assert "13812345678" not in html
+    assert "zhangsan@example.com" not in html
+    assert "未登记电子邮箱，邮件无法送达" in html
+    assert "王五" not in html
+
+
+def test_saving_preferences_sets_every_kind_for_that_customer_only(world):
+    account = world["mother_account"]
+    prefix = f"c{world['mother'].pk}"
+
+    response = world["client"].post(
+        reverse("portal:preferences_save", args=[account.number]),
+        {f"{prefix}-inbox": "on", f"{prefix}-paperless_bills": "on"},
+        follow=True,
+    )
+
+    assert response.redirect_chain == [(reverse("portal:preferences"), 302)]
+    assert "李四的通知设置已保存" in response.content.decode()
+    saved = dict(NotificationPreference.objects.filter(customer=world["mother"]).values_list("kind", "enabled"))
+    assert saved == {"sms": False, "email": False, "inbox": True, "paperless_bills": True}
+    assert not NotificationPreference.objects.exclude(customer=world["mother"]).exists()
+    entries = response.context["entries"]
+    assert entries[1]["form"].initial == saved
+
+
+def test_saved_preferences_decide_the_channels_of_the_next_notification(world):
+    prefix = f"c{world['alice_customer'].pk}"
+    world["client"].post(
+        reverse("portal:preferences_save", args=[world["alice_account"].number]),
+        {f"{prefix}-inbox": "on", f"{prefix}-email": "on"},
+    )
+
+    messages = notification_request(
+        recipient_customer=world["alice_customer"], event=Event.PAYMENT_RECEIVED,
+        data={"account_number": world["alice_account"].number, "amount": "50.00"}, idempotency_key="inbox-pref-1",
+    )
+
+    assert [m.channel for m in messages] == [Channel.INBOX]
+
+
+def test_preferences_for_someone_elses_or_a_missing_account_are_404_and_change_nothing(world):
+    prefix = f"c{world['bob_customer'].pk}"
+    for number in (world["bob_account"].number, "0000000000"):
+        response = world["client"].post(reverse("portal:preferences_save", args=[number]), {f"{prefix}-sms": "on"})
+        assert response.status_code == 404
+    assert not NotificationPreference.objects.exists()
+
+
+def test_preferences_of_an_unbound_account_are_404(world):
+    AccountBinding.objects.filter(account=world["mother_account"]).update(unbound_at=timezone.now())
+
+    response = world["client"].post(reverse("portal:preferences_save", args=[world["mother_account"].number]), {})
+
+    assert response.status_code == 404
+    assert not NotificationPreference.objects.exists()
+
+
+def test_preferences_form_is_csrf_checked(world):
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(world["alice"])
+
+    response = strict.post(reverse("portal:preferences_save", args=[world["alice_account"].number]), {})
+
+    assert response.status_code == 403
+    assert not NotificationPreference.objects.exists()
+
+
+def test_preferences_page_queries_are_bounded(world, django_assert_max_num_queries):
+    for _n in range(5):
+        _bind(world["alice"], AccountFactory())
+
+    with django_assert_max_num_queries(6):
+        response = world["client"].get(reverse("portal:preferences"))
+
+    assert len(response.context["entries"]) == 7
+
+
+def test_preferences_without_bindings_say_so():
+    client = Client()
+    client.force_login(_user("dave"))
+
+    response = client.get(reverse("portal:preferences"))
+
+    assert "绑定户号后即可设置该户号客户的通知方式。" in response.content.decode()
