@@ -203,3 +203,97 @@ class OutageScopeInvalid(OutageError):
 
 class OutageStateInvalid(OutageError):
     code = "outage_state_invalid"
+
+
+# --- account binding and guest bill lookup (portal helper "binding") ------------------------------------------
+
+
+class BindingError(DomainError):
+    code = "binding_error"
+
+
+class BindingRefused(BindingError):
+    """The one answer to wrong details, whatever was wrong: it never tells whether the account exists."""
+
+    code = "binding_refused"
+    default_message = _("户号、户主姓名或验证信息不匹配，请核对后重试")
+
+
+class BindingLocked(BindingError):
+    """Too many failed tries from this user or address: refused, with the time left, until the lock ends."""
+
+    code = "binding_locked"
+
+    def __init__(self, message, *, until, field: str | None = None):
+        super().__init__(message, field=field)
+        self.until = until
+
+
+class BindingAlreadyActive(BindingError):
+    code = "binding_already_active"
+
+
+class BindingSettingsInvalid(BindingError):
+    code = "binding_settings_invalid"
+
+
+class BillLookupRefused(BindingError):
+    code = "bill_lookup_refused"
+
+
+# --- portal requests (applications, fault reports, feedback, tracking) -------------------------------------------
+
+
+class PortalRequestInvalid(TicketError):
+    """A portal application, fault report or feedback refused before any ticket is opened."""
+
+    code = "portal_request_invalid"
+    default_message = _("申请信息不完整或有误")
+
+
+class TrackingLocked(TicketError):
+    """Too many failed guest tracking lookups from one address."""
+
+    code = "tracking_locked"
+    default_message = _("查询失败次数过多，请稍后再试")
+
+
+# --- online payments (portal helper "payments") ----------------------------------------------------------------
+
+
+class OnlinePaymentError(DomainError):
+    code = "online_payment_error"
+
+
+class OnlinePaymentUnavailable(OnlinePaymentError):
+    code = "online_payment_unavailable"
+
+
+class OnlinePaymentAmountInvalid(OnlinePaymentError):
+    code = "online_payment_amount_invalid"
+
+
+class OnlinePaymentNothingDue(OnlinePaymentError):
+    code = "online_payment_nothing_due"
+
+
+class OnlinePaymentStateInvalid(OnlinePaymentError):
+    code = "online_payment_state_invalid"
+
+
+class OnlinePaymentProviderError(OnlinePaymentError):
+    """The provider refused a call or could not be reached; `detail` is its own words, for logs and staff."""
+
+    code = "online_payment_provider_error"
+
+    def __init__(self, message, *, detail: str = "", field: str | None = None):
+        super().__init__(message, field=field)
+        self.detail = detail
+
+
+class OnlinePaymentSignatureInvalid(OnlinePaymentProviderError):
+    code = "online_payment_signature_invalid"
+
+
+class OnlineRefundRefused(OnlinePaymentError):
+    code = "online_refund_refused"

@@ -1,0 +1,388 @@
+"""Binding an electricity account to a portal user (绑定户号), and the verification behind the guest bill lookup.
+
+Wrong details get one generic refusal whatever was wrong (no account, wrong name, wrong ID digits, wrong code), so
+nobody learns whether an account exists. Failures are kept as BindingAttempt rows and lock out progressively per
+user and per IP address; a locked caller is told plainly how long is left and nothing is checked meanwhile.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import math
+import secrets
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from core.account_numbers import account_number_validate
+from core.errors import (
+    BillLookupRefused,
+    BindingAlreadyActive,
+    BindingError,
+    BindingLocked,
+    BindingRefused,
+    BindingSettingsInvalid,
+)
+from core.models import Account, AccountBinding, BindingAttempt, BindingCode, BindingMethod
+
+
+@dataclass(frozen=True)
+class LockoutRule:
+    """`failures` failed tries within `window` lock the caller out for `lock`, counted from the last of them."""
+
+    failures: int
+    window: datetime.timedelta
+    lock: datetime.timedelta
+
+
+# The thresholds are data: one place to tune them. A user gets 5 tries in 15 minutes, then 10 in a day; an IP
+# address is shared by many people behind a mobile carrier's NAT, so it gets more before it is locked.
+USER_LOCKOUT_RULES = (
+    LockoutRule(failures=5, window=datetime.timedelta(minutes=15), lock=datetime.timedelta(minutes=15)),
+    LockoutRule(failures=10, window=datetime.timedelta(hours=24), lock=datetime.timedelta(hours=24)),
+)
+IP_LOCKOUT_RULES = (
+    LockoutRule(failures=20, window=datetime.timedelta(minutes=15), lock=datetime.timedelta(minutes=15)),
+    LockoutRule(failures=50, window=datetime.timedelta(hours=24), lock=datetime.timedelta(hours=24)),
+)
+# A guest has no account to hold against, so the lookup page's own failures lock its address sooner.
+GUEST_LOCKOUT_RULES = (
+    LockoutRule(failures=5, window=datetime.timedelta(minutes=15), lock=datetime.timedelta(minutes=15)),
+    LockoutRule(failures=10, window=datetime.timedelta(hours=24), lock=datetime.timedelta(hours=24)),
+)
+# Right answers count too on the guest page: enough lookups from one address in an hour is harvesting.
+GUEST_LOOKUPS_PER_HOUR = 30
+
+CODE_DIGITS = 6
+CODE_MINUTES = 10
+CODE_MAX_TRIES = 5
+CODE_RESEND_SECONDS = 60
+CODES_PER_ACCOUNT_PER_DAY = 5
+
+LABEL_MAX_LENGTH = AccountBinding._meta.get_field("label").max_length
+LOW_BALANCE_THRESHOLD_MIN = Decimal("1.00")
+LOW_BALANCE_THRESHOLD_MAX = Decimal("5000.00")
+
+
+# --- checks shared by binding and the guest lookup -------------------------------------------------------------
+
+
+def _normalised_name(value: str) -> str:
+    """Holder names compared as people type them: full-width letters, spaces and the middle dot ignored."""
+    text = unicodedata.normalize("NFKC", value or "")
+    return "".join(ch for ch in text if not ch.isspace() and ch not in "·•.").casefold()
+
+
+def _holder_name_matches(*, account: Account, holder_name: str) -> bool:
+    typed = _normalised_name(holder_name)
+    if not typed:
+        return False
+    names = {_normalised_name(account.name), _normalised_name(account.customer.name)}
+    return any(hmac.compare_digest(typed.encode(), name.encode()) for name in names if name)
+
+
+def _id_last4_clean(value: str) -> str:
+    digits = unicodedata.normalize("NFKC", value or "").strip().upper()
+    if len(digits) != 4 or any(ch not in "0123456789X" for ch in digits):
+        raise BindingError(_("请输入证件号码的后四位（数字或X）"), field="id_last4")
+    return digits
+
+
+def _id_last4_matches(*, account: Account, id_last4: str) -> bool:
+    masked = (account.customer.id_number_masked or "").strip().upper()
+    if len(masked) < 8 or "*" in masked[-4:]:
+        return False
+    return hmac.compare_digest(masked[-4:].encode(), id_last4.encode())
+
+
+def _lock_end(*, failures: list[datetime.datetime], rules: Iterable[LockoutRule]) -> datetime.datetime | None:
+    """When the latest lock earned by these failure times (ascending) ends, or None if none was earned."""
+    end = None
+    for rule in rules:
+        for index in range(rule.failures - 1, len(failures)):
+            if failures[index] - failures[index - rule.failures + 1] <= rule.window:
+                candidate = failures[index] + rule.lock
+                if end is None or candidate > end:
+                    end = candidate
+    return end
+
+
+def _failures_since(*, since: datetime.datetime, **lookup) -> list[datetime.datetime]:
+    return list(
+        BindingAttempt.objects.filter(succeeded=False, attempted_at__gte=since, **lookup)
+        .order_by("attempted_at")
+        .values_list("attempted_at", flat=True)
+    )
+
+
+def _lookback(rules: Iterable[LockoutRule]) -> datetime.timedelta:
+    return max(rule.window + rule.lock for rule in rules)
+
+
+def time_left_text(delta: datetime.timedelta) -> str:
+    """"12分钟" or "23小时5分钟": the wait, rounded up to the minute."""
+    minutes = max(1, math.ceil(delta.total_seconds() / 60))
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return _("%(hours)s小时%(minutes)s分钟") % {"hours": hours, "minutes": minutes}
+    if hours:
+        return ngettext("%(hours)s小时", "%(hours)s小时", hours) % {"hours": hours}
+    return ngettext("%(minutes)s分钟", "%(minutes)s分钟", minutes) % {"minutes": minutes}
+
+
+def _raise_if_locked(*, until: datetime.datetime | None, now: datetime.datetime) -> None:
+    if until is not None and until > now:
+        raise BindingLocked(
+            _("尝试次数过多，已暂时锁定，请%(left)s后再试。如需帮助请拨打95598。") % {"left": time_left_text(until - now)},
+            until=until,
+        )
+
+
+def binding_lock_until(*, user, ip_address: str | None, now: datetime.datetime) -> datetime.datetime | None:
+    """The end of the lock on this user or this address for binding, or None when neither is locked."""
+    ends = []
+    if user is not None:
+        failures = _failures_since(since=now - _lookback(USER_LOCKOUT_RULES), user=user)
+        ends.append(_lock_end(failures=failures, rules=USER_LOCKOUT_RULES))
+    if ip_address:
+        failures = _failures_since(since=now - _lookback(IP_LOCKOUT_RULES), ip_address=ip_address)
+        ends.append(_lock_end(failures=failures, rules=IP_LOCKOUT_RULES))
+    ends = [end for end in ends if end is not None and end > now]
+    return max(ends) if ends else None
+
+
+def _attempt_record(*, user, ip_address: str | None, account_number: str, succeeded: bool,
+                    now: datetime.datetime) -> None:
+    BindingAttempt.objects.create(
+        user=user, ip_address=ip_address or None, account_number=account_number, succeeded=succeeded,
+        attempted_at=now,
+    )
+
+
+def _account_for(number: str) -> Account | None:
+    return Account.objects.select_related("customer").filter(number=number).first()
+
+
+def _serialise_user(user) -> None:
+    """Takes the user's row lock so one user's concurrent tries are counted one after another."""
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+
+
+# --- SMS codes -----------------------------------------------------------------------------------------------
+
+
+def _code_digest(*, code_id: int, code: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"binding-code:{code_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedBindingCode:
+    """A code to text to the account's phone on file; only the entry point that delivers it sees the digits."""
+
+    code_id: int
+    account: Account
+    code: str
+    minutes: int
+
+
+def binding_code_issue(
+    *, user, account_number: str, holder_name: str, ip_address: str | None
+) -> IssuedBindingCode | None:
+    """A binding code for the account's phone on file, if the number and the holder's name match.
+
+    The caller texts it and tells the user the same thing whether or not a code came back (no account, wrong
+    name, no phone on file, a code issued less than a minute ago, the account's daily limit reached), so the
+    answer says nothing about the account; a wrong name counts as a failed try. Locks the user's row.
+    """
+    number = account_number_validate(account_number)
+    now = timezone.now()
+    with transaction.atomic():
+        _serialise_user(user)
+        _raise_if_locked(until=binding_lock_until(user=user, ip_address=ip_address, now=now), now=now)
+        account = _account_for(number)
+        if account is None or not _holder_name_matches(account=account, holder_name=holder_name):
+            _attempt_record(user=user, ip_address=ip_address, account_number=number, succeeded=False, now=now)
+            return None
+        if not account.customer.phone:
+            return None
+        sent = BindingCode.objects.filter(account=account, sent_at__gte=now - datetime.timedelta(days=1))
+        if sent.count() >= CODES_PER_ACCOUNT_PER_DAY:
+            return None
+        if sent.filter(user=user, sent_at__gte=now - datetime.timedelta(seconds=CODE_RESEND_SECONDS)).exists():
+            return None
+        code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+        row = BindingCode.objects.create(
+            user=user, account=account, code_hash="", sent_at=now,
+            expires_at=now + datetime.timedelta(minutes=CODE_MINUTES),
+        )
+        BindingCode.objects.filter(pk=row.pk).update(code_hash=_code_digest(code_id=row.pk, code=code))
+    return IssuedBindingCode(code_id=row.pk, account=account, code=code, minutes=CODE_MINUTES)
+
+
+def _sms_code_matches(*, user, account: Account, sms_code: str, now: datetime.datetime) -> bool:
+    """Spends one try of the user's newest live code for the account; True (and the code used) when it matches."""
+    code = (
+        BindingCode.objects.select_for_update()
+        .filter(user=user, account=account, used_at__isnull=True, expires_at__gt=now, attempts__lt=CODE_MAX_TRIES)
+        .order_by("-sent_at", "-pk")
+        .first()
+    )
+    if code is None:
+        return False
+    typed = unicodedata.normalize("NFKC", sms_code or "").strip()
+    matched = hmac.compare_digest(_code_digest(code_id=code.pk, code=typed), code.code_hash)
+    BindingCode.objects.filter(pk=code.pk).update(
+        attempts=F("attempts") + 1, used_at=now if matched else None
+    )
+    return matched
+
+
+# --- binding -------------------------------------------------------------------------------------------------
+
+
+def binding_create(
+    *,
+    user,
+    account_number: str,
+    holder_name: str,
+    method: str,
+    id_last4: str = "",
+    sms_code: str = "",
+    label: str = "",
+    ip_address: str | None,
+) -> AccountBinding:
+    """Bind the account to the user once the holder's name and the last 4 ID digits or the SMS code check out.
+
+    Every check's failure is the same BindingRefused and one failed try; a locked user or address is refused
+    with BindingLocked before anything is checked. Locks the user's row (and the code row it spends).
+    """
+    number = account_number_validate(account_number)
+    if method not in BindingMethod.values:
+        raise BindingError(_("请选择验证方式"), field="method")
+    if method == BindingMethod.ID_DIGITS:
+        id_last4 = _id_last4_clean(id_last4)
+    elif not (sms_code or "").strip():
+        raise BindingError(_("请输入短信验证码"), field="sms_code")
+    label = _label_clean(label)
+    now = timezone.now()
+    binding = None
+    with transaction.atomic():
+        _serialise_user(user)
+        _raise_if_locked(until=binding_lock_until(user=user, ip_address=ip_address, now=now), now=now)
+        account = _account_for(number)
+        verified = account is not None and _holder_name_matches(account=account, holder_name=holder_name)
+        if verified and method == BindingMethod.ID_DIGITS:
+            verified = _id_last4_matches(account=account, id_last4=id_last4)
+        elif verified:
+            verified = _sms_code_matches(user=user, account=account, sms_code=sms_code, now=now)
+        _attempt_record(user=user, ip_address=ip_address, account_number=number, succeeded=verified, now=now)
+        if verified:
+            try:
+                with transaction.atomic():
+                    binding = AccountBinding.objects.create(
+                        user=user, account=account, label=label, method=method, bound_at=now
+                    )
+            except IntegrityError:
+                binding = None
+    if binding is not None:
+        return binding
+    if verified:
+        raise BindingAlreadyActive(_("您已绑定该户号"))
+    raise BindingRefused(BindingRefused.default_message)
+
+
+def binding_unbind(*, binding: AccountBinding) -> AccountBinding:
+    """End a binding; the row stays (with when) so history keeps who could see the account."""
+    now = timezone.now()
+    AccountBinding.objects.filter(pk=binding.pk, unbound_at__isnull=True).update(unbound_at=now)
+    binding.refresh_from_db(fields=["unbound_at"])
+    return binding
+
+
+def _label_clean(label: str) -> str:
+    label = (label or "").strip()
+    if len(label) > LABEL_MAX_LENGTH:
+        raise BindingSettingsInvalid(
+            _("备注名最多%(max)s个字") % {"max": LABEL_MAX_LENGTH}, field="label"
+        )
+    return label
+
+
+def binding_settings_update(
+    *, binding: AccountBinding, label: str, low_balance_threshold: Decimal | str, tier_alerts: bool
+) -> AccountBinding:
+    """The customer's own name for the account and their alert settings for it."""
+    label = _label_clean(label)
+    try:
+        threshold = Decimal(str(low_balance_threshold).strip())
+    except (InvalidOperation, ValueError):
+        raise BindingSettingsInvalid(_("请输入有效的金额"), field="low_balance_threshold") from None
+    if not threshold.is_finite():
+        raise BindingSettingsInvalid(_("请输入有效的金额"), field="low_balance_threshold")
+    if not LOW_BALANCE_THRESHOLD_MIN <= threshold <= LOW_BALANCE_THRESHOLD_MAX:
+        raise BindingSettingsInvalid(
+            _("余额提醒阈值应在%(min)s元到%(max)s元之间")
+            % {"min": LOW_BALANCE_THRESHOLD_MIN, "max": LOW_BALANCE_THRESHOLD_MAX},
+            field="low_balance_threshold",
+        )
+    if threshold != threshold.quantize(Decimal("0.01")):
+        raise BindingSettingsInvalid(_("金额最多保留两位小数"), field="low_balance_threshold")
+    AccountBinding.objects.filter(pk=binding.pk).update(
+        label=label, low_balance_threshold=threshold.quantize(Decimal("0.01")), tier_alerts=bool(tier_alerts)
+    )
+    binding.refresh_from_db(fields=["label", "low_balance_threshold", "tier_alerts"])
+    return binding
+
+
+# --- guest bill lookup ---------------------------------------------------------------------------------------
+
+
+def guest_lock_until(*, ip_address: str | None, now: datetime.datetime) -> datetime.datetime | None:
+    """The end of the lock on this address for the guest lookup, or None."""
+    if not ip_address:
+        return None
+    guest = BindingAttempt.objects.filter(user__isnull=True, ip_address=ip_address)
+    failures = list(
+        guest.filter(succeeded=False, attempted_at__gte=now - _lookback(GUEST_LOCKOUT_RULES))
+        .order_by("attempted_at")
+        .values_list("attempted_at", flat=True)
+    )
+    ends = [_lock_end(failures=failures, rules=GUEST_LOCKOUT_RULES)]
+    hour_ago = now - datetime.timedelta(hours=1)
+    recent = list(
+        guest.filter(attempted_at__gt=hour_ago).order_by("-attempted_at").values_list("attempted_at", flat=True)
+        [:GUEST_LOOKUPS_PER_HOUR]
+    )
+    if len(recent) >= GUEST_LOOKUPS_PER_HOUR:
+        # Free again an hour after the oldest of the last allowed lookups.
+        ends.append(recent[-1] + datetime.timedelta(hours=1))
+    ends = [end for end in ends if end is not None and end > now]
+    return max(ends) if ends else None
+
+
+def bill_lookup_verify(*, account_number: str, holder_name: str, ip_address: str | None) -> Account:
+    """The account a guest may see bills of, when the number and holder's name match; one try recorded.
+
+    Refuses a locked address (BindingLocked) and wrong details (BillLookupRefused, the same for a missing
+    account and a wrong name).
+    """
+    number = account_number_validate(account_number)
+    now = timezone.now()
+    _raise_if_locked(until=guest_lock_until(ip_address=ip_address, now=now), now=now)
+    account = _account_for(number)
+    verified = account is not None and _holder_name_matches(account=account, holder_name=holder_name)
+    _attempt_record(user=None, ip_address=ip_address, account_number=number, succeeded=verified, now=now)
+    if not verified:
+        raise BillLookupRefused(_("户号或户主姓名不正确，请核对后重试"))
+    return account
