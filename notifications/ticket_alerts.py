@@ -11,6 +11,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
+from django.urls import reverse
 from kombu.exceptions import OperationalError
 
 from core.models import StaffAssignment, Ticket, TicketEvent, TicketStep
@@ -28,9 +29,10 @@ STAFF_EVENTS = {
 
 
 def ticket_url(ticket: Ticket) -> str:
-    """Where the customer follows and rates the ticket: the public site (the portal has no ticket page yet)."""
+    """Where the customer follows and rates the ticket: its portal page (absolute, so it works in an SMS; empty
+    when no public address is configured)."""
     base = settings.NOTIFICATIONS_PUBLIC_BASE_URL.rstrip("/")
-    return f"{base}/" if base else ""
+    return f"{base}{reverse('portal:ticket_detail', args=[ticket.number])}" if base else ""
 
 
 def step_holders(step: TicketStep) -> list:

@@ -1,2 +1,8 @@
 """Guest ticket tracking: /track/ (name "ticket_track")."""
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.ticket_track, name="ticket_track"),
+]
