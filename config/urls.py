@@ -19,6 +19,7 @@ urlpatterns = [
     # The Wagtail admin's address before it moved to /admin/: old bookmarks still work.
     path("cms-admin/", RedirectView.as_view(url="/admin/", permanent=True)),
     path("documents/", include(wagtaildocs_urls)),
+    path("accounts/", include("portal.identity.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("portal.urls")),
     path("notifications/", include("notifications.urls")),

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     # Identity
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
     # Project
     "core",
     "notifications",
@@ -86,6 +88,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # Staff who signed in without an authenticator set one up before anything else (portal/identity/middleware.py).
+    "portal.identity.middleware.StaffTotpSetupMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
 
@@ -187,8 +192,45 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 LOGIN_URL = "/accounts/login/"
-LOGIN_REDIRECT_URL = "/"
+# Customers land on their portal; staff are sent to their own pages by the adapter (portal/identity/adapter.py).
+LOGIN_REDIRECT_URL = "/portal/"
+STAFF_LOGIN_REDIRECT_URL = "/staff/queue/"
 SITE_ID = 1
+
+# Identity (django-allauth): a customer signs up and in with a mainland mobile number and an SMS code (sent through
+# notifications as LOGIN_CODE), or with an email address and a password; staff also need TOTP (allauth.mfa);
+# every signed-in browser is listed and can be signed out (allauth.usersessions).
+ACCOUNT_ADAPTER = "portal.identity.adapter.PortalAccountAdapter"
+ACCOUNT_FORMS = {"signup": "portal.identity.forms.PortalSignupForm"}
+ACCOUNT_LOGIN_METHODS = {"phone", "email", "username"}
+# Every field optional here; the signup form (PortalSignupForm.clean) requires a mobile number, or an email address
+# with a password. allauth's check wants one login method required field by field, which cannot say "either".
+ACCOUNT_SIGNUP_FIELDS = ["phone", "email", "password1", "password2"]
+SILENCED_SYSTEM_CHECKS = ["account.W001"]
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 5 * 60
+ACCOUNT_PHONE_VERIFICATION_ENABLED = True
+ACCOUNT_PHONE_VERIFICATION_MAX_ATTEMPTS = 3
+ACCOUNT_PHONE_VERIFICATION_TIMEOUT = 5 * 60
+ACCOUNT_PHONE_VERIFICATION_SUPPORTS_RESEND = True
+# SMS codes are six digits, typed on a phone keypad.
+ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
+ACCOUNT_LOGIN_BY_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
+# Codes by SMS cost money and can be abused: per number and per IP (allauth's rate-limit syntax).
+ACCOUNT_RATE_LIMITS = {
+    "request_login_code": "10/m/ip,1/m/key,5/h/key",
+    "verify_phone": "1/m/key,5/h/key,10/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+}
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "95598"
+MFA_TOTP_TOLERANCE = 1
+USERSESSIONS_TRACK_ACTIVITY = False
 
 # Language: Simplified Chinese first, English second; display time in Asia/Shanghai.
 LANGUAGE_CODE = "zh-hans"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from allauth.mfa.adapter import get_adapter as get_mfa_adapter
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -33,6 +35,9 @@ from core.services.roles import (
 )
 
 DEMO_PASSWORD = "demo95598"
+# The demo staff's authenticator secret (base32, RFC 6238): staff must pass TOTP at login, so a demonstration
+# adds this to an authenticator app (or computes codes from it). Installed with DEBUG on only.
+DEMO_TOTP_SECRET = "KRUGS4ZAMRSW23ZAONSWG4TFOQQGM33S"
 
 
 class DemoLoginsRefused(DomainError):
@@ -104,6 +109,8 @@ def demo_users_ensure(*, allow_fixed_passwords: bool = False) -> list[DemoLogin]
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
             user.groups.set([role_group(code=spec.role)] if spec.role else [])
+            if spec.is_staff and settings.DEBUG:
+                _demo_totp_ensure(user)
             if branch is not None:
                 for code in spec.posts:
                     StaffAssignment.objects.update_or_create(
@@ -111,3 +118,16 @@ def demo_users_ensure(*, allow_fixed_passwords: bool = False) -> list[DemoLogin]
                     )
             logins.append(DemoLogin(spec.username, DEMO_PASSWORD, spec.role_label, spec.url))
     return logins
+
+
+def demo_totp_secret() -> str | None:
+    """The fixed TOTP secret of the demo staff, or None where it is not installed (DEBUG off)."""
+    return DEMO_TOTP_SECRET if settings.DEBUG else None
+
+
+def _demo_totp_ensure(user) -> None:
+    """Give a demo staff user the fixed authenticator (replacing one set up by hand)."""
+    Authenticator.objects.update_or_create(
+        user=user, type=Authenticator.Type.TOTP,
+        defaults={"data": {"secret": get_mfa_adapter().encrypt(DEMO_TOTP_SECRET)}},
+    )

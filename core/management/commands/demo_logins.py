@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
-from core.services.demo_logins import demo_users_ensure
+from core.services.demo_logins import demo_totp_secret, demo_users_ensure
 
 
 def display_width(text: str) -> int:
@@ -44,3 +44,6 @@ class Command(BaseCommand):
         rows = [[login.role_label, login.username, login.password, base + login.url] for login in logins]
         for text in table_render([_("角色"), _("用户名"), _("密码"), _("登录地址")], rows):
             self.stdout.write(text)
+        secret = demo_totp_secret()
+        if secret:
+            self.stdout.write(_("员工账号登录需两步验证，身份验证器密钥（TOTP）：%(secret)s") % {"secret": secret})
