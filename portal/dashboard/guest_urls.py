@@ -1,2 +1,8 @@
 """Guest bill lookup: /bill/lookup/ (name "bill_lookup")."""
-urlpatterns: list = []
+from django.urls import path
+
+from portal.guest_views import bill_lookup
+
+urlpatterns = [
+    path("", bill_lookup, name="bill_lookup"),
+]

@@ -1,0 +1,46 @@
+"""Guest pages of the portal that need no login: the bill lookup at /bill/lookup/.
+
+The number and holder's name are checked by the binding service (one generic refusal, rate-limited per
+address); what is shown is masked by the selector. Nothing is kept in the session: the answer is the response.
+"""
+from __future__ import annotations
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from core.errors import DomainError
+from core.selectors.binding import guest_bill_summary
+from core.services.account_binding import bill_lookup_verify
+from portal.binding.client import client_ip
+from portal.binding.views import form_error_add
+
+
+class BillLookupForm(forms.Form):
+    account_number = forms.CharField(
+        label=_("户号"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    holder_name = forms.CharField(label=_("户主姓名"), max_length=100)
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+def bill_lookup(request: HttpRequest) -> HttpResponse:
+    form = BillLookupForm(request.POST or None)
+    summary = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = bill_lookup_verify(
+                account_number=form.cleaned_data["account_number"], holder_name=form.cleaned_data["holder_name"],
+                ip_address=client_ip(request),
+            )
+        except DomainError as error:
+            form_error_add(form, error)
+        else:
+            summary = guest_bill_summary(account=account, as_of=timezone.localdate())
+            form = BillLookupForm()
+    return render(request, "portal/guest/bill_lookup.html", {"form": form, "summary": summary})
