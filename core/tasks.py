@@ -20,3 +20,32 @@ def sla_tick() -> dict[str, int]:
     result = sla_scan()
     return {"warned": len(result.warned), "overdue": len(result.overdue), "skipped": len(result.skipped),
             "evaluations": result.evaluations}
+
+
+@shared_task(name="core.customer_alerts_scan")
+def customer_alerts_scan() -> dict[str, int]:
+    """Daily (beat): tier-crossing and prepaid low-balance alerts of bound accounts (core.services.customer_alerts)."""
+    from core.services.customer_alerts import customer_alerts_scan as customer_alerts_scan_service
+
+    result = customer_alerts_scan_service(as_of=timezone.localdate())
+    return {"bindings": result.bindings_checked, "tier": result.tier_alerts, "low_balance": result.low_balance_alerts,
+            "rearmed": result.low_balance_cleared}
+
+
+@shared_task(name="core.stripe_reconcile")
+def stripe_reconcile() -> int:
+    """Daily (beat, after midnight Beijing time): yesterday's Stripe charges against our online payments and the
+    ledger; keeps the differences in VAR_DIR/reconciliation/ and returns how many there were."""
+    import datetime
+
+    from django.conf import settings
+
+    from core.services.online_payments import online_payments_reconcile, online_payments_reconciliation_save
+    # The task is an entry point like the command: it hands the provider's adapter to the core service.
+    from portal.payments.stripe_gateway import StripeGateway
+
+    result = online_payments_reconcile(
+        day=timezone.localdate() - datetime.timedelta(days=1), gateway=StripeGateway.from_settings()
+    )
+    online_payments_reconciliation_save(reconciliation=result, directory=settings.VAR_DIR / "reconciliation")
+    return len(result.differences)

@@ -1,0 +1,183 @@
+"""Customer alerts the portal promises: an SMS when a tiered account is about to cross into the next tier at its
+pace (once per tier period per binding, only if the binding asked for tier alerts), and one when a smart-prepaid
+account's estimated balance falls below the binding's threshold (once until it is topped up above it).
+
+The daily scan decides and records on the binding row; the message leaves through the signal customer_alert_raised
+after commit (notifications subscribes: core imports no other app), keyed so a rerun or a twin scan sends nothing
+twice.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.dispatch import Signal
+from django.db.models import Q
+from django.utils import timezone
+
+from core.models import Account, AccountBinding
+from core.models.customers import CustomerCategory
+from core.selectors.portal_bills import (
+    PrepaidEstimate,
+    TierForecast,
+    tariff_prices_in_force,
+    kwh_text,
+    prepaid_estimate,
+    tier_forecast,
+    usage_pace,
+)
+
+logger = logging.getLogger(__name__)
+
+# Sent after commit for each alert a scan decided to send: binding_id, kind (KIND_TIER or KIND_LOW_BALANCE), data
+# (the message data of the notification event of that name) and idempotency_key.
+customer_alert_raised = Signal()
+
+# Tell the customer when the forecast crossing into the next tier is this many days away or fewer.
+TIER_ALERT_DAYS_AHEAD = 7
+SCAN_CHUNK = 500
+KIND_TIER = "tier_threshold_near"
+KIND_LOW_BALANCE = "prepaid_balance_low"
+
+
+@dataclass
+class AlertScanResult:
+    bindings_checked: int = 0
+    tier_alerts: int = 0
+    low_balance_alerts: int = 0
+    low_balance_cleared: int = 0
+
+
+@dataclass(frozen=True)
+class RaisedAlert:
+    binding_id: int
+    kind: str
+    data: dict
+    idempotency_key: str
+
+
+def _raise_after_commit(alert: RaisedAlert) -> None:
+    def send() -> None:
+        customer_alert_raised.send(
+            sender=AccountBinding, binding_id=alert.binding_id, kind=alert.kind, data=alert.data,
+            idempotency_key=alert.idempotency_key,
+        )
+
+    transaction.on_commit(send, robust=True)
+
+
+def tier_alert_due(*, forecast: TierForecast | None, as_of: datetime.date) -> bool:
+    """The crossing is forecast within TIER_ALERT_DAYS_AHEAD days."""
+    if forecast is None or forecast.crossing_date is None:
+        return False
+    return (forecast.crossing_date - as_of).days <= TIER_ALERT_DAYS_AHEAD
+
+
+def binding_tier_alert(*, binding: AccountBinding, forecast: TierForecast | None, as_of: datetime.date) -> RaisedAlert | None:
+    """Record and raise the tier alert of one binding if it is due and not yet sent this tier period.
+
+    Locks the binding row, so two scans at once send it once."""
+    if not tier_alert_due(forecast=forecast, as_of=as_of):
+        return None
+    with transaction.atomic():
+        locked = AccountBinding.objects.select_for_update().get(pk=binding.pk)
+        if locked.unbound_at is not None or not locked.tier_alerts or locked.tier_alerted_period == forecast.period_start:
+            return None
+        locked.tier_alerted_period = forecast.period_start
+        locked.save(update_fields=["tier_alerted_period"])
+        alert = RaisedAlert(
+            binding_id=locked.pk,
+            kind=KIND_TIER,
+            data={
+                "account_number": binding.account.number,
+                "used_kwh": kwh_text(forecast.used_kwh),
+                "crossing_date": f"{forecast.crossing_date.month}月{forecast.crossing_date.day}日",
+                "next_tier": forecast.next_tier,
+                "tier_limit_kwh": kwh_text(forecast.next_tier_from_kwh),
+                "next_price": forecast.next_price_text,
+            },
+            idempotency_key=f"tier-near:{locked.pk}:{forecast.period_start:%Y%m%d}",
+        )
+        _raise_after_commit(alert)
+    return alert
+
+
+def binding_low_balance_alert(
+    *, binding: AccountBinding, estimate: PrepaidEstimate | None, now: datetime.datetime
+) -> RaisedAlert | None:
+    """Record and raise the low-balance alert of one binding when the estimated balance is under its threshold
+    and it has not been told since the balance was last above it; re-arm the alert once it is above again.
+
+    Locks the binding row."""
+    if estimate is None:
+        return None
+    with transaction.atomic():
+        locked = AccountBinding.objects.select_for_update().get(pk=binding.pk)
+        if locked.unbound_at is not None:
+            return None
+        if estimate.remaining >= locked.low_balance_threshold:
+            if locked.low_balance_alerted_at is not None:
+                locked.low_balance_alerted_at = None
+                locked.save(update_fields=["low_balance_alerted_at"])
+            return None
+        if locked.low_balance_alerted_at is not None:
+            return None
+        locked.low_balance_alerted_at = now
+        locked.save(update_fields=["low_balance_alerted_at"])
+        alert = RaisedAlert(
+            binding_id=locked.pk,
+            kind=KIND_LOW_BALANCE,
+            data={
+                "account_number": binding.account.number,
+                "balance": f"{estimate.remaining:.2f}",
+                "threshold": f"{locked.low_balance_threshold:.2f}",
+                "days_left": estimate.days_left if estimate.days_left is not None else "—",
+            },
+            idempotency_key=f"prepaid-low:{locked.pk}:{int(now.timestamp())}",
+        )
+        _raise_after_commit(alert)
+    return alert
+
+
+def _bindings_to_scan():
+    return (
+        AccountBinding.objects.filter(unbound_at__isnull=True)
+        .filter(
+            Q(tier_alerts=True, account__category=CustomerCategory.RESIDENTIAL)
+            | Q(account__billing_mode=Account.BillingMode.PREPAID)
+        )
+        .select_related("account__tariff")
+        .order_by("account_id", "pk")
+    )
+
+
+def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResult:
+    """The daily scan over active bindings: forecasts are worked out once per account, alerts decided per binding."""
+    as_of = as_of or timezone.localdate()
+    now = timezone.now()
+    result = AlertScanResult()
+    cached_account_id = None
+    forecast = estimate = None
+    for binding in _bindings_to_scan().iterator(chunk_size=SCAN_CHUNK):
+        account = binding.account
+        if account.pk != cached_account_id:
+            cached_account_id = account.pk
+            prices = tariff_prices_in_force(account=account, on_date=as_of)
+            pace = usage_pace(account=account, as_of=as_of)
+            forecast = tier_forecast(account=account, as_of=as_of, prices=prices, pace=pace)
+            estimate = prepaid_estimate(account=account, as_of=as_of, prices=prices, pace=pace)
+        result.bindings_checked += 1
+        if binding.tier_alerts and binding_tier_alert(binding=binding, forecast=forecast, as_of=as_of):
+            result.tier_alerts += 1
+        was_alerted = binding.low_balance_alerted_at is not None
+        if binding_low_balance_alert(binding=binding, estimate=estimate, now=now):
+            result.low_balance_alerts += 1
+        elif was_alerted and estimate is not None and estimate.remaining >= binding.low_balance_threshold:
+            result.low_balance_cleared += 1
+    logger.info(
+        "customer alerts %s: %s bindings, %s tier, %s low balance, %s re-armed", as_of, result.bindings_checked,
+        result.tier_alerts, result.low_balance_alerts, result.low_balance_cleared,
+    )
+    return result

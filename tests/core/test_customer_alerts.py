@@ -1,0 +1,177 @@
+"""The daily customer-alert scan: a tier crossing near (once per tier period per binding, only if asked for) and a
+smart-prepaid balance under the binding's threshold (once until topped up above it), sent as SMS and inbox."""
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal as D
+
+import pytest
+from django.utils import timezone
+
+from core.models import Account, AccountBinding, MeterReading, Payment
+from core.services.customer_alerts import customer_alert_raised, customer_alerts_scan
+from core.services.payments import payment_post
+from core.services.readings import reading_record
+from core.tasks import customer_alerts_scan as customer_alerts_scan_task
+from notifications.customer_alerts import customer_alert_notify
+from notifications.models import Channel, Message
+from tests.factories import AccountFactory, MeterFactory
+from tests.portal.factories import AccountBindingFactory
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = datetime.date(2026, 3, 20)
+FIRST_READ = datetime.date(2026, 2, 19)  # 30 daily readings up to AS_OF (February 2026 has 28 days)
+
+
+def daily_readings(account: Account, kwh_per_day: int) -> None:
+    meter = MeterFactory(service_point__account=account)
+    for offset in range(30):
+        reading_record(meter=meter, read_on=FIRST_READ + datetime.timedelta(days=offset),
+                       total=D(kwh_per_day * (offset + 1)), source=MeterReading.Source.AMI)
+
+
+@pytest.fixture
+def raised():
+    """The alerts the scan raises (after commit), as the signal's keyword arguments."""
+    seen: list[dict] = []
+
+    def receiver(sender, **kwargs):
+        kwargs.pop("signal")
+        seen.append(kwargs)
+
+    customer_alert_raised.connect(receiver, dispatch_uid="test-customer-alerts")
+    yield seen
+    customer_alert_raised.disconnect(dispatch_uid="test-customer-alerts")
+
+
+def scan(capture, as_of=AS_OF):
+    with capture(execute=True):
+        return customer_alerts_scan(as_of=as_of)
+
+
+@pytest.fixture
+def near_tier_two():
+    """8 kWh a day: 160 kWh of March read by the 20th, 20 kWh short of tier 2, which starts on the 23rd."""
+    binding = AccountBindingFactory()
+    daily_readings(binding.account, 8)
+    return binding
+
+
+def test_a_tier_crossing_within_a_week_is_told_once_per_period(near_tier_two, raised,
+                                                               django_capture_on_commit_callbacks):
+    result = scan(django_capture_on_commit_callbacks)
+    assert (result.bindings_checked, result.tier_alerts, result.low_balance_alerts) == (1, 1, 0)
+    assert raised == [{
+        "binding_id": near_tier_two.pk,
+        "kind": "tier_threshold_near",
+        "data": {"account_number": near_tier_two.account.number, "used_kwh": "160", "crossing_date": "3月23日",
+                 "next_tier": 2, "tier_limit_kwh": "180", "next_price": "0.608"},
+        "idempotency_key": f"tier-near:{near_tier_two.pk}:20260301",
+    }]
+    near_tier_two.refresh_from_db()
+    assert near_tier_two.tier_alerted_period == datetime.date(2026, 3, 1)
+    again = scan(django_capture_on_commit_callbacks, as_of=AS_OF + datetime.timedelta(days=1))
+    assert again.tier_alerts == 0
+    assert len(raised) == 1
+
+
+def test_a_binding_told_in_an_earlier_period_is_told_again(near_tier_two, raised, django_capture_on_commit_callbacks):
+    AccountBinding.objects.filter(pk=near_tier_two.pk).update(tier_alerted_period=datetime.date(2026, 2, 1))
+    assert scan(django_capture_on_commit_callbacks).tier_alerts == 1
+    assert raised[0]["idempotency_key"] == f"tier-near:{near_tier_two.pk}:20260301"
+
+
+def test_no_tier_alert_when_not_asked_for_unbound_or_far_off(raised, django_capture_on_commit_callbacks):
+    declined = AccountBindingFactory(tier_alerts=False)
+    daily_readings(declined.account, 8)
+    unbound = AccountBindingFactory(unbound_at=timezone.now())
+    daily_readings(unbound.account, 8)
+    # 6 kWh a day: 120 kWh by the 20th, tier 2 on the 31st, 11 days away.
+    far = AccountBindingFactory()
+    daily_readings(far.account, 6)
+    result = scan(django_capture_on_commit_callbacks)
+    assert (result.bindings_checked, result.tier_alerts) == (1, 0)
+    assert raised == []
+
+
+def test_two_bindings_of_one_account_are_each_told(raised, django_capture_on_commit_callbacks):
+    first = AccountBindingFactory()
+    daily_readings(first.account, 8)
+    second = AccountBindingFactory(account=first.account)
+    assert scan(django_capture_on_commit_callbacks).tier_alerts == 2
+    assert [alert["binding_id"] for alert in raised] == [first.pk, second.pk]
+
+
+@pytest.fixture
+def prepaid_low():
+    """Prepaid, 40.00 paid in, 60 kWh read and not yet billed (33.48 at 0.558): 6.52 left, under the 10.00 default."""
+    account = AccountFactory(billing_mode=Account.BillingMode.PREPAID)
+    binding = AccountBindingFactory(account=account, tier_alerts=False)
+    payment_post(account=account, amount=D("40.00"), channel=Payment.Channel.ONLINE, idempotency_key="pp-1",
+                 received_at=timezone.now())
+    daily_readings(account, 2)
+    return binding
+
+
+def test_a_low_prepaid_balance_is_told_once_until_topped_up(prepaid_low, raised, django_capture_on_commit_callbacks):
+    result = scan(django_capture_on_commit_callbacks)
+    assert (result.low_balance_alerts, result.tier_alerts) == (1, 0)
+    prepaid_low.refresh_from_db()
+    alerted_at = prepaid_low.low_balance_alerted_at
+    assert alerted_at is not None
+    assert raised == [{
+        "binding_id": prepaid_low.pk,
+        "kind": "prepaid_balance_low",
+        "data": {"account_number": prepaid_low.account.number, "balance": "6.52", "threshold": "10.00",
+                 "days_left": 5},
+        "idempotency_key": f"prepaid-low:{prepaid_low.pk}:{int(alerted_at.timestamp())}",
+    }]
+    assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 0
+    assert len(raised) == 1
+
+    payment_post(account=prepaid_low.account, amount=D("50.00"), channel=Payment.Channel.ONLINE,
+                 idempotency_key="pp-2", received_at=timezone.now())
+    topped = scan(django_capture_on_commit_callbacks)
+    assert (topped.low_balance_alerts, topped.low_balance_cleared) == (0, 1)
+    prepaid_low.refresh_from_db()
+    assert prepaid_low.low_balance_alerted_at is None
+
+
+def test_the_threshold_is_the_bindings_own(prepaid_low, raised, django_capture_on_commit_callbacks):
+    AccountBinding.objects.filter(pk=prepaid_low.pk).update(low_balance_threshold=D("5.00"))
+    assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 0
+    assert raised == []
+
+
+def test_the_alert_reaches_the_account_holder_by_sms_and_inbox(prepaid_low, django_capture_on_commit_callbacks):
+    """End to end through notifications' receiver (the app connects it; connecting it again here is a no-op)."""
+    customer_alert_raised.connect(customer_alert_notify, dispatch_uid="notifications.customer_alerts")
+    scan(django_capture_on_commit_callbacks)
+    customer = prepaid_low.account.customer
+    messages = {message.channel: message for message in Message.objects.filter(recipient_customer=customer)}
+    assert set(messages) == {Channel.SMS, Channel.INBOX}
+    number = prepaid_low.account.number
+    assert messages[Channel.SMS].to == customer.phone
+    assert messages[Channel.SMS].body == (
+        f"【国网95598】户号{number}预付费余额6.52元，低于您设置的10.00元，预计还可用5天，请及时充值以免停电。"
+    )
+    assert messages[Channel.INBOX].body == f"户号{number}预付费余额6.52元，低于10.00元，请及时充值。"
+
+
+def test_the_receiver_sends_nothing_twice_for_one_key(near_tier_two):
+    data = {"account_number": near_tier_two.account.number, "used_kwh": "160", "crossing_date": "3月23日",
+            "next_tier": 2, "tier_limit_kwh": "180", "next_price": "0.608"}
+    for _ in range(2):
+        customer_alert_notify(binding_id=near_tier_two.pk, kind="tier_threshold_near", data=data,
+                              idempotency_key="tier-near:x:20260301")
+    sms = Message.objects.get(channel=Channel.SMS)
+    assert sms.body == (
+        f"【国网95598】户号{near_tier_two.account.number}本期已用电160千瓦时，按当前用量预计3月23日进入第2档"
+        "（180千瓦时以上电价0.608元）。"
+    )
+    assert Message.objects.count() == 2
+
+
+def test_the_daily_task_runs_the_scan():
+    assert customer_alerts_scan_task() == {"bindings": 0, "tier": 0, "low_balance": 0, "rearmed": 0}
