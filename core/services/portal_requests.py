@@ -316,6 +316,8 @@ def fault_report_file(
     Locks the outage row or the transformer area row, so concurrent reports from one area make one ticket.
     """
     at = _now(at)
+    if account is None and branch is None:
+        raise PortalRequestInvalid(_("请选择所在县公司"), field="branch")
     cleaned = _clean_or_raise(
         fields=[
             {"name": "phone", "type": "phone", "required": True},
@@ -325,8 +327,6 @@ def fault_report_file(
         raw={"phone": phone, "description": description, "address": address},
     )
     phone, description = cleaned["phone"], cleaned["description"]
-    if account is None and branch is None:
-        raise PortalRequestInvalid(_("请选择所在县公司"), field="branch")
     with transaction.atomic():
         if account is None:
             ticket = ticket_open(
