@@ -549,6 +549,14 @@ class AccountDashboard:
         return format_yuan(self.amount_due.total_due)
 
     @property
+    def late_fees(self) -> Decimal:
+        return self.amount_due.late_fees_outstanding + self.amount_due.late_fees_accruing
+
+    @property
+    def late_fees_display(self) -> str:
+        return format_yuan(self.late_fees)
+
+    @property
     def credit_display(self) -> str:
         return format_yuan(self.amount_due.prepaid_credit)
 
