@@ -14,6 +14,9 @@ from core import views as core_views
 urlpatterns = [
     path("healthz/", core_views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Staff sign in only through allauth, where TOTP is enforced: the admins' own password forms would skip it.
+    path("django-admin/login/", RedirectView.as_view(url="/accounts/login/", query_string=True)),
+    path("admin/login/", RedirectView.as_view(url="/accounts/login/", query_string=True)),
     path("django-admin/", admin.site.urls),
     path("admin/", include(wagtailadmin_urls)),
     # The Wagtail admin's address before it moved to /admin/: old bookmarks still work.

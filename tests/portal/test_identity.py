@@ -353,3 +353,13 @@ def test_no_demo_totp_without_debug(settings):
     settings.DEBUG = False
     demo_users_ensure(allow_fixed_passwords=True)
     assert not Authenticator.objects.exists()
+
+
+def test_the_admins_password_forms_send_staff_to_the_allauth_login(client):
+    response = client.get("/django-admin/login/?next=/django-admin/")
+    assert (response.status_code, response["Location"]) == (302, "/accounts/login/?next=/django-admin/")
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0] == "/accounts/login/?next=%2Fadmin%2F"
+    staff_user()
+    response = client.post("/django-admin/login/", {"username": "clerk", "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
