@@ -297,3 +297,44 @@ class OnlinePaymentSignatureInvalid(OnlinePaymentProviderError):
 
 class OnlineRefundRefused(OnlinePaymentError):
     code = "online_refund_refused"
+
+
+# --- online payments (portal helper "payments") ----------------------------------------------------------------
+
+
+class OnlinePaymentError(DomainError):
+    code = "online_payment_error"
+
+
+class OnlinePaymentUnavailable(OnlinePaymentError):
+    code = "online_payment_unavailable"
+
+
+class OnlinePaymentAmountInvalid(OnlinePaymentError):
+    code = "online_payment_amount_invalid"
+
+
+class OnlinePaymentNothingDue(OnlinePaymentError):
+    code = "online_payment_nothing_due"
+
+
+class OnlinePaymentStateInvalid(OnlinePaymentError):
+    code = "online_payment_state_invalid"
+
+
+class OnlinePaymentProviderError(OnlinePaymentError):
+    """The provider refused a call or could not be reached; `detail` is its own words, for logs and staff."""
+
+    code = "online_payment_provider_error"
+
+    def __init__(self, message, *, detail: str = "", field: str | None = None):
+        super().__init__(message, field=field)
+        self.detail = detail
+
+
+class OnlinePaymentSignatureInvalid(OnlinePaymentProviderError):
+    code = "online_payment_signature_invalid"
+
+
+class OnlineRefundRefused(OnlinePaymentError):
+    code = "online_refund_refused"

@@ -170,12 +170,12 @@ def _customer_channels(
 
 def _draft_fields(
     *, book: _TemplateBook, channel: str, language: str, urgency: str, key: str, now: datetime.datetime,
-    customer=None, user=None,
+    customer=None, user=None, to_phone: str = "",
 ) -> dict:
     """The column values of one new message (state held when quiet hours apply to it)."""
     used_language, subject, body, segments = book.render(channel=channel, language=language)
     if channel == Channel.SMS:
-        to = customer.phone
+        to = customer.phone if customer is not None else to_phone
     elif channel == Channel.EMAIL:
         to = customer.email if customer is not None else user.email
     elif channel == Channel.INBOX:
@@ -220,8 +220,11 @@ def notification_request(
     idempotency_key: str,
     channels: Iterable[str] | None = None,
     language: str | None = None,
+    to_phone: str = "",
 ) -> list[Message]:
     """Ask for a customer or a staff user to be told about an event; returns one Message per channel.
+
+    A user (a portal login, not yet a customer) may be texted an essential event (a login code) at `to_phone`.
 
     The same idempotency key returns the messages of the first request and sends nothing more. Channels
     default to every channel the event has a template for, less what the customer's preferences and STOP
@@ -240,6 +243,8 @@ def notification_request(
 
     book = _TemplateBook(event=event, data=data)
     allowed = CUSTOMER_CHANNELS if recipient_customer is not None else STAFF_CHANNELS
+    if recipient_user is not None and to_phone and event in ESSENTIAL_EVENTS:
+        allowed = (*STAFF_CHANNELS, Channel.SMS)
     if channels is None:
         wanted = [c for c in allowed if c in book.channels()]
     else:
@@ -255,12 +260,14 @@ def notification_request(
             customer=recipient_customer, event=event, wanted=wanted, preferences=preferences, opted_out=opted_out
         )
     else:
-        wanted = [c for c in wanted if c != Channel.EMAIL or recipient_user.email]
+        wanted = [
+            c for c in wanted if (c != Channel.EMAIL or recipient_user.email) and (c != Channel.SMS or to_phone)
+        ]
 
     now = clock.now()
     drafts = [
         Message(**_draft_fields(book=book, channel=channel, language=language, urgency=urgency, key=key, now=now,
-                                customer=recipient_customer, user=recipient_user))
+                                customer=recipient_customer, user=recipient_user, to_phone=to_phone))
         for channel in wanted
     ]
     try:

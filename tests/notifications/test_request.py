@@ -277,3 +277,26 @@ def test_held_message_of_a_phone_that_replied_stop_overnight_is_not_sent(
         messages_dispatch_due()
 
     assert list(Message.objects.values_list("state", "last_error")) == [("failed", "recipient replied STOP")]
+
+
+def test_a_portal_user_without_a_customer_is_texted_a_login_code_at_the_given_phone(frozen):
+    user = get_user_model().objects.create_user("13800138000")
+    [message] = notification_request(
+        recipient_user=user, event="login_code", data=LOGIN, idempotency_key="login:u1", channels=["sms"],
+        urgency="urgent", to_phone="13800138000",
+    )
+    assert (message.channel, message.to, message.recipient_user_id, message.recipient_customer_id) == (
+        "sms", "13800138000", user.pk, None
+    )
+    assert message.body == "【国网95598】您的登录验证码为482913，5分钟内有效，请勿告知他人。"
+
+
+def test_a_user_is_never_texted_anything_but_an_essential_event(frozen):
+    user = get_user_model().objects.create_user("13800138001")
+    with pytest.raises(NotificationError) as refused:
+        notification_request(
+            recipient_user=user, event="bill_issued", data=BILL, idempotency_key="bill:u1", channels=["sms"],
+            to_phone="13800138001",
+        )
+    assert str(refused.value) == "该接收人不支持渠道：sms"
+    assert not Message.objects.exists()
