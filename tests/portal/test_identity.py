@@ -165,7 +165,7 @@ def test_signing_up_with_a_taken_number_creates_nobody_and_texts_nothing(client)
     assert not Message.objects.exists()
 
 
-# --- email and password ----------------------------------------------------------------------------------------------
+# --- email and password ---------------------------------------------------------------------------------------------
 
 
 def test_email_signup_then_password_login_lands_on_the_portal(client):
@@ -234,7 +234,7 @@ def test_the_login_page_is_the_portal_frame_in_chinese(client):
     assert 'href="/accounts/login/code/"' in body
 
 
-# --- sessions ---------------------------------------------------------------------------------------------------------
+# --- sessions -------------------------------------------------------------------------------------------------------
 
 
 def password_login(client: Client, login: str) -> None:
@@ -283,7 +283,7 @@ def test_signing_out_all_other_sessions():
     assert [b.get(reverse("usersessions_list")).status_code for b in browsers] == [200, 302, 302]
 
 
-# --- staff TOTP ---------------------------------------------------------------------------------------------------------
+# --- staff TOTP -----------------------------------------------------------------------------------------------------
 
 
 def test_staff_without_an_authenticator_are_held_on_the_totp_setup_until_they_add_one(client):
@@ -329,7 +329,7 @@ def test_force_login_staff_are_not_held_and_customers_never_are(client):
     assert customer.get(reverse("usersessions_list")).status_code == 200
 
 
-# --- demo staff TOTP ------------------------------------------------------------------------------------------------------
+# --- demo staff TOTP ------------------------------------------------------------------------------------------------
 
 
 def test_demo_staff_get_the_fixed_totp_secret_in_debug_and_the_command_prints_it(settings):
@@ -337,7 +337,8 @@ def test_demo_staff_get_the_fixed_totp_secret_in_debug_and_the_command_prints_it
     out = StringIO()
     call_command("demo_logins", stdout=out)
     assert out.getvalue().splitlines()[-1] == f"员工账号登录需两步验证，身份验证器密钥（TOTP）：{DEMO_TOTP_SECRET}"
-    holders = sorted(Authenticator.objects.filter(type=Authenticator.Type.TOTP).values_list("user__username", flat=True))
+    totp = Authenticator.objects.filter(type=Authenticator.Type.TOTP)
+    holders = sorted(totp.values_list("user__username", flat=True))
     assert holders == ["demo-admin", "demo-agent", "demo-approver", "demo-clerk", "demo-editor", "demo-supervisor"]
     demo_users_ensure()
     assert Authenticator.objects.count() == 6
