@@ -102,7 +102,8 @@ def application_answers_check(
             customer=account.customer if account is not None else None, opened_at=_now(at), data=cleaned,
         )
         step = definition.steps.order_by("order").first()
-        errors = checks_run(names=names, ctx=CheckContext(ticket=draft, step_definition=step, data=cleaned, now=_now(at)))
+        context = CheckContext(ticket=draft, step_definition=step, data=cleaned, now=_now(at))
+        errors = checks_run(names=names, ctx=context)
         if errors:
             raise TicketValidationError(errors=errors)
     return cleaned
@@ -214,7 +215,8 @@ def application_submit(
     address = cleaned.get("supply_address") or (account.address if account is not None else "")
     with transaction.atomic():
         ticket = ticket_open(
-            business_type=business_type, channel=Channel.PORTAL, summary=_summary(gettext("网上申请：%(business)s") % {"business": label}),
+            business_type=business_type, channel=Channel.PORTAL,
+            summary=_summary(gettext("网上申请：%(business)s") % {"business": label}),
             branch=branch, account=account, description=description, contact_name=people["contact_name"],
             contact_phone=people["contact_phone"], address=address, data=cleaned, opened_by=user,
             idempotency_key=idempotency_key, at=at,
