@@ -13,3 +13,7 @@ ticket_changed = Signal()
 # announced, times or scope changed, re-announced after a cancel, restored, cancelled).
 # notifications tells the affected customers; cms drops cached pages.
 outage_changed = Signal()
+
+# Sent after commit by core.services.customer_alerts for each alert a scan decided to send: binding_id, kind
+# ("tier_threshold_near" or "prepaid_balance_low"), data (the message data) and idempotency_key.
+customer_alert_raised = Signal()

@@ -7,10 +7,12 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("消息通知")
 
     def ready(self):
-        from core.signals import outage_changed, ticket_changed
+        from core.signals import customer_alert_raised, outage_changed, ticket_changed
 
+        from .customer_alerts import customer_alert_notify
         from .outage_alerts import outage_changed_notify
         from .ticket_alerts import ticket_changed_notify
 
         ticket_changed.connect(ticket_changed_notify, dispatch_uid="notifications.ticket_alerts")
         outage_changed.connect(outage_changed_notify, dispatch_uid="notifications.outage_alerts")
+        customer_alert_raised.connect(customer_alert_notify, dispatch_uid="notifications.customer_alerts")

@@ -174,6 +174,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.arrears_reminders",
         "schedule": crontab(hour=9, minute=0),
     },
+    # Tier-crossing and smart-prepaid low-balance alerts of bound accounts, after the night's meter readings.
+    "core.customer_alerts_scan": {"task": "core.customer_alerts_scan", "schedule": crontab(hour=9, minute=30)},
+    # Yesterday's Stripe charges against online payments and the ledger.
+    "core.stripe_reconcile": {"task": "core.stripe_reconcile", "schedule": crontab(hour=2, minute=30)},
 }
 
 # Electronic work tickets: the warning threshold of operators who have not set their own

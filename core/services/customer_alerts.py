@@ -13,11 +13,11 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.dispatch import Signal
 from django.db.models import Q
 from django.utils import timezone
 
 from core.models import Account, AccountBinding
+from core.signals import customer_alert_raised
 from core.models.customers import CustomerCategory
 from core.selectors.portal_bills import (
     PrepaidEstimate,
@@ -30,10 +30,6 @@ from core.selectors.portal_bills import (
 )
 
 logger = logging.getLogger(__name__)
-
-# Sent after commit for each alert a scan decided to send: binding_id, kind (KIND_TIER or KIND_LOW_BALANCE), data
-# (the message data of the notification event of that name) and idempotency_key.
-customer_alert_raised = Signal()
 
 # Tell the customer when the forecast crossing into the next tier is this many days away or fewer.
 TIER_ALERT_DAYS_AHEAD = 7

@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from core.models import Account, AccountBinding, MeterReading, Payment
-from core.services.customer_alerts import customer_alert_raised, customer_alerts_scan
+from core.services.customer_alerts import customer_alerts_scan
+from core.signals import customer_alert_raised
 from core.services.payments import payment_post
 from core.services.readings import reading_record
 from core.tasks import customer_alerts_scan as customer_alerts_scan_task
@@ -145,8 +146,7 @@ def test_the_threshold_is_the_bindings_own(prepaid_low, raised, django_capture_o
 
 
 def test_the_alert_reaches_the_account_holder_by_sms_and_inbox(prepaid_low, django_capture_on_commit_callbacks):
-    """End to end through notifications' receiver (the app connects it; connecting it again here is a no-op)."""
-    customer_alert_raised.connect(customer_alert_notify, dispatch_uid="notifications.customer_alerts")
+    """End to end through the receiver notifications connects when the app is ready."""
     scan(django_capture_on_commit_callbacks)
     customer = prepaid_low.account.customer
     messages = {message.channel: message for message in Message.objects.filter(recipient_customer=customer)}
