@@ -364,3 +364,11 @@ def test_the_admins_password_forms_send_staff_to_the_allauth_login(client):
     staff_user()
     response = client.post("/django-admin/login/", {"username": "clerk", "password": PASSWORD})
     assert "_auth_user_id" not in client.session
+
+
+def test_the_other_allauth_pages_render_in_the_portal_frame(client):
+    client.force_login(User.objects.create_user(username="lisi", email="li.si@example.com", password=PASSWORD))
+    for name in ["account_email", "account_change_password", "mfa_index", "account_logout"]:
+        response = client.get(reverse(name))
+        assert response.status_code == 200, name
+        assert "portal/identity.css" in response.content.decode(), name
