@@ -1,2 +1,8 @@
 """Stripe webhook: /payments/stripe/webhook/ (name "stripe_webhook")."""
-urlpatterns: list = []
+from django.urls import path
+
+from . import webhook
+
+urlpatterns = [
+    path("webhook/", webhook.stripe_webhook, name="stripe_webhook"),
+]
