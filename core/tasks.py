@@ -49,3 +49,11 @@ def stripe_reconcile() -> int:
     )
     online_payments_reconciliation_save(reconciliation=result, directory=settings.VAR_DIR / "reconciliation")
     return len(result.differences)
+
+
+@shared_task(name="core.application_drafts_purge")
+def application_drafts_purge() -> int:
+    """Daily (beat): documents of portal applications abandoned before submission (core.services.portal_requests)."""
+    from core.services.portal_requests import application_drafts_purge as application_drafts_purge_service
+
+    return application_drafts_purge_service()

@@ -176,6 +176,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Tier-crossing and smart-prepaid low-balance alerts of bound accounts, after the night's meter readings.
     "core.customer_alerts_scan": {"task": "core.customer_alerts_scan", "schedule": crontab(hour=9, minute=30)},
+    # Documents uploaded to portal applications that were never submitted.
+    "core.application_drafts_purge": {"task": "core.application_drafts_purge", "schedule": crontab(hour=3, minute=0)},
     # Yesterday's Stripe charges against online payments and the ledger.
     "core.stripe_reconcile": {"task": "core.stripe_reconcile", "schedule": crontab(hour=2, minute=30)},
 }

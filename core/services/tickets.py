@@ -830,8 +830,9 @@ def ticket_rate(
     *, ticket_id: int, satisfaction: int, comment: str = "", customer=None, user=None,
     at: datetime.datetime | None = None,
 ) -> Ticket:
-    """Record the customer's satisfaction (1-5) with a closed ticket, once: by the customer, or by staff
-    taking it down on a follow-up call.
+    """Record the customer's satisfaction (1-5) with a closed ticket, once: by the customer, by the portal user who
+    opened it (a complaint or a fault report filed without an account has no customer), or by staff taking it
+    down on a follow-up call.
 
     Locks the ticket row.
     """
@@ -849,6 +850,10 @@ def ticket_rate(
             actor = _customer_actor()
         elif user is not None and user.is_active and user.is_staff:
             actor = _staff(user)
+        elif (
+            user is not None and user.is_active and ticket.channel == Channel.PORTAL and ticket.opened_by_id == user.pk
+        ):
+            actor = _customer_actor()
         else:
             raise TicketPermissionDenied()
         if ticket.state != Ticket.State.CLOSED:

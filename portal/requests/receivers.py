@@ -31,8 +31,9 @@ def _tell(reporters, *, area: str, outage: Outage | None) -> int:
             notification_request(recipient_customer=reporter.customer, event=Event.OUTAGE_RESTORED, data=data,
                                  idempotency_key=key)
         elif reporter.user_id is not None:
+            # Not (yet) a customer: texted at the phone given with the report, as the restoration is essential.
             notification_request(recipient_user=reporter.user, event=Event.OUTAGE_RESTORED, data=data,
-                                 idempotency_key=f"fault-restored:reporter:{reporter.pk}")
+                                 idempotency_key=f"fault-restored:reporter:{reporter.pk}", to_phone=reporter.phone)
         told.append(reporter.pk)
     return reporters_mark_told(reporter_ids=told)
 

@@ -16,6 +16,7 @@ NAV = (
     ("portal:complaint", _("投诉建议")),
     ("portal:ticket_list", _("我的工单")),
     ("portal:inbox", _("消息")),
+    ("usersessions_list", _("登录设备")),
 )
 
 

@@ -699,3 +699,19 @@ def test_a_refused_submission_sends_nothing(process, account, agent, django_capt
             ticket_step_submit(step_id=current(ticket).pk, user=agent, data={}, at=MONDAY)
 
     assert callbacks == []
+
+
+def test_the_portal_user_who_opened_a_ticket_rates_it(process, account, agent, clerk, django_user_model):
+    portal_user = django_user_model.objects.create_user("13800138009")
+    stranger = django_user_model.objects.create_user("13800138010")
+    ticket = open_ticket(account, channel="portal", opened_by=portal_user)
+    to_follow_up(ticket, agent, clerk)
+    ticket_step_submit(step_id=current(ticket).pk, user=agent, data={}, at=MONDAY)
+    with pytest.raises(TicketPermissionDenied):
+        ticket_rate(ticket_id=ticket.pk, satisfaction=4, user=stranger)
+
+    ticket_rate(ticket_id=ticket.pk, satisfaction=4, user=portal_user, at=MONDAY)
+
+    ticket.refresh_from_db()
+    assert ticket.satisfaction == 4
+    assert ticket.events.get(kind="rated").actor_label == "客户"

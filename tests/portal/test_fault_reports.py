@@ -208,3 +208,20 @@ def test_an_account_of_someone_else_is_not_accepted(client, area):
     response = _report(client, stranger)
     assert response.status_code == 200
     assert Ticket.objects.count() == 0
+
+
+def test_a_reporter_who_is_not_a_customer_is_texted_at_the_phone_given(client, django_capture_on_commit_callbacks):
+    user = AccountBindingFactory().user
+    client.force_login(user)
+    branch = BranchFactory()
+    client.post(reverse("portal:fault_report"), {
+        "branch": branch.pk, "address": "恩施市航空大道12号", "description": "整栋楼停电", "phone": "13900005555",
+        "form_key": "loc",
+    })
+    ticket = Ticket.objects.get()
+    assert ticket.customer is None
+    with django_capture_on_commit_callbacks(execute=True):
+        _work_to_restored(ticket)
+    sms = Message.objects.get(event="outage_restored", channel="sms")
+    assert (sms.to, sms.recipient_user, sms.recipient_customer) == ("13900005555", user, None)
+    assert TicketReporter.objects.get().told_restored_at is not None
