@@ -82,9 +82,11 @@ bench: install bench-packages
 	$(PY) bench/notifications_bench.py --customers 50000
 	$(PY) bench/tickets_bench.py
 	$(PY) bench/cms_bench.py
+	$(PY) bench/portal_bench.py
 
 bench-smoke: install bench-packages
 	$(PY) bench/run.py --smoke
 	$(PY) bench/notifications_bench.py --customers 2000 --deliver 200
 	$(PY) bench/tickets_bench.py --smoke
 	$(PY) bench/cms_bench.py --smoke
+	$(PY) bench/portal_bench.py --smoke

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,15 +90,27 @@ def verdict(*, page_per_second: float, baseline_per_second: float) -> tuple[floa
     return share, "PASS" if share >= TARGET_SHARE_OF_BASELINE else "BELOW TARGET"
 
 
-def server_command(*, python: str, port: int) -> list[str]:
-    return [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bench.cms_bench:application"]
+def server_command(*, python: str, port: int, proxy_headers: bool = False) -> list[str]:
+    """The daphne command; with proxy_headers, X-Forwarded-For sets the client address (many simulated guests)."""
+    options = ["--proxy-headers"] if proxy_headers else []
+    return [python, "-m", "daphne", *options, "-b", "127.0.0.1", "-p", str(port), "bench.cms_bench:application"]
 
 
 # --- load -------------------------------------------------------------------------------------------------------
 
 
-def load(*, port: int, path: str, concurrency: int, seconds: float) -> dict:
-    """`concurrency` threads, each on one keep-alive connection, GET `path` until `seconds` pass."""
+def load(
+    *,
+    port: int,
+    path: str,
+    concurrency: int,
+    seconds: float,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | Callable[[], dict[str, str]] | None = None,
+) -> dict:
+    """`concurrency` threads, each on one keep-alive connection, send `method path` until `seconds` pass; `headers`
+    may be a callable giving each request its own (e.g. a client address per simulated guest)."""
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     errors = [0] * concurrency
     stop_at = time.monotonic() + seconds
@@ -107,7 +120,8 @@ def load(*, port: int, path: str, concurrency: int, seconds: float) -> dict:
         while time.monotonic() < stop_at:
             started = time.perf_counter()
             try:
-                connection.request("GET", path)
+                request_headers = headers() if callable(headers) else (headers or {})
+                connection.request(method, path, body=body, headers=request_headers)
                 response = connection.getresponse()
                 response.read()
                 if response.status != 200:
