@@ -12,7 +12,15 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from core.models import AccountBinding, BusinessType, CollectionPolicy, MeterReading, Payment, Ticket
+from core.models import (
+    AccountBinding,
+    BusinessType,
+    CollectionPolicy,
+    MeterReading,
+    OnlinePayment,
+    Payment,
+    Ticket,
+)
 from core.models.customers import CustomerCategory
 from core.models.tickets import TicketAttachment
 from core.services.billing import bill_issue
@@ -193,7 +201,8 @@ def test_every_portal_post_is_csrf_checked_and_only_the_webhook_is_exempt(world)
     # The areas this file checks are all there (a renamed or dropped area would silently shrink the check).
     assert {"portal:binding_add", "portal:bill_lookup", "portal:ticket_track", "portal:apply",
             "portal:fault_report", "portal:complaint", "portal:inbox_mark_read", "portal:preferences_save",
-            "portal:ticket_rate"} <= {name for name, _ in names}
+            "portal:ticket_rate", "portal:pay_account", "portal:pay_confirm", "portal:stripe_webhook",
+            } <= {name for name, _ in names}
     for who in (None, world["bob"]):
         browser = Client(enforce_csrf_checks=True)
         if who is not None:
@@ -271,3 +280,32 @@ def test_binding_and_lookup_guessing_from_one_address_is_locked_for_everyone_the
                         REMOTE_ADDR="198.51.100.91")
     assert guest.context["summary"] is None
     assert str(guest.context["form"].non_field_errors()[0]).startswith("尝试次数过多")
+
+
+# --- online payments ---------------------------------------------------------------------------------------------
+
+
+def _online_payment(account, user, reference):
+    return OnlinePayment.objects.create(
+        provider_reference=reference, account=account, user=user, purpose="arrears", amount=D("33.70"),
+        created_at=timezone.now(),
+    )
+
+
+def test_another_customers_online_payment_is_404_in_every_payment_page(client, world):
+    alice_payment = _online_payment(world["alice_account"], world["alice"], "pi_alice")
+    bob_payment = _online_payment(world["bob_account"], world["bob"], "pi_bob")
+    alice_number, bob_number = world["alice_account"].number, world["bob_account"].number
+    client.force_login(world["alice"])
+    assert client.get(reverse("portal:pay_status", args=[alice_number, alice_payment.pk])).status_code == 200
+    client.force_login(world["bob"])
+    assert client.get(reverse("portal:pay_account", args=[alice_number])).status_code == 404
+    assert client.post(reverse("portal:pay_account", args=[alice_number]), {"amount": "10"}).status_code == 404
+    for number, online_payment in ((alice_number, alice_payment), (bob_number, alice_payment),
+                                   (alice_number, bob_payment)):
+        for name in ("portal:pay_checkout", "portal:pay_status"):
+            assert client.get(reverse(name, args=[number, online_payment.pk])).status_code == 404, name
+        confirm = client.post(reverse("portal:pay_confirm", args=[number, online_payment.pk]), {"token": "tok_visa"})
+        assert confirm.status_code == 404
+    alice_payment.refresh_from_db()
+    assert alice_payment.state == "created"
