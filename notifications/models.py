@@ -176,24 +176,70 @@ PREFERENCE_DEFAULTS = {
     PreferenceKind.PAPERLESS_BILLS: False,
 }
 
+# The kinds that are delivery channels, so may be switched per topic (paperless bills is one choice).
+CHANNEL_KINDS = (PreferenceKind.SMS, PreferenceKind.EMAIL, PreferenceKind.INBOX)
+
+
+class NotificationTopic(models.TextChoices):
+    """What a notification is about: a customer may keep a channel but not for every topic."""
+
+    BILLS = "bills", _("账单与欠费提醒")
+    PAYMENTS = "payments", _("缴费到账")
+    TICKETS = "tickets", _("工单进度")
+    OUTAGES = "outages", _("停电通知")
+    SURVEYS = "surveys", _("问卷调查")
+
+
+# The topic of every event; "" for the ones no topic switch can stop (codes the customer asked for, staff alerts).
+# Outage notices still go by SMS and inbox whatever the switches (ESSENTIAL_EVENTS); their e-mail follows them.
+EVENT_TOPICS: dict[str, str] = {
+    Event.LOGIN_CODE: "",
+    Event.BINDING_CODE: "",
+    Event.TICKET_ARRIVAL: "",
+    Event.TICKET_WARNING: "",
+    Event.TICKET_OVERDUE: "",
+    Event.BILL_ISSUED: NotificationTopic.BILLS,
+    Event.ARREARS_REMINDER_BEFORE: NotificationTopic.BILLS,
+    Event.ARREARS_REMINDER_AFTER: NotificationTopic.BILLS,
+    Event.TIER_THRESHOLD_NEAR: NotificationTopic.BILLS,
+    Event.PREPAID_BALANCE_LOW: NotificationTopic.BILLS,
+    Event.PAYMENT_RECEIVED: NotificationTopic.PAYMENTS,
+    Event.TICKET_ACCEPTED: NotificationTopic.TICKETS,
+    Event.TICKET_STEP_PROGRESS: NotificationTopic.TICKETS,
+    Event.TICKET_COMPLETED: NotificationTopic.TICKETS,
+    Event.TICKET_SATISFACTION_REQUEST: NotificationTopic.TICKETS,
+    Event.OUTAGE_PLANNED: NotificationTopic.OUTAGES,
+    Event.OUTAGE_RESTORED: NotificationTopic.OUTAGES,
+    Event.OUTAGE_CANCELLED: NotificationTopic.OUTAGES,
+    Event.SURVEY_INVITATION: NotificationTopic.SURVEYS,
+}
+
 
 class NotificationPreference(models.Model):
-    """A customer's choice for one kind of notification; absent rows mean PREFERENCE_DEFAULTS."""
+    """A customer's choice for one kind of notification, as a whole (topic "") or for one topic of a channel;
+    absent rows mean PREFERENCE_DEFAULTS for a whole kind and on for a topic."""
 
     customer = models.ForeignKey(
         "core.Customer", on_delete=models.CASCADE, related_name="notification_preferences", verbose_name=_("客户")
     )
     kind = models.CharField(_("类型"), max_length=16, choices=PreferenceKind.choices)
+    topic = models.CharField(
+        _("消息类别"), max_length=10, choices=NotificationTopic.choices, blank=True, default="",
+        help_text=_("留空表示整个渠道"),
+    )
     enabled = models.BooleanField(_("开启"))
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:
         verbose_name = _("通知偏好")
         verbose_name_plural = _("通知偏好")
-        constraints = [models.UniqueConstraint(fields=["customer", "kind"], name="preference_customer_kind")]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "kind", "topic"], name="preference_customer_kind_topic")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} {self.kind}={self.enabled}"
+        suffix = f"/{self.topic}" if self.topic else ""
+        return f"{self.customer_id} {self.kind}{suffix}={self.enabled}"
 
 
 class SmsOptOut(models.Model):

@@ -7,18 +7,50 @@ from django.db.models import QuerySet
 
 from core.selectors.portal_access import accounts_bound_to, bindings_active
 
-from .models import PREFERENCE_DEFAULTS, InboxMessage, Message, NotificationPreference, SmsOptOut
+from .models import (
+    CHANNEL_KINDS,
+    PREFERENCE_DEFAULTS,
+    InboxMessage,
+    Message,
+    NotificationPreference,
+    NotificationTopic,
+    PreferenceKind,
+    SmsOptOut,
+)
+
+
+# Every switch a customer has: each kind as a whole (topic "") and each topic of each channel kind.
+PreferenceSwitches = dict[tuple[str, str], bool]
+
+SWITCH_DEFAULTS: PreferenceSwitches = {
+    **{(kind.value, ""): value for kind, value in PREFERENCE_DEFAULTS.items()},
+    **{(kind.value, topic.value): True for kind in CHANNEL_KINDS for topic in NotificationTopic},
+}
+
+
+def preference_switches_for_customers(*, customer_ids: list[int]) -> dict[int, PreferenceSwitches]:
+    """Every (kind, topic) switch of each customer, defaults filled in (a topic never set is on); one query."""
+    result = {cid: dict(SWITCH_DEFAULTS) for cid in customer_ids}
+    rows = NotificationPreference.objects.filter(customer_id__in=customer_ids).values_list(
+        "customer_id", "kind", "topic", "enabled"
+    )
+    for customer_id, kind, topic, enabled in rows:
+        result[customer_id][(kind, topic)] = enabled
+    return result
+
+
+def preference_switches_for(*, customer_id: int) -> PreferenceSwitches:
+    return preference_switches_for_customers(customer_ids=[customer_id])[customer_id]
+
+
+def _whole_kinds(switches: PreferenceSwitches) -> dict[str, bool]:
+    return {kind.value: switches[(kind.value, "")] for kind in PreferenceKind}
 
 
 def preferences_for_customers(*, customer_ids: list[int]) -> dict[int, dict[str, bool]]:
-    """Every preference kind for each customer, defaults filled in; one query."""
-    result = {cid: {str(kind): value for kind, value in PREFERENCE_DEFAULTS.items()} for cid in customer_ids}
-    rows = NotificationPreference.objects.filter(customer_id__in=customer_ids).values_list(
-        "customer_id", "kind", "enabled"
-    )
-    for customer_id, kind, enabled in rows:
-        result[customer_id][kind] = enabled
-    return result
+    """Every preference kind as a whole for each customer, defaults filled in; one query."""
+    switches = preference_switches_for_customers(customer_ids=customer_ids)
+    return {cid: _whole_kinds(switches[cid]) for cid in customer_ids}
 
 
 def preferences_for(*, customer_id: int) -> dict[str, bool]:
@@ -107,6 +139,7 @@ class CustomerPreferences:
     phone_masked: str
     email_masked: str
     preferences: dict[str, bool]
+    switches: PreferenceSwitches
 
     @property
     def account_number(self) -> str:
@@ -121,7 +154,7 @@ def preferences_for_user(*, user) -> list[CustomerPreferences]:
         customer = binding.account.customer
         entry = by_customer.setdefault(customer.pk, {"customer": customer, "numbers": []})
         entry["numbers"].append(binding.account.number)
-    preferences = preferences_for_customers(customer_ids=list(by_customer))
+    switches = preference_switches_for_customers(customer_ids=list(by_customer))
     return [
         CustomerPreferences(
             customer_id=customer_id,
@@ -129,7 +162,8 @@ def preferences_for_user(*, user) -> list[CustomerPreferences]:
             account_numbers=tuple(entry["numbers"]),
             phone_masked=phone_masked(entry["customer"].phone) if entry["customer"].phone else "",
             email_masked=email_masked(entry["customer"].email) if entry["customer"].email else "",
-            preferences=preferences[customer_id],
+            preferences=_whole_kinds(switches[customer_id]),
+            switches=switches[customer_id],
         )
         for customer_id, entry in by_customer.items()
     ]

@@ -27,19 +27,27 @@ from core.models import Account, Customer
 from . import clock, transports
 from .errors import MessageNotResendable, NotificationConflict, NotificationError, TemplateMissing
 from .models import (
+    CHANNEL_KINDS,
     ESSENTIAL_EVENTS,
+    EVENT_TOPICS,
     Channel,
     Event,
     InboxMessage,
     Message,
     MessageTemplate,
     NotificationPreference,
+    NotificationTopic,
     PreferenceKind,
     SmsOptOut,
     Urgency,
 )
 from .rendering import sms_segments, template_render
-from .selectors import preferences_for_customers, sms_opted_out_phones
+from .selectors import (
+    PreferenceSwitches,
+    preference_switches_for,
+    preference_switches_for_customers,
+    sms_opted_out_phones,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -146,21 +154,28 @@ class _TemplateBook:
 
 
 def _customer_channels(
-    *, customer: Customer | _Recipient, event: str, wanted: Iterable[str], preferences: dict[str, bool],
+    *, customer: Customer | _Recipient, event: str, wanted: Iterable[str], switches: PreferenceSwitches,
     opted_out: bool,
 ) -> list[str]:
+    """The wanted channels the customer's switches allow: a channel needs its own switch and its switch for the
+    event's topic (events without a topic need only the first); essential events override SMS and inbox."""
     essential = event in ESSENTIAL_EVENTS
+    topic = EVENT_TOPICS.get(event, "")
+
+    def switched_on(kind: str) -> bool:
+        return switches[(kind, "")] and (not topic or switches[(kind, topic)])
+
     chosen = []
     for channel in wanted:
         if channel == Channel.SMS:
-            ok = bool(customer.phone) and (essential or (preferences[PreferenceKind.SMS] and not opted_out))
+            ok = bool(customer.phone) and (essential or (switched_on(PreferenceKind.SMS) and not opted_out))
         elif channel == Channel.EMAIL:
-            ok = bool(customer.email) and preferences[PreferenceKind.EMAIL]
+            ok = bool(customer.email) and switched_on(PreferenceKind.EMAIL)
             if event == Event.BILL_ISSUED:
                 # The e-mailed bill is the paperless bill; paper-bill customers get SMS and inbox only.
-                ok = ok and preferences[PreferenceKind.PAPERLESS_BILLS]
+                ok = ok and switches[(PreferenceKind.PAPERLESS_BILLS, "")]
         elif channel == Channel.INBOX:
-            ok = essential or preferences[PreferenceKind.INBOX]
+            ok = essential or switched_on(PreferenceKind.INBOX)
         else:
             ok = False
         if ok:
@@ -254,10 +269,10 @@ def notification_request(
             raise NotificationError(_("该接收人不支持渠道：%(channels)s") % {"channels": ", ".join(unknown)},
                                     field="channels")
     if recipient_customer is not None:
-        preferences = preferences_for_customers(customer_ids=[recipient_customer.pk])[recipient_customer.pk]
+        switches = preference_switches_for(customer_id=recipient_customer.pk)
         opted_out = bool(sms_opted_out_phones(phones=[recipient_customer.phone]))
         wanted = _customer_channels(
-            customer=recipient_customer, event=event, wanted=wanted, preferences=preferences, opted_out=opted_out
+            customer=recipient_customer, event=event, wanted=wanted, switches=switches, opted_out=opted_out
         )
     else:
         wanted = [
@@ -587,14 +602,41 @@ def sms_inbound_handle(*, from_phone: str, body: str) -> str:
 # --- preferences and inbox ------------------------------------------------------------------------------------
 
 
-def preference_set(*, customer: Customer, kind: str, enabled: bool) -> NotificationPreference:
-    """Record a customer's choice for one kind of notification. Locks nothing (upsert on a unique pair)."""
+def _preference_validate(*, kind: str, topic: str) -> None:
     if kind not in PreferenceKind.values:
         raise NotificationError(_("未知的通知偏好类型"), field="kind")
+    if topic and topic not in NotificationTopic.values:
+        raise NotificationError(_("未知的消息类别"), field="topic")
+    if topic and kind not in CHANNEL_KINDS:
+        raise NotificationError(
+            _("“%(kind)s”不能按消息类别设置") % {"kind": PreferenceKind(kind).label}, field="topic"
+        )
+
+
+def preference_set(*, customer: Customer, kind: str, enabled: bool, topic: str = "") -> NotificationPreference:
+    """Record a customer's choice for one kind of notification as a whole (topic "") or for one topic of a
+    channel. Locks nothing (upsert on a unique triple)."""
+    _preference_validate(kind=kind, topic=topic)
     preference, _created = NotificationPreference.objects.update_or_create(
-        customer=customer, kind=kind, defaults={"enabled": bool(enabled)}
+        customer=customer, kind=kind, topic=topic, defaults={"enabled": bool(enabled)}
     )
     return preference
+
+
+def preferences_set(*, customer: Customer, switches: dict[tuple[str, str], bool]) -> int:
+    """Record several (kind, topic) choices of one customer at once: all of them or, on any unknown kind or
+    topic, none. Returns how many were written. Locks nothing (one upsert on the unique triple)."""
+    for kind, topic in switches:
+        _preference_validate(kind=kind, topic=topic)
+    rows = [
+        NotificationPreference(customer=customer, kind=kind, topic=topic, enabled=bool(enabled))
+        for (kind, topic), enabled in switches.items()
+    ]
+    NotificationPreference.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["customer", "kind", "topic"],
+        update_fields=["enabled", "updated_at"],
+    )
+    return len(rows)
 
 
 def inbox_message_mark_read(*, inbox_message_id: int, customer: Customer) -> InboxMessage:
@@ -705,7 +747,7 @@ def fan_out_batch_create(
     customers = [
         _Recipient(*row) for row in Customer.objects.filter(pk__in=customer_ids).values_list("id", "phone", "email")
     ]
-    preferences = preferences_for_customers(customer_ids=[c.pk for c in customers])
+    switches = preference_switches_for_customers(customer_ids=[c.pk for c in customers])
     opted_out = sms_opted_out_phones(phones=[c.phone for c in customers])
     book = _TemplateBook(event=event, data=data)
     wanted = [c for c in CUSTOMER_CHANNELS if c in book.channels()]
@@ -715,7 +757,7 @@ def fan_out_batch_create(
         key = f"{idempotency_prefix}:{customer.pk}"
         keys.append(key)
         for channel in _customer_channels(
-            customer=customer, event=event, wanted=wanted, preferences=preferences[customer.pk],
+            customer=customer, event=event, wanted=wanted, switches=switches[customer.pk],
             opted_out=customer.phone in opted_out,
         ):
             rows.append(_draft_fields(book=book, channel=channel, language=settings.LANGUAGE_CODE, urgency=urgency,
