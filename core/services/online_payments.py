@@ -272,7 +272,7 @@ def _event_dispatch(*, event: Event) -> str:
         return "ignored"
     intent_id = _event_intent_id(event)
     online_payment = (
-        OnlinePayment.objects.select_for_update()
+        OnlinePayment.objects.select_for_update(of=("self",))
         .select_related("account", "payment")
         .filter(provider=PROVIDER, provider_reference=intent_id)
         .first()
@@ -421,7 +421,7 @@ def online_payment_refund(*, online_payment: OnlinePayment, user, reason: str, g
         raise OnlineRefundRefused(_("退款未成功（%(status)s），请稍后在支付渠道核实") % {"status": refund.status})
     now = timezone.now()
     with transaction.atomic():
-        locked = OnlinePayment.objects.select_for_update().select_related("account", "payment").get(pk=online_payment.pk)
+        locked = OnlinePayment.objects.select_for_update(of=("self",)).select_related("account", "payment").get(pk=online_payment.pk)
         record, _created = OnlineRefund.objects.get_or_create(
             provider_reference=refund.id[:100],
             defaults={
