@@ -83,6 +83,7 @@ bench: install bench-packages
 	$(PY) bench/tickets_bench.py
 	$(PY) bench/cms_bench.py
 	$(PY) bench/portal_bench.py
+	$(PY) bench/webhook_bench.py
 
 bench-smoke: install bench-packages
 	$(PY) bench/run.py --smoke
@@ -90,3 +91,4 @@ bench-smoke: install bench-packages
 	$(PY) bench/tickets_bench.py --smoke
 	$(PY) bench/cms_bench.py --smoke
 	$(PY) bench/portal_bench.py --smoke
+	$(PY) bench/webhook_bench.py --smoke

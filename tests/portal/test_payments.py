@@ -20,7 +20,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from core import admin_online_payments
+from portal import admin as admin_online_payments
 from core.models import Account, Bill, LedgerEntry, OnlinePayment, OnlineRefund, Payment, ProviderEvent
 from core.models.online_payments import OnlinePaymentState
 from core.selectors.accounts import account_amount_due

@@ -1,4 +1,5 @@
-"""The staff refund of an online payment: an admin action on OnlinePayment (imported at the end of core/admin.py).
+"""The staff refund of an online payment: an admin action on OnlinePayment, here (autodiscovered) because it
+calls Stripe through the portal's adapter and core imports no channel.
 
 The refund is made at Stripe and reversed in the ledger at once, idempotently (core.services.online_payments
 .online_payment_refund); the charge.refunded webhook that follows finds it done. Only staff holding
