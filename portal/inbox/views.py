@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -22,7 +21,7 @@ from notifications.selectors import (
     inbox_unread_count_for_user,
     preferences_for_user,
 )
-from notifications.services import inbox_message_mark_read, preference_set
+from notifications.services import inbox_message_mark_read, preferences_set
 from portal.access import bound_account_or_404
 
 from .forms import PreferencesForm
@@ -77,7 +76,7 @@ def inbox_mark_read(request: HttpRequest, message_id: int) -> HttpResponse:
 def preferences(request: HttpRequest) -> HttpResponse:
     customers = preferences_for_user(user=request.user)
     entries = [
-        {"customer": customer, "form": PreferencesForm(initial=customer.preferences, prefix=f"c{customer.customer_id}")}
+        {"customer": customer, "form": PreferencesForm(switches=customer.switches, prefix=f"c{customer.customer_id}")}
         for customer in customers
     ]
     return render(request, "portal/inbox/preferences.html", {"entries": entries})
@@ -92,9 +91,7 @@ def preferences_save(request: HttpRequest, number: str) -> HttpResponse:
         messages.error(request, _("通知设置未保存，请重试"))
         return redirect("portal:preferences")
     try:
-        with transaction.atomic():
-            for kind, enabled in form.choices().items():
-                preference_set(customer=account.customer, kind=kind, enabled=enabled)
+        preferences_set(customer=account.customer, switches=form.choices())
     except NotificationError as exc:
         messages.error(request, str(exc))
         return redirect("portal:preferences")

@@ -141,7 +141,9 @@ def test_codes_have_no_topic_and_go_whatever_the_topic_switches(customer, frozen
     assert [m.channel for m in messages] == ["sms"]
 
 
-def test_the_paperless_bill_email_needs_the_email_bills_switch_too(customer, frozen, django_capture_on_commit_callbacks):
+def test_the_paperless_bill_email_needs_the_email_bills_switch_too(
+    customer, frozen, django_capture_on_commit_callbacks
+):
     preferences_set(customer=customer, switches={("paperless_bills", ""): True, ("email", "bills"): False})
     assert channels(customer, "bill_issued", BILL, "bill:3") == ["sms", "inbox"]
 

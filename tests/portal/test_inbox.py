@@ -18,6 +18,22 @@ from tests.factories import AccountFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
+CHANNELS = ("sms", "email", "inbox")
+TOPICS = ("bills", "payments", "tickets", "outages", "surveys")
+DEFAULT_FORM = {
+    "sms": True, "email": True, "inbox": True, "paperless_bills": False,
+    **{f"{channel}_{topic}": True for channel in CHANNELS for topic in TOPICS},
+}
+
+
+def _ticked(prefix: str, *names: str) -> dict[str, str]:
+    """The POST of a preferences form with only these boxes ticked."""
+    return {f"{prefix}-{name}": "on" for name in names}
+
+
+def _all_topics(channel: str) -> tuple[str, ...]:
+    return tuple(f"{channel}_{topic}" for topic in TOPICS)
+
 
 def _user(name: str):
     return get_user_model().objects.create_user(username=name, password="pw-123456-Aa")
@@ -224,7 +240,7 @@ def test_preferences_show_each_bound_customer_once_with_defaults_and_masked_cont
     entries = response.context["entries"]
     assert [e["customer"].name for e in entries] == ["张三", "李四"]
     assert entries[0]["customer"].account_numbers == (world["alice_account"].number, third.number)
-    assert entries[0]["form"].initial == {"sms": True, "email": True, "inbox": True, "paperless_bills": False}
+    assert entries[0]["form"].initial == DEFAULT_FORM
     html = response.content.decode()
     assert "138****5678" in html
     assert "z***@example.com" in html
@@ -234,30 +250,50 @@ def test_preferences_show_each_bound_customer_once_with_defaults_and_masked_cont
     assert "王五" not in html
 
 
-def test_saving_preferences_sets_every_kind_for_that_customer_only(world):
+def test_saving_preferences_sets_every_switch_for_that_customer_only(world):
     account = world["mother_account"]
     prefix = f"c{world['mother'].pk}"
 
     response = world["client"].post(
         reverse("portal:preferences_save", args=[account.number]),
-        {f"{prefix}-inbox": "on", f"{prefix}-paperless_bills": "on"},
+        _ticked(prefix, "inbox", "paperless_bills", "inbox_bills", "inbox_outages", "sms_outages"),
         follow=True,
     )
 
     assert response.redirect_chain == [(reverse("portal:preferences"), 302)]
     assert "李四的通知设置已保存" in response.content.decode()
-    saved = dict(NotificationPreference.objects.filter(customer=world["mother"]).values_list("kind", "enabled"))
-    assert saved == {"sms": False, "email": False, "inbox": True, "paperless_bills": True}
+    rows = NotificationPreference.objects.filter(customer=world["mother"]).values_list("kind", "topic", "enabled")
+    saved = {(kind, topic): enabled for kind, topic, enabled in rows}
+    assert len(saved) == 19
+    assert {switch for switch, enabled in saved.items() if enabled} == {
+        ("inbox", ""), ("paperless_bills", ""), ("inbox", "bills"), ("inbox", "outages"), ("sms", "outages"),
+    }
     assert not NotificationPreference.objects.exclude(customer=world["mother"]).exists()
     entries = response.context["entries"]
-    assert entries[1]["form"].initial == saved
+    assert entries[1]["form"].initial == {
+        **{name: False for name in DEFAULT_FORM},
+        "inbox": True, "paperless_bills": True, "inbox_bills": True, "inbox_outages": True, "sms_outages": True,
+    }
+    assert entries[0]["form"].initial == DEFAULT_FORM
+
+
+def test_saving_again_updates_the_same_rows(world):
+    prefix = f"c{world['mother'].pk}"
+    url = reverse("portal:preferences_save", args=[world["mother_account"].number])
+    world["client"].post(url, _ticked(prefix, "sms", *_all_topics("sms")))
+
+    world["client"].post(url, _ticked(prefix, "email", "email_bills"))
+
+    rows = NotificationPreference.objects.filter(customer=world["mother"])
+    assert rows.count() == 19
+    assert set(rows.filter(enabled=True).values_list("kind", "topic")) == {("email", ""), ("email", "bills")}
 
 
 def test_saved_preferences_decide_the_channels_of_the_next_notification(world):
     prefix = f"c{world['alice_customer'].pk}"
     world["client"].post(
         reverse("portal:preferences_save", args=[world["alice_account"].number]),
-        {f"{prefix}-inbox": "on", f"{prefix}-email": "on"},
+        _ticked(prefix, "inbox", "email", *_all_topics("inbox"), *_all_topics("email")),
     )
 
     messages = notification_request(
@@ -268,10 +304,63 @@ def test_saved_preferences_decide_the_channels_of_the_next_notification(world):
     assert [m.channel for m in messages] == [Channel.INBOX]
 
 
+def test_a_topic_unticked_in_the_grid_stops_that_channel_for_that_topic(world):
+    prefix = f"c{world['alice_customer'].pk}"
+    everything_but_sms_surveys = [name for name in DEFAULT_FORM if name not in ("sms_surveys", "paperless_bills")]
+    world["client"].post(
+        reverse("portal:preferences_save", args=[world["alice_account"].number]),
+        _ticked(prefix, *everything_but_sms_surveys),
+    )
+
+    survey = notification_request(
+        recipient_customer=world["alice_customer"], event=Event.SURVEY_INVITATION,
+        data={"title": "满意度调查", "url": "https://95598.example.cn/s/1"}, idempotency_key="inbox-pref-2",
+    )
+    payment = notification_request(
+        recipient_customer=world["alice_customer"], event=Event.PAYMENT_RECEIVED,
+        data={"account_number": world["alice_account"].number, "amount": "50.00"}, idempotency_key="inbox-pref-3",
+    )
+
+    assert [m.channel for m in survey] == [Channel.EMAIL, Channel.INBOX]
+    assert [m.channel for m in payment] == [Channel.SMS, Channel.INBOX]
+
+
+def test_the_preferences_grid_is_a_labelled_table_showing_the_saved_switches(world):
+    NotificationPreference.objects.create(customer=world["mother"], kind="email", topic="surveys", enabled=False)
+    mother = world["mother"].pk
+
+    html = world["client"].get(reverse("portal:preferences")).content.decode()
+
+    assert f'<caption id="grid-{mother}">李四的通知方式</caption>' in html
+    assert f'role="region" aria-labelledby="grid-{mother}" tabindex="0"' in html
+    headers = ["渠道", "开启此渠道", "账单与欠费提醒", "缴费到账", "工单进度", "停电通知", "问卷调查"]
+    assert "".join(f'<th scope="col">{h}</th>' for h in headers[2:]) in html
+    for header in headers[:2]:
+        assert f'<th scope="col">{header}</th>' in html
+    for row in ("短信通知", "邮件通知", "站内信"):
+        assert html.count(f'<th scope="row">{row}</th>') == 2
+    assert (
+        f'<label for="id_c{mother}-email_surveys" class="visually-hidden">邮件通知：问卷调查</label>'
+        f'<input type="checkbox" name="c{mother}-email_surveys" id="id_c{mother}-email_surveys">'
+    ) in html
+    assert (
+        f'<label for="id_c{mother}-sms_bills" class="visually-hidden">短信通知：账单与欠费提醒</label>'
+        f'<input type="checkbox" name="c{mother}-sms_bills" id="id_c{mother}-sms_bills" checked>'
+    ) in html
+    assert (
+        f'<label for="id_c{mother}-inbox" class="visually-hidden">站内信：开启此渠道</label>'
+        f'<input type="checkbox" name="c{mother}-inbox" id="id_c{mother}-inbox" checked>'
+    ) in html
+    assert f'<input type="checkbox" name="c{mother}-paperless_bills" id="id_c{mother}-paperless_bills">' in html
+    assert html.count('type="checkbox"') == 2 * 19
+
+
 def test_preferences_for_someone_elses_or_a_missing_account_are_404_and_change_nothing(world):
     prefix = f"c{world['bob_customer'].pk}"
     for number in (world["bob_account"].number, "0000000000"):
-        response = world["client"].post(reverse("portal:preferences_save", args=[number]), {f"{prefix}-sms": "on"})
+        response = world["client"].post(
+            reverse("portal:preferences_save", args=[number]), _ticked(prefix, "sms", *_all_topics("sms"))
+        )
         assert response.status_code == 404
     assert not NotificationPreference.objects.exists()
 
@@ -312,3 +401,15 @@ def test_preferences_without_bindings_say_so():
     response = client.get(reverse("portal:preferences"))
 
     assert "绑定户号后即可设置该户号客户的通知方式。" in response.content.decode()
+
+
+def test_saving_the_grid_is_one_write(world, django_assert_max_num_queries):
+    prefix = f"c{world['alice_customer'].pk}"
+
+    with django_assert_max_num_queries(4):
+        response = world["client"].post(
+            reverse("portal:preferences_save", args=[world["alice_account"].number]), _ticked(prefix, *DEFAULT_FORM)
+        )
+
+    assert response.status_code == 302
+    assert NotificationPreference.objects.filter(customer=world["alice_customer"], enabled=True).count() == 19
