@@ -75,7 +75,8 @@ class InboxMessageAdmin(admin.ModelAdmin):
 
 @admin.register(NotificationPreference)
 class NotificationPreferenceAdmin(admin.ModelAdmin):
-    list_display = ["customer", "kind", "enabled", "updated_at"]
+    list_display = ["customer", "kind", "topic", "enabled", "updated_at"]
+    list_filter = ["kind", "topic", "enabled"]
     raw_id_fields = ["customer"]
 
 

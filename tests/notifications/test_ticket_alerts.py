@@ -146,7 +146,7 @@ def test_closing_sends_completion_and_the_survey_unless_already_rated(world, cus
         for channel in ("sms", "inbox")
     ]
     assert next(m for m in survey if m.channel == "sms").body == (
-        f"【国网95598】请对工单{tickets[0].number}的服务进行评价：https://95598.example.cn/ 回复TD退订。"
+        f"【国网95598】请对工单{tickets[0].number}的服务进行评价：https://95598.example.cn/portal/tickets/{tickets[0].number}/ 回复TD退订。"
     )
 
 
