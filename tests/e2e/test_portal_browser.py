@@ -1,7 +1,10 @@
 """The customer portal in a real Chromium against Daphne over the seeded demo: a new customer signs up with an SMS
-code, binds an account with a code sent to the phone on file, reads the bill and the usage chart, reads the inbox,
-files a fault report and follows its timeline. SMS codes are read from the Message table (no SMS provider is
-configured, so the messages are recorded, not sent). Screenshots go to var/screenshots/portal-<run time>/."""
+code, binds an account with a code sent to the phone on file, reads the bill and the usage chart, pays the arrears
+by card through localstripe (the Stripe stand-in: its Stripe.js draws plain inputs for the card element, and it signs
+and POSTs its events to the live server's webhook, which alone credits the ledger), sees the balance cleared, reads
+the inbox, files a fault report and follows its timeline. SMS codes are read from the Message table (no SMS provider
+is configured, so the messages are recorded, not sent). Screenshots go to var/screenshots/portal-<run time>/ (the
+3-D Secure payment's into its 3ds/ folder)."""
 from __future__ import annotations
 
 import datetime
@@ -9,22 +12,33 @@ import json
 import re
 import sqlite3
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from core.money import format_yuan
 from tests.e2e.servers import BASE_DIR, database_copy, dev_env, free_loopback_port, manage, start, stop, wait_until
 from tests.e2e.test_browser_smoke import CHROMIUM, CHROMIUM_ARGS, answers
+from tests.portal.localstripe_server import LocalStripe, localstripe_running
 
 DEMO_CUSTOMERS = "24"
 NEW_CUSTOMER_PHONE = "13987654321"
-# A billed postpaid account whose holder has a mobile number on file (the binding code goes there).
+# Stripe's test cards, which localstripe knows: one paid at once, one that asks for 3-D Secure first.
+CARD_PAID = "4242424242424242"
+CARD_3DS = "4000002760003184"
+# A billed postpaid account in arrears whose holder has a mobile number on file (the binding code goes there), with
+# what paying it off today takes.
 ACCOUNT_QUERY = (
-    "import json; from core.models import Account, Bill; "
-    "a = Account.objects.filter(pk__in=Bill.objects.values('account_id'), billing_mode='postpaid', "
-    "status='active').exclude(customer__phone='').select_related('customer').order_by('number').first(); "
-    "print(json.dumps({'number': a.number, 'name': a.name, 'phone': a.customer.phone}))"
+    "import json; from django.utils import timezone; from core.models import Account, Bill; "
+    "from core.selectors.accounts import account_amount_due; "
+    "billed = Account.objects.filter(pk__in=Bill.objects.values('account_id'), billing_mode='postpaid', "
+    "status='active').exclude(customer__phone='').select_related('customer').order_by('number'); "
+    "a, due = next((a, d) for a in billed for d in [account_amount_due(account=a, as_of=timezone.localdate())] "
+    "if d.total_due > 0 and not d.prepaid_credit); "
+    "print(json.dumps({'number': a.number, 'name': a.name, 'phone': a.customer.phone, "
+    "'total_due': str(due.total_due)}))"
 )
 
 
@@ -50,12 +64,21 @@ def screenshots() -> Path:
 
 
 @pytest.fixture
-def portal(tmp_path, seeded_portal):
-    """Daphne over a copy of the seeded database, tasks run inline; yields (base URL, database file, account)."""
+def localstripe(tmp_path) -> LocalStripe:
+    """A localstripe of the test's own: no intents or webhooks left over from another test."""
+    with localstripe_running(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def portal(tmp_path, seeded_portal, localstripe):
+    """Daphne over a copy of the seeded database, tasks run inline, payments through localstripe, whose events go
+    to the server's webhook; yields (base URL, database file, account)."""
     database, account = seeded_portal
     database_copy(database, tmp_path)
     env = dev_env(tmp_path, keep_redis=False)
     env["CELERY_TASK_ALWAYS_EAGER"] = "1"
+    env.update(localstripe.environment())
     port = free_loopback_port()
     log = tmp_path / "daphne.log"
     server = start(
@@ -64,6 +87,7 @@ def portal(tmp_path, seeded_portal):
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: answers(f"{base_url}/healthz/"), "daphne answers", server, log)
+        localstripe.webhook_register(f"{base_url}/payments/stripe/webhook/")
         yield base_url, tmp_path / "db.sqlite3", account
     finally:
         stop(server)
@@ -142,15 +166,72 @@ def read_bill_and_chart(page: Page, base_url: str, folder: Path, account: dict) 
     shot(page, folder, "06-dashboard")
 
 
+def card_fill(page: Page, number: str) -> None:
+    """localstripe's card element: plain inputs named by their placeholders (the year in two digits)."""
+    card = page.locator("#card-element")
+    expect(card).to_contain_text("localstripe")
+    for field, value in (("number", number), ("exp_month", "12"), ("exp_year", "30"), ("cvc", "123")):
+        card.locator(f"input[placeholder={field}]").fill(value)
+
+
+def pay_arrears_by_card(page: Page, base_url: str, folder: Path, account: dict, *, card: str, names: list[str]) -> None:
+    """From the dashboard's amount due through the pay pages to localstripe's card element, filled with `card` and
+    submitted. names: the 3 screenshots (pay, amount, card)."""
+    due = Decimal(account["total_due"])
+    page.goto(f"{base_url}/portal/")
+    expect(page.locator(".amount--due strong")).to_have_text(format_yuan(due))
+    page.locator("section[aria-labelledby=due-title]").get_by_role("link", name="交电费").click()
+    page.wait_for_url(f"{base_url}/portal/pay/")
+    row = page.locator(".pay-account", has_text=account["number"])
+    expect(row.locator("strong")).to_have_text(f"{due}")
+    shot(page, folder, names[0])
+    row.get_by_role("link", name="立即缴费").click()
+    page.wait_for_url(f"{base_url}/portal/pay/{account['number']}/")
+    expect(page.locator(".pay-due strong")).to_have_text(f"{due}")
+    shot(page, folder, names[1])
+    page.get_by_role("button", name="去支付").click()
+    page.wait_for_url(re.compile(rf"/portal/pay/{account['number']}/\d+/$"))
+    submit = page.get_by_role("button", name=f"支付 {due} 元")
+    expect(submit).to_be_visible()
+    card_fill(page, card)
+    shot(page, folder, names[2])
+    submit.click()
+
+
+def payment_credited(page: Page, base_url: str, folder: Path, account: dict, *, names: list[str]) -> None:
+    """The status page (it reloads itself until the webhook has come) shows the payment credited, and the
+    dashboard's balance and payment record follow the ledger."""
+    due = Decimal(account["total_due"])
+    page.wait_for_url(re.compile(rf"/portal/pay/{account['number']}/\d+/status/$"))
+    credited = page.locator(".pay-credited")
+    expect(credited).to_have_text("已入账。 当前应缴金额 0.00 元 · 预存余额 0.00 元", timeout=30_000)
+    expect(page.locator(".pay-status")).to_contain_text(f"{due} 元")
+    expect(page.locator(".pay-state")).to_have_text("支付成功")
+    shot(page, folder, names[0])
+    page.goto(f"{base_url}/portal/")
+    expect(page.locator(".amount--clear")).to_have_text("当前无欠费")
+    expect(page.locator(".amount--due")).to_have_count(0)
+    newest = page.locator(".payment-table tbody tr").first
+    expect(newest.locator("td").nth(1)).to_have_text(format_yuan(due))
+    expect(newest.locator("td").nth(2)).to_have_text("网上缴费")
+    expect(newest.locator("td").nth(3)).to_have_text("已入账")
+    shot(page, folder, names[1])
+
+
 def read_inbox(page: Page, base_url: str, folder: Path) -> None:
     page.goto(f"{base_url}/portal/inbox/")
     expect(page.get_by_role("heading", name="消息中心")).to_be_visible()
     expect(page.locator(".inbox__unread")).to_be_visible()
-    shot(page, folder, "07-inbox")
+    shot(page, folder, "12-inbox")
     page.get_by_role("link", name="通知设置").click()
     expect(page.get_by_role("heading", name="通知设置")).to_be_visible()
-    expect(page.locator("input[type=checkbox]")).to_have_count(4)
-    shot(page, folder, "08-preferences")
+    # One row per channel (SMS, email, inbox): its switch and its five topics; then the paperless-bill switch.
+    rows = page.locator(".preferences__grid tbody tr")
+    expect(rows).to_have_count(3)
+    for index in range(3):
+        expect(rows.nth(index).locator("input[type=checkbox]")).to_have_count(6)
+    expect(page.locator("input[type=checkbox]")).to_have_count(19)
+    shot(page, folder, "13-preferences")
 
 
 def report_fault_and_follow_it(page: Page, base_url: str, folder: Path, account: dict) -> None:
@@ -158,31 +239,61 @@ def report_fault_and_follow_it(page: Page, base_url: str, folder: Path, account:
     page.locator("select[name=account]").select_option(account["number"])
     page.locator("textarea[name=description]").fill("家中突然停电，邻居家也没有电。")
     page.locator("input[name=phone]").fill(NEW_CUSTOMER_PHONE)
-    shot(page, folder, "09-fault-report")
+    shot(page, folder, "14-fault-report")
     page.locator("main form").get_by_role("button").last.click()
     expect(page.get_by_role("heading", name="报修已受理")).to_be_visible()
     ticket_number = page.locator(".ticket-number strong").inner_text()
     assert ticket_number, "no ticket number shown"
-    shot(page, folder, "10-fault-accepted")
+    shot(page, folder, "15-fault-accepted")
     page.get_by_role("link", name="查看抢修进度").click()
     page.wait_for_url(f"**/portal/tickets/{ticket_number}/")
     timeline = page.locator(".timeline")
     expect(timeline).to_be_visible()
     expect(timeline.locator("li").first).to_be_visible()
-    shot(page, folder, "11-fault-timeline")
+    shot(page, folder, "16-fault-timeline")
 
 
-def test_a_new_customer_signs_up_binds_reads_the_bill_and_reports_a_fault(portal, page, screenshots):
+def test_a_new_customer_signs_up_binds_reads_the_bill_pays_it_and_reports_a_fault(portal, page, screenshots):
     base_url, database, account = portal
 
     sign_up_by_sms(page, base_url, database, screenshots)
     bind_by_sms_code(page, base_url, database, screenshots, account)
     read_bill_and_chart(page, base_url, screenshots, account)
+    pay_arrears_by_card(
+        page, base_url, screenshots, account, card=CARD_PAID, names=["07-pay", "08-pay-amount", "09-pay-card"]
+    )
+    payment_credited(page, base_url, screenshots, account, names=["10-pay-credited", "11-dashboard-paid"])
     read_inbox(page, base_url, screenshots)
     report_fault_and_follow_it(page, base_url, screenshots, account)
 
-    assert sorted(path.name for path in screenshots.iterdir()) == [
+    assert sorted(path.name for path in screenshots.glob("*.png")) == [
         "01-signup.png", "02-signup-code.png", "03-portal-no-account.png", "04-bind.png", "05-bound.png",
-        "06-dashboard.png", "07-inbox.png", "08-preferences.png", "09-fault-report.png", "10-fault-accepted.png",
-        "11-fault-timeline.png",
+        "06-dashboard.png", "07-pay.png", "08-pay-amount.png", "09-pay-card.png", "10-pay-credited.png",
+        "11-dashboard-paid.png", "12-inbox.png", "13-preferences.png", "14-fault-report.png",
+        "15-fault-accepted.png", "16-fault-timeline.png",
+    ]
+
+
+def test_a_card_that_asks_for_3d_secure_is_paid_once_the_cardholder_authenticates(portal, page, screenshots):
+    """The server's confirm answers requires_action; pay.js hands the intent to confirmCardPayment, whose challenge
+    (localstripe's dialog) the cardholder completes; the webhook then credits the ledger as for any card."""
+    base_url, database, account = portal
+    folder = screenshots / "3ds"
+    folder.mkdir(exist_ok=True)
+
+    sign_up_by_sms(page, base_url, database, folder)
+    bind_by_sms_code(page, base_url, database, folder, account)
+    pay_arrears_by_card(
+        page, base_url, folder, account, card=CARD_3DS, names=["06-pay", "07-pay-amount", "08-pay-card"]
+    )
+    challenge = page.get_by_role("button", name="Complete authentication")
+    expect(challenge).to_be_visible()
+    shot(page, folder, "09-3ds-challenge")
+    challenge.click()
+    payment_credited(page, base_url, folder, account, names=["10-pay-credited", "11-dashboard-paid"])
+
+    assert sorted(path.name for path in folder.glob("*.png")) == [
+        "01-signup.png", "02-signup-code.png", "03-portal-no-account.png", "04-bind.png", "05-bound.png",
+        "06-pay.png", "07-pay-amount.png", "08-pay-card.png", "09-3ds-challenge.png", "10-pay-credited.png",
+        "11-dashboard-paid.png",
     ]
