@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
+from django.db import connection
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import TariffNotFound
-from core.models import Account, Bill, BillLine, MeterReading, Payment, PaymentAllocation, TariffVersion
+from core.models import (
+    Account, Bill, BillLine, LateFee, LedgerEntry, MeterReading, Payment, PaymentAllocation, TariffVersion,
+)
 from core.models.customers import CustomerCategory
 from core.money import ZERO, format_yuan, to_kwh, to_money
 from core.selectors.accounts import AmountDue, account_amount_due
@@ -589,3 +593,60 @@ def account_dashboard(*, account: Account, as_of: datetime.date) -> AccountDashb
         tier_forecast=tier_forecast(account=account, as_of=as_of, prices=prices, pace=pace),
         prepaid=prepaid_estimate(account=account, as_of=as_of, prices=prices, pace=pace),
     )
+
+
+# --- what the dashboard depends on, in one query ------------------------------------------------------------------
+
+# Each bill state counts in its own 10-bit field of one sum, so moving any bill between states (an open bill marked
+# overdue: the one change of a bill that posts nothing to the ledger) changes the sum.
+_STATE_WEIGHTS = {state: 1 << (10 * index) for index, state in enumerate(Bill.State.values)}
+_VERSION_ACCOUNT_FIELDS = ("name", "address", "category", "billing_mode", "status", "tariff", "balance")
+
+
+@functools.cache
+def _version_sql() -> str:
+    """The version query, written out once: it runs on every dashboard view, and composing its seven subqueries
+    through the ORM costs more than running them."""
+    quote = connection.ops.quote_name
+
+    def table(model) -> str:
+        return quote(model._meta.db_table)
+
+    def column(model, name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    def per_account(model, aggregate: str, where: str = "") -> str:
+        return (f"(SELECT {aggregate} FROM {table(model)} "
+                f"WHERE {column(model, 'account')} = {table(Account)}.{column(Account, 'id')}{where})")
+
+    def last_id(model) -> str:
+        return per_account(model, f"MAX({column(model, 'id')})")
+
+    weights = " ".join(f"WHEN '{state}' THEN {weight}" for state, weight in _STATE_WEIGHTS.items())
+    bill_states = per_account(Bill, f"SUM(CASE {column(Bill, 'state')} {weights} ELSE 0 END)")
+    readings_valid = per_account(MeterReading, "COUNT(*)", f" AND {column(MeterReading, 'status')} = %s")
+    account_id = f"{table(Account)}.{column(Account, 'id')}"
+    tariff_version_last = (
+        f"(SELECT MAX({column(TariffVersion, 'id')}) FROM {table(TariffVersion)} "
+        f"WHERE {column(TariffVersion, 'tariff')} = {table(Account)}.{column(Account, 'tariff')})"
+    )
+    selected = [f"{table(Account)}.{column(Account, name)}" for name in _VERSION_ACCOUNT_FIELDS] + [
+        last_id(LedgerEntry), last_id(Bill), bill_states, last_id(MeterReading), readings_valid, last_id(LateFee),
+        tariff_version_last,
+    ]
+    return f"SELECT {', '.join(selected)} FROM {table(Account)} WHERE {account_id} = %s"
+
+
+def account_data_version(*, account: Account) -> tuple[str, ...] | None:
+    """Everything an account's dashboard is drawn from that can change, as a tuple that changes whenever it does
+    (one query; None when the account is gone).
+
+    Money moves only through the append-only ledger (bills, credit notes, payments and their reversals, late fees
+    and waivers, write-offs), so its last entry id stands for every amount; then the account's own columns, the
+    last bill (a bill is never edited after issue), each bill state's count, the last reading and the count of
+    valid ones (a reading is reviewed in place), the last late fee, and the tariff's last version. The date the
+    dashboard is drawn for is the caller's to add (late fees accrue and the tier forecast moves with it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_version_sql(), [MeterReading.Status.VALID.value, account.pk])
+        row = cursor.fetchone()
+    return tuple(str(value) for value in row) if row is not None else None

@@ -10,7 +10,6 @@ from django.views.decorators.http import require_GET
 
 from core.selectors.portal_access import bindings_active
 from core.selectors.portal_bills import (
-    account_dashboard as account_dashboard_read,
     bill_of_account_or_none,
     bill_view,
     bills_of_account,
@@ -20,6 +19,8 @@ from core.selectors.portal_bills import (
 )
 from portal.access import bound_account_or_404
 from portal.pdf import bill_pdf_render, payment_receipt_pdf_render
+
+from .cache import dashboard_panel
 
 BILL_HISTORY_LIMIT = 60
 
@@ -33,7 +34,7 @@ def _pdf_response(content: bytes, filename: str) -> HttpResponse:
 
 def _render_dashboard(request: HttpRequest, account, bindings) -> HttpResponse:
     context = {
-        "dashboard": account_dashboard_read(account=account, as_of=timezone.localdate()),
+        "panel": dashboard_panel(account=account, as_of=timezone.localdate()),
         "bindings": bindings,
         "current_number": account.number,
     }
@@ -53,8 +54,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def account_dashboard(request: HttpRequest, number: str) -> HttpResponse:
-    account = bound_account_or_404(request, number)
-    return _render_dashboard(request, account, list(bindings_active(user=request.user)))
+    """One bound account's dashboard. The user's active bindings (wanted anyway for the account switcher) are the
+    guard: a number not among them, someone else's or nobody's, is 404, as bound_account_or_404 answers."""
+    bindings = list(bindings_active(user=request.user))
+    account = next((binding.account for binding in bindings if binding.account.number == number), None)
+    if account is None:
+        raise Http404
+    return _render_dashboard(request, account, bindings)
 
 
 @login_required

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import datetime
 import re
+import socket
 from decimal import Decimal as D
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from core.models import Account, MeterReading, Payment
+from core.models import Account, Bill, LateFee, MeterReading, Payment, TariffTier
 from core.selectors.portal_bills import month_add
-from core.services.payments import payment_post
+from core.services.account_binding import binding_settings_update
+from core.services.billing import bill_correct, bills_mark_overdue
+from core.services.late_fees import late_fees_assess
+from core.services.payments import payment_post, payment_reverse
 from core.services.readings import reading_record
+from core.services.tariffs import Usage
+from portal.dashboard.cache import dashboard_panel
 from tests.factories import AccountFactory, MeterFactory
 from tests.portal.factories import AccountBindingFactory, PortalUserFactory, billed_months, residential_policy
 
@@ -201,9 +207,29 @@ def test_the_dashboard_query_count_does_not_grow_with_history(client, django_ass
             received_at=timezone.now(),
         )
     client.force_login(user)
+    for binding in (short, long):
+        client.get(reverse("portal:account_dashboard", args=[binding.account.number]))
+        binding.account.refresh_from_db()
+        payment_post(account=binding.account, amount=D("1.00"), channel=Payment.Channel.COUNTER,
+                     idempotency_key=f"stale-{binding.pk}", received_at=timezone.now())
+    # The views after a change render the panel again: the same queries whatever the history.
     assert _dashboard_queries(client, short.account.number) == _dashboard_queries(client, long.account.number)
+    long.account.refresh_from_db()
+    payment_post(account=long.account, amount=D("20.00"), channel=Payment.Channel.COUNTER, idempotency_key="q-last",
+                 received_at=timezone.now())
     with django_assert_max_num_queries(25):
         client.get(reverse("portal:account_dashboard", args=[long.account.number]))
+
+
+def test_a_repeat_view_is_the_guard_the_version_and_one_cache_read(client, history):
+    """Session, user, the user's bindings (the guard), the account data version; then the cache."""
+    client.force_login(history.user)
+    client.get("/portal/")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("portal:account_dashboard", args=[history.account.number])).status_code == 200
+    database = [query["sql"] for query in queries.captured_queries if "django_cache" not in query["sql"]]
+    assert len(database) == 4
+    assert len(queries) - len(database) <= 1  # the database cache's one read (none with Redis)
 
 
 def test_the_tier_forecast_says_when_the_next_tier_starts(client):
@@ -247,3 +273,153 @@ def test_a_prepaid_account_shows_its_daily_charge_days_left_and_supply_state(cli
     assert "日均电费(估算) ¥2.79（每天约5.00千瓦时 × 0.558元）" in text
     assert "预计可用天数 5天" in text
     assert "供电状态：欠费停电 — 因余额不足已停电：充值到账后将在24小时内远程恢复送电" in text
+
+
+# --- the cached account panel: every change that matters shows at once --------------------------------------------
+
+
+def _view(client, number: str) -> str:
+    response = client.get(reverse("portal:account_dashboard", args=[number]))
+    assert response.status_code == 200
+    return text_of(response)
+
+
+def test_a_payment_shows_at_once(client, history):
+    client.force_login(history.user)
+    number = history.account.number
+    assert "应缴金额 ¥3,577.92" in _view(client, number)
+    assert "应缴金额 ¥3,577.92" in _view(client, number)  # now from the cache
+    payment_post(account=history.account, amount=D("77.92"), channel=Payment.Channel.COUNTER,
+                 idempotency_key="cache-pay", received_at=timezone.now())
+    text = _view(client, number)
+    assert "应缴金额 ¥3,500.00" in text
+    assert "¥77.92 营业厅 已入账" in text
+
+
+def test_a_reversed_payment_shows_at_once(client, history):
+    paid = payment_post(account=history.account, amount=D("77.92"), channel=Payment.Channel.COUNTER,
+                        idempotency_key="cache-rev", received_at=timezone.now()).payment
+    client.force_login(history.user)
+    number = history.account.number
+    assert "应缴金额 ¥3,500.00" in _view(client, number)
+    payment_reverse(payment=paid, user=None, reason="银行退票")
+    text = _view(client, number)
+    assert "应缴金额 ¥3,577.92" in text
+    assert "¥77.92 营业厅 已冲正" in text
+
+
+def test_a_top_up_of_a_prepaid_account_shows_at_once(client):
+    account = AccountFactory(billing_mode=Account.BillingMode.PREPAID)
+    binding = AccountBindingFactory(account=account)
+    payment_post(account=account, amount=D("50.00"), channel=Payment.Channel.ONLINE, idempotency_key="top-1",
+                 received_at=timezone.now())
+    client.force_login(binding.user)
+    assert "预计可用余额 ¥50.00" in _view(client, account.number)
+    payment_post(account=account, amount=D("30.00"), channel=Payment.Channel.ONLINE, idempotency_key="top-2",
+                 received_at=timezone.now())
+    assert "预计可用余额 ¥80.00" in _view(client, account.number)
+
+
+def test_a_new_bill_and_a_correction_show_at_once(client):
+    binding = AccountBindingFactory()
+    account = binding.account
+    meter = billed_months(account, [D(100)] * 2, last_period=month_add(last_month(), -1), issued_on=today())
+    client.force_login(binding.user)
+    assert "用电100千瓦时" in _view(client, account.number)
+    billed_months(account, [D(150)], last_period=last_month(), issued_on=today(), meter=meter)
+    text = _view(client, account.number)
+    assert f"{last_month().year}年{last_month().month}月用电150千瓦时，其中第1档电量150千瓦时×0.558元=83.70元，合计83.70元。" in text
+    latest = Bill.objects.get(account=account, period=last_month())
+    bill_correct(bill=latest, reason="抄表错误", user=None, corrected_usage=Usage(kwh=D(120)))
+    text = _view(client, account.number)
+    assert "用电120千瓦时，其中第1档电量120千瓦时×0.558元=66.96元，合计66.96元。" in text
+    assert "已冲红" in text
+
+
+def test_a_bill_marked_overdue_and_its_late_fee_show_at_once(client):
+    binding = AccountBindingFactory()
+    account = binding.account
+    billed_months(account, [D(100)], last_period=last_month(), issued_on=today() - datetime.timedelta(days=40))
+    client.force_login(binding.user)
+    assert "已逾期" not in _view(client, account.number)
+    bills_mark_overdue(as_of=today())
+    assert "已逾期" in _view(client, account.number)
+    late_fees_assess(account=account, through=today() - datetime.timedelta(days=1))
+    assert LateFee.objects.filter(account=account).exists()
+    assert "其中违约金" in _view(client, account.number)
+
+
+def test_a_new_reading_shows_at_once_in_the_tier_forecast(client):
+    binding = AccountBindingFactory()
+    meter = MeterFactory(service_point__account=binding.account)
+    period = today().replace(day=1)
+    reading_record(meter=meter, read_on=today() - datetime.timedelta(days=2), total=D(50),
+                   source=MeterReading.Source.AMI, period=period)
+    client.force_login(binding.user)
+    assert "本阶梯周期已用电50千瓦时" in _view(client, binding.account.number)
+    reading_record(meter=meter, read_on=today() - datetime.timedelta(days=1), total=D(80),
+                   source=MeterReading.Source.AMI, period=period)
+    assert "本阶梯周期已用电80千瓦时" in _view(client, binding.account.number)
+
+
+def test_a_supply_state_change_shows_at_once(client, history):
+    client.force_login(history.user)
+    assert "供电状态：正常用电" in _view(client, history.account.number)
+    Account.objects.filter(pk=history.account.pk).update(status=Account.Status.SUSPENDED)
+    assert "已办理暂停用电" in _view(client, history.account.number)
+
+
+def test_a_new_label_shows_at_once(client, history):
+    second = AccountBindingFactory(user=history.user, label="父母家")
+    client.force_login(history.user)
+    assert f"父母家 {second.account.number}" in _view(client, history.account.number)
+    binding_settings_update(binding=second, label="老房子", low_balance_threshold="10.00", tier_alerts=True)
+    text = _view(client, history.account.number)
+    assert f"老房子 {second.account.number}" in text
+    assert "父母家" not in text
+
+
+def test_each_language_has_its_own_panel(history):
+    account = Account.objects.get(pk=history.account.pk)
+    with translation.override("zh-hans"):
+        assert "户号 " + account.number in dashboard_panel(account=account, as_of=today())
+    with translation.override("en"):
+        english = dashboard_panel(account=account, as_of=today())
+    assert "户号 " + account.number not in english
+    assert "account number " + account.number in english.lower()
+    with translation.override("zh-hans"):
+        assert "户号 " + account.number in dashboard_panel(account=account, as_of=today())
+
+
+def test_a_tariff_price_change_shows_at_once(client, history):
+    client.force_login(history.user)
+    assert "第2档 180.00–400.00 0.608" in _view(client, history.account.number)
+    tier = TariffTier.objects.get(version__tariff=history.account.tariff, number=2)
+    tier.price = D("0.6180")
+    tier.save()
+    assert "第2档 180.00–400.00 0.618" in _view(client, history.account.number)
+
+
+def test_the_panel_is_drawn_for_the_day(history):
+    """Late fees accrue daily: the same data on another day is another panel."""
+    account = Account.objects.get(pk=history.account.pk)
+    due = Bill.objects.filter(account=account).order_by("due_date").first().due_date
+    on_due = dashboard_panel(account=account, as_of=due)
+    later = dashboard_panel(account=account, as_of=due + datetime.timedelta(days=20))
+    assert "其中违约金" not in on_due
+    assert "其中违约金" in later
+
+
+def test_a_cache_outage_only_makes_it_slower(client, history, settings):
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {"default": {"BACKEND": "config.cache.FailSoftRedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{port}/0",
+                                   "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+    client.force_login(history.user)
+    number = history.account.number
+    assert "应缴金额 ¥3,577.92" in _view(client, number)
+    payment_post(account=history.account, amount=D("77.92"), channel=Payment.Channel.COUNTER,
+                 idempotency_key="outage-pay", received_at=timezone.now())
+    assert "应缴金额 ¥3,500.00" in _view(client, number)

@@ -1,0 +1,102 @@
+"""The account panel of the dashboard, rendered once and kept in the cache until something it shows changes.
+
+The key is the account, the language, the date it is drawn for (late fees accrue and the tier forecast moves
+with the day) and a digest of account_data_version: one query that changes with every payment, bill, correction,
+reading, late fee, account change and new tariff version. A repeat view costs that query and one cache round trip
+(get_many of the entry and the configuration generation). Tariff prices and collection policies are
+configuration shared by many accounts, so a change to any of them replaces the generation instead, making every
+kept panel stale at once. What differs per user (the account switcher with the user's own labels) is drawn
+around the panel on every request, never kept in it.
+
+The cache fails soft (config/cache.py): when it is unreachable every view is a miss, rendered from the database.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import uuid
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.safestring import SafeString, mark_safe
+
+from core.models import Account
+from core.selectors.portal_bills import account_dashboard, account_data_version
+
+logger = logging.getLogger(__name__)
+
+GENERATION_KEY = "portal:dashboard:generation"
+PANEL_TEMPLATE = "portal/dashboard/includes/account_panel.html"
+# How long an unchanged panel is kept: the version and the generation decide freshness; this lets unread entries go.
+PANEL_SECONDS = 3600
+
+
+def _panel_key(*, account: Account, version: tuple, language: str, as_of: datetime.date) -> str:
+    digest = hashlib.sha256("|".join(version).encode()).hexdigest()[:32]
+    return f"portal:dashboard:panel:{account.pk}:{language}:{as_of.isoformat()}:{digest}"
+
+
+def _panel_render(*, account: Account, as_of: datetime.date) -> str:
+    dashboard = account_dashboard(account=account, as_of=as_of)
+    return render_to_string(PANEL_TEMPLATE, {"dashboard": dashboard})
+
+
+def dashboard_panel(*, account: Account, as_of: datetime.date) -> SafeString:
+    """The account panel's HTML: from the cache when nothing it shows has changed, else rendered and kept.
+
+    The version is read before the data, so a kept panel is never older than the version in its key."""
+    version = account_data_version(account=account)
+    if version is None:
+        return mark_safe(_panel_render(account=account, as_of=as_of))
+    key = _panel_key(account=account, version=version, language=translation.get_language() or "", as_of=as_of)
+    found = cache.get_many([GENERATION_KEY, key])
+    generation = found.get(GENERATION_KEY)
+    entry = found.get(key)
+    if generation is not None and entry is not None and entry[0] == generation:
+        return mark_safe(entry[1])
+    if generation is None:
+        # First use, or the generation was evicted: start a new one, so no panel kept before counts.
+        generation = _generation_start()
+    html = _panel_render(account=account, as_of=as_of)
+    if generation is not None:
+        cache.set(key, (generation, str(html)), PANEL_SECONDS)
+    return mark_safe(html)
+
+
+def _generation_start() -> str | None:
+    """A new generation if none is set, else the one another process set first (None if the cache is down)."""
+    generation = uuid.uuid4().hex
+    if cache.add(GENERATION_KEY, generation, None):
+        return generation
+    return cache.get(GENERATION_KEY)
+
+
+def _generation_replace() -> None:
+    try:
+        cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
+    except Exception:
+        # A configuration change must not fail because the cache is down; panels kept before the outage go
+        # after PANEL_SECONDS.
+        logger.warning("dashboard cache unreachable: generation not replaced", exc_info=True)
+
+
+def dashboard_generation_bump(**kwargs) -> None:
+    """Make every kept panel stale: now, and again after the current transaction commits (a view that read the
+    old prices before the commit cannot have kept them under the new generation)."""
+    _generation_replace()
+    transaction.on_commit(_generation_replace)
+
+
+def connect_signals() -> None:
+    """Tariff prices and collection policies (late-fee rates) are drawn on every panel: a change replaces the
+    generation. Called from the portal app's ready()."""
+    from core.models import CollectionPolicy, Tariff, TariffPeriodPrice, TariffTier, TariffVersion, TimeBand
+
+    for model in (Tariff, TariffVersion, TariffTier, TariffPeriodPrice, TimeBand, CollectionPolicy):
+        name = model.__name__
+        post_save.connect(dashboard_generation_bump, sender=model, dispatch_uid=f"portal.dashboard.saved.{name}")
+        post_delete.connect(dashboard_generation_bump, sender=model, dispatch_uid=f"portal.dashboard.deleted.{name}")
