@@ -1,7 +1,8 @@
 """Guest pages of the portal that need no login: the bill lookup at /bill/lookup/.
 
-The number and holder's name are checked by the binding service (one generic refusal, rate-limited per
-address); what is shown is masked by the selector. Nothing is kept in the session: the answer is the response.
+The number and holder's name are checked by the binding service on every request (one generic refusal,
+rate-limited per address); what is shown is masked by the selector and kept in the cache per account and day
+until the account's data changes (portal/dashboard/cache.py). Nothing is kept in the session.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from core.selectors.binding import guest_bill_summary
 from core.services.account_binding import bill_lookup_verify
 from portal.binding.client import client_ip
 from portal.binding.views import form_error_add
+from portal.dashboard.cache import account_view_cached
 
 
 class BillLookupForm(forms.Form):
@@ -41,6 +43,10 @@ def bill_lookup(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             form_error_add(form, error)
         else:
-            summary = guest_bill_summary(account=account, as_of=timezone.localdate())
+            as_of = timezone.localdate()
+            summary = account_view_cached(
+                name="guest-summary", account=account, as_of=as_of,
+                build=lambda: guest_bill_summary(account=account, as_of=as_of),
+            )
             form = BillLookupForm()
     return render(request, "portal/guest/bill_lookup.html", {"form": form, "summary": summary})

@@ -1,4 +1,5 @@
-"""The account panel of the dashboard, rendered once and kept in the cache until something it shows changes.
+"""What a page shows of one account, built once and kept in the cache until something it is drawn from changes:
+the dashboard's account panel (HTML) and the guest bill lookup's summary.
 
 The key is the account, the language, the date it is drawn for (late fees accrue and the tier forecast moves
 with the day) and a digest of account_data_version: one query that changes with every payment, bill, correction,
@@ -6,7 +7,7 @@ reading, late fee, account change and new tariff version. A repeat view costs th
 (get_many of the entry and the configuration generation). Tariff prices and collection policies are
 configuration shared by many accounts, so a change to any of them replaces the generation instead, making every
 kept panel stale at once. What differs per user (the account switcher with the user's own labels) is drawn
-around the panel on every request, never kept in it.
+around the panel on every request, never kept in it; the guest lookup checks its limits on every request.
 
 The cache fails soft (config/cache.py): when it is unreachable every view is a miss, rendered from the database.
 """
@@ -16,6 +17,8 @@ import datetime
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
@@ -28,42 +31,50 @@ from core.models import Account
 from core.selectors.portal_bills import account_dashboard, account_data_version
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 GENERATION_KEY = "portal:dashboard:generation"
 PANEL_TEMPLATE = "portal/dashboard/includes/account_panel.html"
-# How long an unchanged panel is kept: the version and the generation decide freshness; this lets unread entries go.
-PANEL_SECONDS = 3600
+# How long an unchanged entry is kept: the version and the generation decide freshness; this lets unread ones go.
+ENTRY_SECONDS = 3600
 
 
-def _panel_key(*, account: Account, version: tuple, language: str, as_of: datetime.date) -> str:
+def _entry_key(*, name: str, account: Account, version: tuple, language: str, as_of: datetime.date) -> str:
     digest = hashlib.sha256("|".join(version).encode()).hexdigest()[:32]
-    return f"portal:dashboard:panel:{account.pk}:{language}:{as_of.isoformat()}:{digest}"
+    return f"portal:dashboard:{name}:{account.pk}:{language}:{as_of.isoformat()}:{digest}"
 
 
-def _panel_render(*, account: Account, as_of: datetime.date) -> str:
-    dashboard = account_dashboard(account=account, as_of=as_of)
-    return render_to_string(PANEL_TEMPLATE, {"dashboard": dashboard})
+def account_view_cached(*, name: str, account: Account, as_of: datetime.date, build: Callable[[], T]) -> T:
+    """What `build` returns for this account on this day in the active language: from the cache when nothing it
+    is drawn from has changed, else built and kept. `build` must read only the account's own data (what
+    account_data_version covers) and configuration, never anything about the viewer.
 
-
-def dashboard_panel(*, account: Account, as_of: datetime.date) -> SafeString:
-    """The account panel's HTML: from the cache when nothing it shows has changed, else rendered and kept.
-
-    The version is read before the data, so a kept panel is never older than the version in its key."""
+    The version is read before the data, so a kept entry is never older than the version in its key."""
     version = account_data_version(account=account)
     if version is None:
-        return mark_safe(_panel_render(account=account, as_of=as_of))
-    key = _panel_key(account=account, version=version, language=translation.get_language() or "", as_of=as_of)
+        return build()
+    key = _entry_key(name=name, account=account, version=version, language=translation.get_language() or "",
+                     as_of=as_of)
     found = cache.get_many([GENERATION_KEY, key])
     generation = found.get(GENERATION_KEY)
     entry = found.get(key)
     if generation is not None and entry is not None and entry[0] == generation:
-        return mark_safe(entry[1])
+        return entry[1]
     if generation is None:
-        # First use, or the generation was evicted: start a new one, so no panel kept before counts.
+        # First use, or the generation was evicted: start a new one, so nothing kept before counts.
         generation = _generation_start()
-    html = _panel_render(account=account, as_of=as_of)
+    value = build()
     if generation is not None:
-        cache.set(key, (generation, str(html)), PANEL_SECONDS)
+        cache.set(key, (generation, value), ENTRY_SECONDS)
+    return value
+
+
+def dashboard_panel(*, account: Account, as_of: datetime.date) -> SafeString:
+    """The account panel's HTML (the same for everyone who may see the account)."""
+    html = account_view_cached(
+        name="panel", account=account, as_of=as_of,
+        build=lambda: str(render_to_string(PANEL_TEMPLATE, {"dashboard": account_dashboard(account=account, as_of=as_of)})),
+    )
     return mark_safe(html)
 
 
@@ -80,7 +91,7 @@ def _generation_replace() -> None:
         cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
     except Exception:
         # A configuration change must not fail because the cache is down; panels kept before the outage go
-        # after PANEL_SECONDS.
+        # after ENTRY_SECONDS.
         logger.warning("dashboard cache unreachable: generation not replaced", exc_info=True)
 
 

@@ -175,9 +175,23 @@ def test_csrf_is_enforced_on_the_lookup(account):
 
 
 def test_lookup_queries_are_bounded(client, account, django_assert_max_num_queries):
-    with django_assert_max_num_queries(14):
+    # The first lookup builds the summary and keeps it (the database cache's writes count here).
+    with django_assert_max_num_queries(24):
         response = look_up(client, account.number)
     assert response.context["summary"] is not None
+    # A repeat: the address's limits, the account, the attempt recorded, the account data version, the cache.
+    with django_assert_max_num_queries(6):
+        response = look_up(client, account.number, ip="203.0.113.21")
+    assert response.context["summary"] is not None
+
+
+def test_a_payment_shows_at_once_in_the_kept_summary(client, account):
+    assert "¥112.60" in look_up(client, account.number).content.decode()
+    assert look_up(client, account.number).context["summary"].total_due == D("112.60")
+    account.refresh_from_db()
+    payment_post(account=account, amount=D("12.60"), channel=Payment.Channel.COUNTER, idempotency_key="guest-cache",
+                 received_at=timezone.now())
+    assert look_up(client, account.number).context["summary"].total_due == D("100.00")
 
 
 @pytest.mark.parametrize(
