@@ -17,7 +17,7 @@ from wagtail.search import index
 # as the hotline (tel:) so the home page never links nowhere.
 QUICK_LINKS = (
     ("portal:pay", _("交电费")),
-    ("portal:bills", _("账单查询")),
+    ("portal:bill_lookup", _("账单查询")),
     ("portal:apply", _("业务办理")),
     ("portal:fault_report", _("故障报修")),
     ("portal:complaint", _("投诉建议")),

@@ -103,17 +103,28 @@ def test_language_switcher_form_on_other_pages_sets_the_cookie_and_goes_to_the_e
     assert '<html lang="en">' in client.get("/en/").content.decode()
 
 
-def test_quick_links_fall_back_to_the_hotline_while_the_portal_does_not_exist(client):
+def test_quick_links_lead_to_the_portals_self_service_pages(client):
     cms_site_ensure()
     response = client.get("/")
     links = response.context["quick_links"]
     assert [(link.label, link.url, link.by_phone) for link in links] == [
-        ("交电费", "tel:95598", True),
-        ("账单查询", "tel:95598", True),
-        ("业务办理", "tel:95598", True),
-        ("故障报修", "tel:95598", True),
-        ("投诉建议", "tel:95598", True),
-        ("进度查询", "tel:95598", True),
+        ("交电费", "/portal/pay/", False),
+        ("账单查询", "/bill/lookup/", False),
+        ("业务办理", "/portal/requests/apply/", False),
+        ("故障报修", "/portal/requests/fault/", False),
+        ("投诉建议", "/portal/requests/feedback/", False),
+        ("进度查询", "/track/", False),
+    ]
+
+
+def test_a_quick_link_whose_page_is_missing_falls_back_to_the_hotline(client, monkeypatch):
+    from cms.models import home as home_module
+
+    monkeypatch.setattr(home_module, "QUICK_LINKS", (("portal:no_such_page", "交电费"),))
+    cms_site_ensure()
+    response = client.get("/")
+    assert [(link.label, link.url, link.by_phone) for link in response.context["quick_links"]] == [
+        ("交电费", "tel:95598", True)
     ]
     assert '<span class="quick-link__hint">请拨打95598</span>' in response.content.decode()
 
