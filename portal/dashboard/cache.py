@@ -71,10 +71,10 @@ def account_view_cached(*, name: str, account: Account, as_of: datetime.date, bu
 
 def dashboard_panel(*, account: Account, as_of: datetime.date) -> SafeString:
     """The account panel's HTML (the same for everyone who may see the account)."""
-    html = account_view_cached(
-        name="panel", account=account, as_of=as_of,
-        build=lambda: str(render_to_string(PANEL_TEMPLATE, {"dashboard": account_dashboard(account=account, as_of=as_of)})),
-    )
+    def build() -> str:
+        return str(render_to_string(PANEL_TEMPLATE, {"dashboard": account_dashboard(account=account, as_of=as_of)}))
+
+    html = account_view_cached(name="panel", account=account, as_of=as_of, build=build)
     return mark_safe(html)
 
 

@@ -328,7 +328,8 @@ def test_a_new_bill_and_a_correction_show_at_once(client):
     assert "用电100千瓦时" in _view(client, account.number)
     billed_months(account, [D(150)], last_period=last_month(), issued_on=today(), meter=meter)
     text = _view(client, account.number)
-    assert f"{last_month().year}年{last_month().month}月用电150千瓦时，其中第1档电量150千瓦时×0.558元=83.70元，合计83.70元。" in text
+    month = last_month()
+    assert f"{month.year}年{month.month}月用电150千瓦时，其中第1档电量150千瓦时×0.558元=83.70元，合计83.70元。" in text
     latest = Bill.objects.get(account=account, period=last_month())
     bill_correct(bill=latest, reason="抄表错误", user=None, corrected_usage=Usage(kwh=D(120)))
     text = _view(client, account.number)
