@@ -7,7 +7,10 @@ class PortalConfig(AppConfig):
     verbose_name = _("客户自助服务")
 
     def ready(self) -> None:
-        # Everyone who reported a fault is told when power is back (outage restored or restore step submitted).
+        from portal.dashboard.cache import connect_signals as dashboard_cache_connect
         from portal.requests.receivers import receivers_connect
 
+        # Everyone who reported a fault is told when power is back (outage restored or restore step submitted).
         receivers_connect()
+        # A tariff or collection-policy change makes every kept dashboard panel stale at once.
+        dashboard_cache_connect()

@@ -188,3 +188,19 @@ def test_the_english_home_page_lives_at_en(client):
     assert '<p>Power supply service hotline <a href="tel:95598">95598</a> · Service 24/7</p>' in body
     # Only the editors' own page content (title, intro) stays as they wrote it.
     assert body.count("供电服务热线") == 1
+
+
+@pytest.mark.django_db
+def test_the_portal_follows_the_visitors_language_choice_and_the_public_site_its_path(client):
+    cms_site_ensure()
+    client.cookies["django_language"] = "en"
+    assert '<html lang="zh-hans">' in client.get("/").content.decode()
+    assert "/accounts/login/" in client.get("/portal/")["Location"]
+    login = client.get("/accounts/login/")
+    assert login.status_code == 200
+    assert '<html lang="en">' in login.content.decode()
+    tracking = client.get("/track/").content.decode()
+    assert '<html lang="en">' in tracking
+    del client.cookies["django_language"]
+    assert '<html lang="zh-hans">' in client.get("/track/").content.decode()
+    assert '<html lang="en">' in client.get("/track/", HTTP_ACCEPT_LANGUAGE="en").content.decode()

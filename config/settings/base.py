@@ -81,7 +81,8 @@ MIDDLEWARE = [
     # Anonymous copies of Wagtail pages, replayed before sessions, locale and CSRF run (cms/cache.py).
     "cms.cache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # The public site takes its language from the path, the portal and staff pages from the visitor's choice.
+    "config.middleware.SiteLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
