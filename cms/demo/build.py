@@ -203,7 +203,11 @@ def _tariffs_build(builder: _SiteBuilder, home: HomePage) -> None:
     builder.child(
         home, TariffPage, slug="tariffs", title="电价", show_in_menus=True,
         intro="现行电价直接取自电费结算使用的电价目录；输入月用电量即可试算电费。",
-        tariffs=[TariffPageTariff(tariff=tariffs[code]) for code in TARIFF_CODES if code in tariffs],
+        # sort_order as the admin's inline panel would set it: the first tariff is the calculator's default.
+        tariffs=[
+            TariffPageTariff(tariff=tariffs[code], sort_order=order)
+            for order, code in enumerate(code for code in TARIFF_CODES if code in tariffs)
+        ],
         body=[paragraph(
             "<p>居民生活用电执行按月阶梯电价，可选峰谷分时；一般工商业可选单一制或分时电价；"
             "大工业执行两部制电价。电价如有调整，以价格主管部门文件为准。</p>"
