@@ -118,7 +118,10 @@ TEMPLATES = [
 
 # Database: PostgreSQL in production through DATABASE_URL; an embedded SQLite file otherwise.
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# No persistent connections: under ASGI (Daphne) each request's sync code may run on another thread, so kept
+# connections pile up until PostgreSQL refuses new clients ("too many clients already" under the portal bench);
+# Django's advice for ASGI is CONN_MAX_AGE=0 (a connection pool is the next step).
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web process and the Celery worker share the file.
     DATABASES["default"]["OPTIONS"] = {
@@ -126,7 +129,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: Celery broker, channel layer and cache when REDIS_URL is set; embedded defaults otherwise.
