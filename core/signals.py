@@ -17,3 +17,17 @@ outage_changed = Signal()
 # Sent after commit by core.services.customer_alerts for each alert a scan decided to send: binding_id, kind
 # ("tier_threshold_near" or "prepaid_balance_low"), data (the message data) and idempotency_key.
 customer_alert_raised = Signal()
+
+# Sent after commit by core.services.calls when a call changes in a way the console or the wallboard shows:
+# call_id, kind (one of "started", "identified", "queued", "offered", "answered", "left_queue", "ended",
+# "wrapped_up", "ticket_linked"), agent_id (the agent user the call was offered to or answered by, or None).
+# callcenter pushes screen-pops and queue state over the channel layer.
+call_changed = Signal()
+
+# Sent after commit when an agent's state changes: agent_id, state (a core.models.AgentState value), reason.
+agent_state_changed = Signal()
+
+# Sent after commit when a caller asks for an SMS (core.services.calls / callcenter IVR): kind ("payment_link",
+# "agent_message", "restoration_callback_registered"), phone, data (message data), idempotency_key,
+# customer_id (or None). notifications sends it.
+caller_sms_requested = Signal()

@@ -27,12 +27,17 @@ class Event(models.TextChoices):
     TIER_THRESHOLD_NEAR = "tier_threshold_near", _("阶梯电量提醒")
     PREPAID_BALANCE_LOW = "prepaid_balance_low", _("预付费余额不足提醒")
     SURVEY_INVITATION = "survey_invitation", _("问卷调查邀请")
+    PAYMENT_LINK = "payment_link", _("缴费链接")
+    AGENT_MESSAGE = "agent_message", _("坐席短信")
 
 
 # Sent whatever the customer's SMS opt-out says: a login code the customer asked for, and outage notices
-# the supply rules require.
+# the supply rules require, and what a caller asked for on the phone (a payment link, an agent's message).
 ESSENTIAL_EVENTS = frozenset(
-    {Event.LOGIN_CODE, Event.BINDING_CODE, Event.OUTAGE_PLANNED, Event.OUTAGE_RESTORED, Event.OUTAGE_CANCELLED}
+    {
+        Event.LOGIN_CODE, Event.BINDING_CODE, Event.OUTAGE_PLANNED, Event.OUTAGE_RESTORED, Event.OUTAGE_CANCELLED,
+        Event.PAYMENT_LINK, Event.AGENT_MESSAGE,
+    }
 )
 
 
@@ -212,6 +217,8 @@ EVENT_TOPICS: dict[str, str] = {
     Event.OUTAGE_RESTORED: NotificationTopic.OUTAGES,
     Event.OUTAGE_CANCELLED: NotificationTopic.OUTAGES,
     Event.SURVEY_INVITATION: NotificationTopic.SURVEYS,
+    Event.PAYMENT_LINK: "",
+    Event.AGENT_MESSAGE: "",
 }
 
 

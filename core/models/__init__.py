@@ -1,5 +1,20 @@
 """Core records, one model each, plain names (see ../shared/DOMAIN.md)."""
+from .audit import PersonalDataAccess
 from .billing import Bill, BillingRun, BillLine, CollectionPolicy
+from .calls import (
+    AgentPresence,
+    AgentState,
+    AgentStateChange,
+    Call,
+    CallLeg,
+    CallOutcome,
+    CallState,
+    CallTicket,
+    CallTicketRelation,
+    CallTransport,
+    IdentifiedBy,
+    RestorationCallback,
+)
 from .customers import Account, Customer
 from .grid import Feeder, Meter, ServicePoint, Substation, TransformerArea
 from .ledger import LateFee, LedgerEntry, Payment, PaymentAllocation
@@ -35,6 +50,19 @@ from .tickets import (
 )
 
 __all__ = [
+    "PersonalDataAccess",
+    "AgentPresence",
+    "AgentState",
+    "AgentStateChange",
+    "Call",
+    "CallLeg",
+    "CallOutcome",
+    "CallState",
+    "CallTicket",
+    "CallTicketRelation",
+    "CallTransport",
+    "IdentifiedBy",
+    "RestorationCallback",
     "TicketReporter",
     "BindingMethod",
     "BindingCode",

@@ -33,11 +33,12 @@ def every_topic_off(customer) -> None:
 # --- the topics --------------------------------------------------------------------------------------------------
 
 
-def test_every_event_has_a_topic_entry_and_only_codes_and_staff_alerts_have_none():
+def test_every_event_has_a_topic_entry_and_only_codes_staff_alerts_and_caller_requests_have_none():
     assert set(EVENT_TOPICS) == set(Event.values)
     assert set(EVENT_TOPICS.values()) == {"", *NotificationTopic.values}
     assert sorted(event for event, topic in EVENT_TOPICS.items() if not topic) == [
-        "binding_code", "login_code", "ticket_arrival", "ticket_overdue", "ticket_warning",
+        "agent_message", "binding_code", "login_code", "payment_link", "ticket_arrival", "ticket_overdue",
+        "ticket_warning",
     ]
     assert [EVENT_TOPICS[e] for e in ("bill_issued", "arrears_reminder_after", "tier_threshold_near",
                                       "prepaid_balance_low", "payment_received", "ticket_step_progress",

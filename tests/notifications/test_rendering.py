@@ -53,7 +53,7 @@ def test_every_event_has_seeded_templates_in_both_languages():
     seeded = set(MessageTemplate.objects.values_list("event", "language"))
 
     assert seeded == {(event, language) for event in Event.values for language in ("zh-hans", "en")}
-    assert MessageTemplate.objects.count() == 72
+    assert MessageTemplate.objects.count() == 76
 
 
 @pytest.mark.django_db
