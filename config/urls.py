@@ -26,6 +26,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("portal.urls")),
     path("notifications/", include("notifications.urls")),
+    path("callcenter/", include("callcenter.urls")),
     path("staff/notifications/", include("notifications.staff_urls")),
     path("staff/knowledge/", include("cms.staff_urls")),
     path("staff/", include("core.staff.urls")),

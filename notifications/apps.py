@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -16,3 +18,5 @@ class NotificationsConfig(AppConfig):
         ticket_changed.connect(ticket_changed_notify, dispatch_uid="notifications.ticket_alerts")
         outage_changed.connect(outage_changed_notify, dispatch_uid="notifications.outage_alerts")
         customer_alert_raised.connect(customer_alert_notify, dispatch_uid="notifications.customer_alerts")
+        # Callers' SMS (payment links, agents' messages, restoration callbacks): caller_sms.py connects its own.
+        import_module("notifications.caller_sms")

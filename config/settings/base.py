@@ -295,6 +295,20 @@ AMI_HOST = os.environ.get("AMI_HOST", "")
 AMI_PORT = int(os.environ.get("AMI_PORT", "5038"))
 AMI_USERNAME = os.environ.get("AMI_USERNAME", "")
 AMI_SECRET = os.environ.get("AMI_SECRET", "")
+# The run_ami worker: keep-alive Ping interval, reconnect backoff (doubling from MIN up to MAX seconds), and how long
+# it waits for an action's response before treating the connection as dead.
+AMI_PING_SECONDS = float(os.environ.get("AMI_PING_SECONDS", "20"))
+AMI_RECONNECT_MIN_SECONDS = float(os.environ.get("AMI_RECONNECT_MIN_SECONDS", "1"))
+AMI_RECONNECT_MAX_SECONDS = float(os.environ.get("AMI_RECONNECT_MAX_SECONDS", "60"))
+AMI_ACTION_TIMEOUT_SECONDS = float(os.environ.get("AMI_ACTION_TIMEOUT_SECONDS", "10"))
+
+# Call centre: the agents' queue (as named in the PBX), the service-level threshold (answered within N seconds),
+# where the IVR's generated prompts live (played by Asterisk as sound files, see callcenter/asterisk/README.md),
+# and the public base URL Twilio signs its voice webhooks with (empty: the request's own URL, right without a proxy).
+CALLCENTER_QUEUE = os.environ.get("CALLCENTER_QUEUE", "hotline")
+CALLCENTER_SERVICE_LEVEL_SECONDS = int(os.environ.get("CALLCENTER_SERVICE_LEVEL_SECONDS", "20"))
+CALLCENTER_PROMPTS_DIR = os.environ.get("CALLCENTER_PROMPTS_DIR", str(BASE_DIR / "callcenter" / "asterisk" / "sounds"))
+CALLCENTER_TWILIO_PUBLIC_BASE_URL = os.environ.get("CALLCENTER_TWILIO_PUBLIC_BASE_URL", "")
 
 # Billing: how many accounts one billing-run batch handles in one transaction.
 BILLING_RUN_BATCH_SIZE = int(os.environ.get("BILLING_RUN_BATCH_SIZE", "3000"))

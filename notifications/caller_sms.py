@@ -1,0 +1,1 @@
+"""Signal receivers; filled by its owner."""
