@@ -154,7 +154,13 @@ else:
             "LOCATION": "django_cache",
         }
     }
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Across processes without Redis (Daphne, the Celery worker, run_ami): an SQLite file apart from the database.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "config.channel_layers.SQLiteChannelLayer",
+            "CONFIG": {"path": str(VAR_DIR / "channel-layer.sqlite3")},
+        }
+    }
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
 
 CELERY_RESULT_BACKEND = None
