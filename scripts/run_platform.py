@@ -1,4 +1,10 @@
-"""Run the platform for a developer: the ASGI server (HTTP + websockets) and a Celery worker with beat.
+"""Run the platform for a developer: the ASGI server, a Celery worker with beat, and run_ami when AMI_HOST is set.
+
+The ASGI server serves HTTP and websockets; `manage.py run_ami` is the PBX worker, started only when AMI_HOST names
+an Asterisk to connect to.
+
+Without Redis the children still reach one another's websockets through the SQLite channel layer in VAR_DIR
+(config/channel_layers.py): the Celery worker's staff alerts and run_ami's screen-pops reach browsers on Daphne.
 
 Each child runs in its own process group so that stopping it also stops whatever it forked (worker pool, embedded
 beat). Output is prefixed with the child's name. Ctrl-C or SIGTERM stops everything and exits 0; a child that dies
@@ -112,6 +118,9 @@ def _print_banner(python: str, base_url: str, env: dict[str, str], lock: threadi
         ("/healthz/", "health of database, cache, broker, channel layer"),
     ]:
         lines.append(f"  {base_url}{path:<16} {what}")
+    if env.get("AMI_HOST"):
+        pbx = f"{env['AMI_HOST']}:{env.get('AMI_PORT', '5038')}"
+        lines.append(f"  PBX: run_ami connects to the Asterisk Manager Interface at {pbx}")
     lines.append("")
     if logins.returncode == 0 and logins.stdout.strip():
         lines.append("Demo logins:")
@@ -128,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--no-worker", action="store_true", help="serve HTTP only, without the Celery worker")
+    parser.add_argument(
+        "--no-worker", action="store_true",
+        help="without the Celery worker and beat (run_ami still starts when AMI_HOST is set)",
+    )
     args = parser.parse_args(argv)
 
     python = sys.executable
@@ -147,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
                  "--concurrency", "2", "--hostname", "worker@%h"],
             )
         )
+    if env.get("AMI_HOST"):
+        # Call events in, agents' queue commands out (callcenter/worker.py); it reconnects to the PBX by itself.
+        children.append(Child("ami", [python, "manage.py", "run_ami"]))
 
     stopping = threading.Event()
 

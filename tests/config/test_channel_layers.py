@@ -84,8 +84,9 @@ def test_capacity_counts_the_messages_another_process_sent(tmp_path):
         with pytest.raises(ChannelFull):
             await layer.send(channel, {"type": "one.too.many"})
         # A full member misses a group message; the other members still get it.
-        await layer.group_send("callcenter.wallboard", {"type": "callcenter.message", "payload": {"kind": "wallboard"}})
-        assert await layer.receive(other) == {"type": "callcenter.message", "payload": {"kind": "wallboard"}}
+        snapshot = {"type": "callcenter.message", "payload": {"kind": "wallboard"}}
+        await layer.group_send("callcenter.wallboard", snapshot)
+        assert await layer.receive(other) == snapshot
 
         first = await layer.receive(channel)
         await layer.send(channel, {"type": "room.again"})
