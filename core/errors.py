@@ -265,10 +265,6 @@ class OnlinePaymentError(DomainError):
     code = "online_payment_error"
 
 
-class OnlinePaymentUnavailable(OnlinePaymentError):
-    code = "online_payment_unavailable"
-
-
 class OnlinePaymentAmountInvalid(OnlinePaymentError):
     code = "online_payment_amount_invalid"
 
