@@ -106,6 +106,24 @@ def action_encode(action: Action) -> bytes:
     return (str(action) + "\r\n").encode("utf-8")
 
 
+class MessageFramer:
+    """Bytes as they arrive (a message may be split anywhere, several may come in one read) → whole messages."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[str]:
+        self._buffer += data
+        if MESSAGE_END not in self._buffer:
+            return []
+        *messages, self._buffer = self._buffer.split(MESSAGE_END)
+        return [message.decode("utf-8", "replace") for message in messages]
+
+    @property
+    def pending(self) -> bytes:
+        return self._buffer
+
+
 # --- AsyncAGI -----------------------------------------------------------------------------------------------------
 
 
@@ -246,19 +264,15 @@ class AmiConnection:
         return self.banner[len(BANNER_PREFIX):]
 
     async def _read_loop(self) -> None:
-        buffer = b""
+        framer = MessageFramer()
         error: BaseException | None = None
         try:
             while True:
                 chunk = await self._reader.read(65536)
                 if not chunk:
                     break
-                buffer += chunk
-                if MESSAGE_END not in buffer:
-                    continue
-                *messages, buffer = buffer.split(MESSAGE_END)
-                for raw in messages:
-                    self._receive(raw.decode("utf-8", "replace"))
+                for text in framer.feed(chunk):
+                    self._receive(text)
         except (OSError, asyncio.IncompleteReadError) as exc:
             error = exc
         finally:

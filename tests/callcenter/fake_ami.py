@@ -177,8 +177,8 @@ class FakeAmiServer:
     def __init__(self, *, script: str | None = None, username: str = "ceo", secret: str = "ceo-secret",
                  login_failure_delay: float = 0.05, time_scale: float = 0.0, refuse_seconds: float = 0.2,
                  fully_booted: bool = True, track_state: bool = True,
-                 agi_responder: Callable[[str, str], str] | None = None, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 agi_responder: Callable[[str, str], str] | None = None, events_first: bool = False,
+                 silent_actions: frozenset[str] = frozenset(), host: str = "127.0.0.1", port: int = 0) -> None:
         self.script = transcript_load(script) if script else None
         self.username, self.secret = username, secret
         self.login_failure_delay = login_failure_delay
@@ -187,6 +187,10 @@ class FakeAmiServer:
         self.fully_booted = fully_booted
         self.track_state = track_state
         self.agi_responder = agi_responder or (lambda channel, command: "200 result=0")
+        # events_first: the events an action causes are sent before its Response (Asterisk may do either).
+        self.events_first = events_first
+        # Actions the PBX swallows without answering (to test action timeouts).
+        self.silent_actions = frozenset(name.lower() for name in silent_actions)
         self.host, self.port = host, port
         self.actions: list[dict[str, str]] = []  # every action received (its headers), in order
         self.connections = 0
@@ -389,6 +393,8 @@ class FakeAmiServer:
             if not session.logged_in:
                 await self._respond(session, action_id, "Error", {"Message": "Permission denied"})
                 continue
+            if action.lower() in self.silent_actions:
+                continue
             handler = getattr(self, f"_action_{action.lower()}", None)
             if handler is None:
                 await self._respond(session, action_id, "Error", {
@@ -404,11 +410,22 @@ class FakeAmiServer:
     async def _respond(self, session: _Session, action_id: str, status: str, fields: dict[str, str]) -> None:
         await self._send(session, message_encode(("Response", status), {"ActionID": action_id, **fields}))
 
+    async def _answer(self, session: _Session, action_id: str, fields: dict[str, str], events: list[bytes]) -> None:
+        """A successful Response and the events it caused, in the order `events_first` asks for."""
+        if self.events_first:
+            await self.emit_async(events)
+        await self._respond(session, action_id, "Success", fields)
+        if not self.events_first:
+            await self.emit_async(events)
+
     async def _event_list(self, session: _Session, action_id: str, message: str, items: list[bytes],
                           complete: str) -> None:
-        await self._respond(session, action_id, "Success", {"EventList": "start", "Message": message})
+        if not self.events_first:
+            await self._respond(session, action_id, "Success", {"EventList": "start", "Message": message})
         for item in items:
             await self._send(session, item)
+        if self.events_first:
+            await self._respond(session, action_id, "Success", {"EventList": "start", "Message": message})
         await self._send(session, message_encode(("Event", complete), {
             "ActionID": action_id, "EventList": "Complete", "ListItems": str(len(items))}))
 
@@ -487,8 +504,8 @@ class FakeAmiServer:
         member = {"MemberName": fields.get("MemberName", interface), "Penalty": fields.get("Penalty", "0"),
                   "Paused": paused, "PausedReason": ""}
         self.members[(queue, interface)] = member
-        await self._respond(session, action_id, "Success", {"Message": "Added interface to queue"})
-        await self.emit_async([self._member_event("QueueMemberAdded", queue, interface, member)])
+        await self._answer(session, action_id, {"Message": "Added interface to queue"},
+                           [self._member_event("QueueMemberAdded", queue, interface, member)])
 
     async def _action_queueremove(self, session, action_id, fields, raw) -> None:
         queue, interface = fields.get("Queue", ""), fields.get("Interface", "")
@@ -500,8 +517,8 @@ class FakeAmiServer:
         if member is None:
             await self._respond(session, action_id, "Error", {"Message": "Unable to remove interface: Not there"})
             return
-        await self._respond(session, action_id, "Success", {"Message": "Removed interface from queue"})
-        await self.emit_async([self._member_event("QueueMemberRemoved", queue, interface, member)])
+        await self._answer(session, action_id, {"Message": "Removed interface from queue"},
+                           [self._member_event("QueueMemberRemoved", queue, interface, member)])
 
     async def _action_queuepause(self, session, action_id, fields, raw) -> None:
         interface = fields.get("Interface", "")
@@ -512,11 +529,12 @@ class FakeAmiServer:
             await self._respond(session, action_id, "Error", {"Message": "Interface not found"})
             return
         message = "Interface paused successfully" if paused else "Interface unpaused successfully"
-        await self._respond(session, action_id, "Success", {"Message": message})
+        events = []
         for key in found:
             member = self.members[key]
             member.update({"Paused": "1" if paused else "0", "PausedReason": fields.get("Reason", "") if paused else ""})
-            await self.emit_async([self._member_event("QueueMemberPause", key[0], key[1], member)])
+            events.append(self._member_event("QueueMemberPause", key[0], key[1], member))
+        await self._answer(session, action_id, {"Message": message}, events)
 
     async def _action_originate(self, session, action_id, fields, raw) -> None:
         if not fields.get("Channel"):

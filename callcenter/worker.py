@@ -1,0 +1,339 @@
+"""The run_ami service: one AMI session to the PBX, its events turned into call facts and written through
+core.services.calls.call_facts_apply, AsyncAGI channels handed to the IVR, PBX commands from the platform executed,
+and the PBX's reachability published.
+
+Facts are written in small batches (every `flush_seconds`, or at once when `batch_size` facts are waiting) so a busy
+PBX costs one transaction per call per batch rather than one per event; a CallOffered (an agent's phone is ringing)
+flushes at once, because the screen-pop follows its commit. Batches are written one after another, in event order.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import logging
+from collections.abc import Callable
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from callcenter.adapters.ami import (
+    AmiActionFailed, AmiConnection, AmiError, AmiSession, AmiSettings, AsyncAgiEnd, AsyncAgiExec, AsyncAgiStart,
+    agi_decode,
+)
+from callcenter.pbx_control import PBX_GROUP, PbxCommandInvalid, pbx_fields_check
+from callcenter.tracking import CallTracker
+from core.call_facts import CallFact, CallOffered
+
+logger = logging.getLogger(__name__)
+
+PBX_STATUS_CACHE_KEY = "callcenter:pbx_status"
+WALLBOARD_GROUP = "callcenter.wallboard"
+AGI_EVENTS = frozenset({"AsyncAGIStart", "AsyncAGIExec", "AsyncAGIEnd"})
+
+
+def ami_settings_from_django(*, max_login_refusals: int = 5) -> AmiSettings:
+    return AmiSettings(
+        host=settings.AMI_HOST, port=settings.AMI_PORT, username=settings.AMI_USERNAME, secret=settings.AMI_SECRET,
+        ping_seconds=settings.AMI_PING_SECONDS, reconnect_min_seconds=settings.AMI_RECONNECT_MIN_SECONDS,
+        reconnect_max_seconds=settings.AMI_RECONNECT_MAX_SECONDS,
+        action_timeout_seconds=settings.AMI_ACTION_TIMEOUT_SECONDS, max_login_refusals=max_login_refusals,
+    )
+
+
+def agent_group(agent_id: int) -> str:
+    return f"callcenter.agent.{agent_id}"
+
+
+def _facts_apply(facts: list[CallFact]) -> None:
+    from core.services.calls import call_facts_apply
+
+    call_facts_apply(facts=facts)
+
+
+def _pbx_status_store(*, connected: bool, at: str) -> list[int]:
+    """Keep the status for pages loading later; the agents signed in, to tell them too."""
+    from django.core.cache import cache
+
+    from core.models import AgentPresence, AgentState
+
+    # Three missed heartbeats and the stored status expires: a dead worker reads as "not connected".
+    cache.set(PBX_STATUS_CACHE_KEY, {"connected": connected, "at": at}, timeout=int(settings.AMI_PING_SECONDS * 3) + 5)
+    return list(AgentPresence.objects.exclude(state=AgentState.LOGGED_OUT).values_list("agent_id", flat=True))
+
+
+class IvrAgiHandler:
+    """The bridge to the IVR's AsyncAGI transport (callcenter.ivr.agi): a started channel, then each command's
+    result, answered with the AGI commands to send next. Called through database_sync_to_async (the IVR reads and
+    writes the database)."""
+
+    def __init__(self) -> None:
+        from callcenter.ivr import agi
+
+        self.agi = agi
+        self.states: dict[str, dict] = {}
+
+    def start(self, start: AsyncAgiStart) -> list[str]:
+        state, commands = self.agi.agi_session_start(start=start)
+        self.states[start.channel] = state
+        return list(commands)
+
+    def result(self, result: AsyncAgiExec) -> list[str]:
+        state = self.states.get(result.channel)
+        if state is None:
+            return []
+        state, commands = self.agi.agi_session_step(state=state, result=result)
+        self.states[result.channel] = state
+        return list(commands)
+
+    def end(self, end: AsyncAgiEnd) -> None:
+        state = self.states.pop(end.channel, None)
+        if state is not None:
+            self.agi.agi_session_end(state=state, end=end)
+
+
+@dataclasses.dataclass
+class _AgiChannel:
+    queue: list[str] = dataclasses.field(default_factory=list)
+    waiting_for: str = ""  # the CommandID sent and not answered yet
+
+
+@dataclasses.dataclass
+class WorkerStats:
+    events: int = 0
+    facts: int = 0
+    batches: int = 0
+    commands: int = 0
+    agi_commands: int = 0
+
+
+class AmiWorker:
+    """See the module docstring. `run()` until `stop()` (SIGTERM); raises AmiLoginRefused when the PBX keeps
+    refusing the login."""
+
+    def __init__(self, *, ami: AmiSettings, batch_size: int = 500, flush_seconds: float = 0.05,
+                 agi_handler=None, channel_layer=None, facts_apply: Callable[[list[CallFact]], None] | None = None,
+                 listen_for_commands: bool = True) -> None:
+        self.ami = ami
+        self.batch_size = batch_size
+        self.flush_seconds = flush_seconds
+        self.tracker = CallTracker()
+        self.stats = WorkerStats()
+        self.layer = channel_layer if channel_layer is not None else get_channel_layer()
+        self.listen_for_commands = listen_for_commands and self.layer is not None
+        self._facts_apply = database_sync_to_async(facts_apply or _facts_apply)
+        self._agi_handler = agi_handler
+        self._agi_channels: dict[str, _AgiChannel] = {}
+        self._agi_inbox: asyncio.Queue | None = None
+        self._command_ids = itertools.count(1)
+        self._buffer: list[CallFact] = []
+        self._wake: asyncio.Event | None = None
+        self._flushed: asyncio.Event | None = None
+        self.session = AmiSession(settings=ami, on_event=self._on_event, on_connected=self._on_connected,
+                                  on_disconnected=self._on_disconnected)
+
+    # --- life cycle -----------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.session.stop()
+
+    async def run(self) -> None:
+        self._wake, self._flushed = asyncio.Event(), asyncio.Event()
+        self._agi_inbox = asyncio.Queue()
+        tasks = [asyncio.create_task(self._flush_loop(), name="ami-facts"),
+                 asyncio.create_task(self._agi_loop(), name="ami-agi"),
+                 asyncio.create_task(self._status_loop(), name="ami-status")]
+        if self.listen_for_commands:
+            tasks.append(asyncio.create_task(self._command_loop(), name="ami-commands"))
+        try:
+            await self.session.run()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self._flush()
+            await self._status_publish(connected=False)
+
+    # --- events -> facts ------------------------------------------------------------------------------------------
+
+    def _on_event(self, event) -> None:
+        self.stats.events += 1
+        if event.name in AGI_EVENTS:
+            decoded = agi_decode(event)
+            if decoded is not None:
+                self._agi_inbox.put_nowait(decoded)
+        facts = self.tracker.event_apply(event)
+        if facts:
+            self._facts_add(facts)
+
+    def _facts_add(self, facts: list[CallFact]) -> None:
+        self._buffer.extend(facts)
+        if len(self._buffer) >= self.batch_size or any(isinstance(fact, CallOffered) for fact in facts):
+            self._wake.set()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_seconds)
+            self._wake.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        while self._buffer:
+            batch, self._buffer = self._buffer, []
+            try:
+                await self._facts_apply(batch)
+            except Exception:
+                # The database is away: keep the facts (in order) and try again shortly; the PBX keeps talking.
+                logger.exception("writing %d call facts failed; retrying", len(batch))
+                self._buffer[:0] = batch
+                await asyncio.sleep(1.0)
+                continue
+            self.stats.facts += len(batch)
+            self.stats.batches += 1
+        self._flushed.set()
+
+    async def facts_drained(self, timeout: float = 10) -> None:
+        """Wait until every fact received so far is written (tests and the bench)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._buffer or self._wake.is_set():
+            self._flushed.clear()
+            self._wake.set()
+            await asyncio.wait_for(self._flushed.wait(), max(deadline - asyncio.get_running_loop().time(), 0.01))
+
+    # --- connection life ------------------------------------------------------------------------------------------
+
+    async def _on_connected(self, connection: AmiConnection) -> None:
+        """Re-read the PBX's live channels and queues: calls that began or ended while we were away are caught up,
+        live ones re-reported (idempotent)."""
+        _response, channels = await connection.action_list("CoreShowChannels")
+        try:
+            _response, queue_status = await connection.action_list("QueueStatus")
+        except AmiActionFailed:
+            queue_status = []
+        facts = self.tracker.resync(channels=channels, queue_status=queue_status)
+        logger.info("AMI resync: %d live channels, %d facts", len(channels), len(facts))
+        if facts:
+            self._facts_add(facts)
+            self._wake.set()
+        await self._status_publish(connected=True)
+
+    async def _on_disconnected(self, reason: str) -> None:
+        self._agi_channels.clear()
+        await self._status_publish(connected=False)
+
+    async def _status_publish(self, *, connected: bool) -> None:
+        at = timezone.now().isoformat()
+        try:
+            agent_ids = await database_sync_to_async(_pbx_status_store)(connected=connected, at=at)
+        except Exception:
+            logger.exception("storing the PBX status failed")
+            agent_ids = []
+        if self.layer is None:
+            return
+        message = {"type": "callcenter.message", "payload": {"kind": "pbx_status", "connected": connected, "at": at}}
+        with contextlib.suppress(Exception):
+            await self.layer.group_send(WALLBOARD_GROUP, message)
+            for agent_id in agent_ids:
+                await self.layer.group_send(agent_group(agent_id), message)
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.ami.ping_seconds)
+            await self._status_publish(connected=self.session.connected)
+
+    # --- AsyncAGI -------------------------------------------------------------------------------------------------
+
+    def _agi_handler_get(self):
+        if self._agi_handler is None:
+            self._agi_handler = IvrAgiHandler()
+        return self._agi_handler
+
+    async def _agi_loop(self) -> None:
+        """One AGI message at a time: the IVR's answers for a channel must follow its results in order."""
+        while True:
+            message = await self._agi_inbox.get()
+            try:
+                await self._agi_handle(message)
+            except Exception:
+                logger.exception("AsyncAGI handling failed on %s", getattr(message, "channel", "?"))
+
+    async def _agi_handle(self, message: AsyncAgiStart | AsyncAgiExec | AsyncAgiEnd) -> None:
+        handler = self._agi_handler_get()
+        if isinstance(message, AsyncAgiStart):
+            channel = self._agi_channels[message.channel] = _AgiChannel()
+            channel.queue.extend(await database_sync_to_async(handler.start)(message))
+        elif isinstance(message, AsyncAgiExec):
+            channel = self._agi_channels.get(message.channel)
+            # Only the results of our own commands (CommandId we sent) drive the IVR.
+            if channel is None or message.command_id != channel.waiting_for:
+                return
+            channel.waiting_for = ""
+            channel.queue.extend(await database_sync_to_async(handler.result)(message))
+        else:
+            self._agi_channels.pop(message.channel, None)
+            await database_sync_to_async(handler.end)(message)
+            return
+        await self._agi_send_next(message.channel, channel)
+
+    async def _agi_send_next(self, channel_name: str, channel: _AgiChannel) -> None:
+        connection = self.session.connection
+        if channel.waiting_for or not channel.queue or connection is None:
+            return
+        command = channel.queue.pop(0)
+        command_id = f"ivr-{next(self._command_ids)}"
+        channel.waiting_for = command_id
+        try:
+            await connection.agi(channel=channel_name, command=command, command_id=command_id)
+            self.stats.agi_commands += 1
+        except AmiError as error:
+            # The channel hung up or left AsyncAGI meanwhile: its AsyncAGIEnd/Hangup tidies up.
+            logger.info("AGI %r on %s refused: %s", command, channel_name, error)
+            self._agi_channels.pop(channel_name, None)
+
+    # --- PBX commands from the platform ---------------------------------------------------------------------------
+
+    async def _command_loop(self) -> None:
+        channel = await self.layer.new_channel("callcenter.pbx.worker!")
+        await self.layer.group_add(PBX_GROUP, channel)
+        try:
+            while True:
+                message = await self.layer.receive(channel)
+                if message.get("type") == "pbx.command":
+                    asyncio.create_task(self._command_run(message))
+        finally:
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(PBX_GROUP, channel)
+
+    async def _command_run(self, message: dict) -> None:
+        action = str(message.get("action", ""))
+        ok, text = False, ""
+        try:
+            fields = pbx_fields_check(action=action, fields=dict(message.get("fields") or {}))
+            connection = self.session.connection
+            if connection is None or not connection.is_open:
+                text = _("话务系统未连接")
+            else:
+                response = await connection.action(action, fields)
+                ok, text = True, response.keys.get("Message", "")
+                self.stats.commands += 1
+        except PbxCommandInvalid as error:
+            text = str(error)
+        except AmiActionFailed as error:
+            text = str(error)
+        except AmiError as error:
+            text = _("话务系统无响应：%(error)s") % {"error": error}
+        logger.info("PBX command %s %s: %s", action, "ok" if ok else "failed", text)
+        agent_id = message.get("reply_to_agent_id")
+        if agent_id is not None and self.layer is not None:
+            await self.layer.group_send(agent_group(int(agent_id)), {
+                "type": "callcenter.message",
+                "payload": {"kind": "pbx_result", "request_id": message.get("request_id", ""), "action": action,
+                            "ok": ok, "message": text},
+            })
