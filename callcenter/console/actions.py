@@ -10,15 +10,17 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from callcenter.pbx_control import pbx_command_send
 from core.errors import DomainError
 from core.models import Account, AgentPresence, Branch, Call, CallTicketRelation, Channel, Ticket, TicketEvent
+from core.services.caller_requests import agent_message_send
 from core.services.calls import call_identify, call_ticket_link, call_wrap_up
 from core.services.personal_data import personal_data_reveal
 from core.services.tickets import ticket_event_record, ticket_open
 
 TWILIO_INTERFACE_PREFIX = "twilio:"
 NOTE_LIMIT = 1000
-SMS_LIMIT = 300
+REQUEST_KEY_LIMIT = 40
 
 
 class ConsoleActionRefused(DomainError):
@@ -114,11 +116,12 @@ def call_ticket_note_add(*, call: Call, agent, ticket_number: str, note: str) ->
     return ticket
 
 
-def call_sms_send(*, call: Call, agent, text: str) -> None:
-    """A text message from the agent to the calling number (sent after commit by notifications)."""
-    from core.services.caller_requests import agent_message_send
-
-    agent_message_send(call=call, agent=agent, text=text)
+def call_sms_send(*, call: Call, agent, text: str, request_key: str = "") -> None:
+    """A text message from the agent to the caller (sent after commit by notifications); the same form key
+    sends once."""
+    if len(request_key) > REQUEST_KEY_LIMIT or not all(ch.isalnum() or ch == "-" for ch in request_key):
+        raise ConsoleActionRefused(_("请求标识无效"), field="request_key")
+    agent_message_send(call_id=call.pk, agent=agent, text=text, request_key=request_key)
 
 
 def call_wrap_up_record(*, call: Call, agent, code: str, note: str = "") -> Call:
@@ -128,8 +131,6 @@ def call_wrap_up_record(*, call: Call, agent, code: str, note: str = "") -> Call
 def call_callback(*, call: Call, agent) -> str:
     """Ring the agent's own phone and, once answered, dial the caller back (AMI Originate); returns the PBX
     request id, answered on the agent's socket as a pbx_result."""
-    from callcenter.pbx_control import pbx_command_send
-
     if not call.caller_number or not call.caller_number.isdigit():
         raise ConsoleActionRefused(_("来电号码无效，无法回呼"))
     interface = AgentPresence.objects.filter(agent=agent).values_list("interface", flat=True).first()

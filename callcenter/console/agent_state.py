@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from callcenter.pbx_control import pbx_command_send
 from core.errors import DomainError
 from core.models import AgentPresence, AgentState
 from core.services.calls import agent_sign_in, agent_state_set
@@ -42,8 +43,6 @@ def agent_state_payload(*, presence: AgentPresence | None) -> dict:
 
 
 def _pbx_send(*, agent, action: str, fields: dict[str, str]) -> str:
-    from callcenter.pbx_control import pbx_command_send
-
     return pbx_command_send(action=action, fields=fields, reply_to_agent_id=agent.pk)
 
 

@@ -200,7 +200,8 @@ def ticket_note_view(request, call, body) -> JsonResponse:
 
 @call_action
 def sms_view(request, call, body) -> JsonResponse:
-    actions.call_sms_send(call=call, agent=request.user, text=_text(body, "text"))
+    actions.call_sms_send(call=call, agent=request.user, text=_text(body, "text"),
+                          request_key=_text(body, "request_key"))
     return _json({"ok": True})
 
 

@@ -251,8 +251,13 @@
   });
   byId("pop-sms").addEventListener("submit", function (event) {
     event.preventDefault();
-    post("sms/", formBody(event.target)).then(function () {
-      event.target.reset();
+    var form = event.target;
+    if (!form.dataset.key) { form.dataset.key = Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10); }
+    var body = formBody(form);
+    body.request_key = form.dataset.key;
+    post("sms/", body).then(function () {
+      form.reset();
+      delete form.dataset.key;
       showResult(text.sms_sent);
     }).catch(ignore);
   });
