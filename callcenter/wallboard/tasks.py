@@ -1,0 +1,40 @@
+"""Pushing the wallboard: one fresh snapshot to every supervisor's wallboard, at most once a second however many
+calls change (a storm must not flood the channel layer or the browsers)."""
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from celery import shared_task
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.utils import timezone
+
+from core.selectors.call_kpis import wallboard_snapshot
+
+WALLBOARD_GROUP = "callcenter.wallboard"
+# Set while a push is scheduled: changes meanwhile ride along with it. Shared by every process through the cache.
+PUSH_PENDING_KEY = "callcenter:wallboard:push_pending"
+PUSH_INTERVAL_SECONDS = 1
+# Longer than the interval: a push lost with its worker frees the key by itself, and the next change schedules one.
+PUSH_PENDING_TIMEOUT_SECONDS = 10
+
+
+def wallboard_message(*, snapshot: dict) -> dict:
+    return {"type": "callcenter.message", "payload": {"kind": "wallboard", "snapshot": snapshot}}
+
+
+def wallboard_push_request() -> bool:
+    """Schedule a push in PUSH_INTERVAL_SECONDS unless one is already scheduled; True when this call scheduled it."""
+    if not cache.add(PUSH_PENDING_KEY, True, timeout=PUSH_PENDING_TIMEOUT_SECONDS):
+        return False
+    wallboard_push.apply_async(countdown=PUSH_INTERVAL_SECONDS)
+    return True
+
+
+@shared_task(name="callcenter.wallboard_push")
+def wallboard_push() -> int:
+    """The snapshot as it is now to the group callcenter.wallboard; returns the calls waiting. The pending mark is
+    cleared first, so a change made while the snapshot is computed schedules the next push."""
+    cache.delete(PUSH_PENDING_KEY)
+    snapshot = wallboard_snapshot(now=timezone.now())
+    async_to_sync(get_channel_layer().group_send)(WALLBOARD_GROUP, wallboard_message(snapshot=snapshot))
+    return snapshot["queue"]["waiting"]
