@@ -100,7 +100,7 @@ class CallTracker:
                 live[keys["Uniqueid"]] = keys
         # Calls that vanished while the connection was down: end their legs and the call.
         for linked_id, track in list(self.calls.items()):
-            gone = [unique_id for unique_id in track.legs if unique_id not in live]
+            gone = sorted(unique_id for unique_id in track.legs if unique_id not in live)
             for unique_id in gone:
                 facts.extend(self._leg_end(track, unique_id=unique_id, cause=None, cause_text="", at=at))
         # Live channels, first channels of their calls first so each call starts with its caller's number.
