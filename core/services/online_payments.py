@@ -220,21 +220,21 @@ def online_payment_event_apply(*, event: Event) -> EventOutcome:
 
     One transaction: the ProviderEvent row (unique per provider, so a repeat stops here), the OnlinePayment row
     locked (select_for_update), and the ledger posting/reversal. A crash leaves nothing, and the provider's retry
-    applies the event afresh.
+    applies the event afresh. A repeat already committed is answered by one read, without a transaction (Stripe
+    retries every delivery it did not see acknowledged, so repeats are common); the unique row still settles two
+    deliveries racing each other.
     """
+    if ProviderEvent.objects.filter(provider=PROVIDER, event_id=event.id).exists():
+        return EventOutcome(event.id, True, "duplicate")
     try:
         with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    record = ProviderEvent.objects.create(
-                        provider=PROVIDER,
-                        event_id=event.id,
-                        type=event.type[:60],
-                        object_reference=_event_intent_id(event)[:100],
-                        received_at=timezone.now(),
-                    )
-            except IntegrityError:
-                return EventOutcome(event.id, True, "duplicate")
+            record = ProviderEvent.objects.create(
+                provider=PROVIDER,
+                event_id=event.id,
+                type=event.type[:60],
+                object_reference=_event_intent_id(event)[:100],
+                received_at=timezone.now(),
+            )
             try:
                 with transaction.atomic():
                     outcome = _event_dispatch(event=event)
@@ -247,7 +247,7 @@ def online_payment_event_apply(*, event: Event) -> EventOutcome:
             record.outcome = outcome[:_OUTCOME_LENGTH]
             record.save(update_fields=["processed_at", "outcome"])
     except IntegrityError:
-        # The same event committed by a concurrent delivery between our check and our commit.
+        # The same event committed by a concurrent delivery between our check and our insert or commit.
         if ProviderEvent.objects.filter(provider=PROVIDER, event_id=event.id).exists():
             return EventOutcome(event.id, True, "duplicate")
         raise

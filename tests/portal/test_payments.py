@@ -376,6 +376,50 @@ def test_repeats_post_once(client, stripe_on):
 
 
 @pytest.mark.django_db
+def test_a_repeat_already_recorded_is_answered_by_one_read(client, stripe_on, django_assert_num_queries):
+    from django.test import Client
+
+    _user, account = customer_with_arrears(client, "123.45")
+    online_payment = start_payment(client, account)
+    succeeded = event("payment_intent.succeeded", intent_data(online_payment))
+    webhook_client = Client()
+    assert deliver(webhook_client, succeeded, stripe_on.webhook_secret).json()["outcome"] == "credited 123.45"
+    with django_assert_num_queries(1):
+        answer = deliver(webhook_client, succeeded, stripe_on.webhook_secret).json()
+    assert answer == {"event": succeeded["id"], "duplicate": True, "outcome": "duplicate"}
+    assert Payment.objects.filter(account=account).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_delivery_losing_the_race_to_a_concurrent_one_is_a_duplicate(client, stripe_on, monkeypatch):
+    """Both deliveries read "not recorded yet"; the other commits first: the unique row refuses ours, nothing is
+    posted twice and the answer is still 200 duplicate."""
+    from django.db.models import QuerySet
+
+    _user, account = customer_with_arrears(client, "123.45")
+    online_payment = start_payment(client, account)
+    succeeded = event("payment_intent.succeeded", intent_data(online_payment))
+    assert deliver(client, succeeded, stripe_on.webhook_secret).json()["duplicate"] is False
+    real_exists = QuerySet.exists
+    reads = []
+
+    def exists_missing_the_first_read(queryset):
+        reads.append(queryset.model)
+        if queryset.model is ProviderEvent and len(reads) == 1:
+            return False
+        return real_exists(queryset)
+
+    monkeypatch.setattr(QuerySet, "exists", exists_missing_the_first_read)
+    response = deliver(client, succeeded, stripe_on.webhook_secret)
+    assert response.status_code == 200
+    assert response.json() == {"event": succeeded["id"], "duplicate": True, "outcome": "duplicate"}
+    assert reads == [ProviderEvent, ProviderEvent]
+    assert Payment.objects.filter(account=account).count() == 1
+    assert LedgerEntry.objects.filter(account=account, kind=LedgerEntry.Kind.PAYMENT).count() == 1
+    assert ProviderEvent.objects.filter(event_id=succeeded["id"]).count() == 1
+
+
+@pytest.mark.django_db
 def test_refund_before_success_credits_then_reverses_once(client, stripe_on):
     _user, account = customer_with_arrears(client, "123.45")
     online_payment = start_payment(client, account)
