@@ -29,8 +29,9 @@ def agent_presence_or_none(*, agent) -> AgentPresence | None:
 def agent_state_payload(*, presence: AgentPresence | None) -> dict:
     """The console's "agent_state" message for a presence (logged out when there is none)."""
     if presence is None:
-        return {"kind": "agent_state", "state": AgentState.LOGGED_OUT.value, "state_label": str(AgentState.LOGGED_OUT.label),
-                "reason": "", "since": None, "interface": "", "queue": ""}
+        return {"kind": "agent_state", "state": AgentState.LOGGED_OUT.value,
+                "state_label": str(AgentState.LOGGED_OUT.label), "reason": "", "since": None, "interface": "",
+                "queue": ""}
     return {
         "kind": "agent_state",
         "state": presence.state,

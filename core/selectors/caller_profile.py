@@ -94,7 +94,9 @@ def _bills_by_account(account_ids: list[int]) -> dict[int, list[dict]]:
     """The latest regular bills of each account, newest first (one query, ranked in the database)."""
     rows = (
         Bill.objects.filter(account_id__in=account_ids, kind=Bill.Kind.REGULAR)
-        .annotate(rank=Window(RowNumber(), partition_by=[F("account_id")], order_by=[F("period").desc(), F("id").desc()]))
+        .annotate(rank=Window(
+            RowNumber(), partition_by=[F("account_id")], order_by=[F("period").desc(), F("id").desc()]
+        ))
         .filter(rank__lte=BILLS_PER_ACCOUNT)
         .order_by("account_id", "-period", "-id")
     )
