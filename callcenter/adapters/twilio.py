@@ -56,39 +56,47 @@ class VoiceWebhook:
         )
 
 
-def _say_all(target, texts: Sequence[str], language: str) -> None:
-    text = "".join(texts) if language == "zh-hans" else " ".join(texts)
-    if text.strip():
-        target.say(text, language=SAY_LANGUAGES.get(language, "zh-CN"))
+def _say_all(target, texts: Sequence[tuple[str, str]]) -> None:
+    """One <Say> per run of texts in one language ((text, language) pairs, language an IVR language code)."""
+    runs: list[tuple[str, list[str]]] = []
+    for text, language in texts:
+        if runs and runs[-1][0] == language:
+            runs[-1][1].append(text)
+        else:
+            runs.append((language, [text]))
+    for language, parts in runs:
+        text = ("".join(parts) if language == "zh-hans" else " ".join(parts)).strip()
+        if text:
+            target.say(text, language=SAY_LANGUAGES.get(language, "zh-CN"))
 
 
 def twiml_gather(
-    *, texts: Sequence[str], language: str, action_url: str, max_digits: int, timeout_seconds: int,
+    *, texts: Sequence[tuple[str, str]], action_url: str, max_digits: int, timeout_seconds: int,
     finish_on_key: str = "",
 ) -> str:
-    """Say the texts inside a <Gather> (the caller may key in while it speaks); Twilio posts the keys, or an
-    empty Digits after the timeout, to `action_url`."""
+    """Say the texts ((text, language) pairs) inside a <Gather> (the caller may key in while it speaks); Twilio
+    posts the keys, or an empty Digits after the timeout, to `action_url`."""
     response = VoiceResponse()
     gather = Gather(
         input="dtmf", action=action_url, method="POST", timeout=timeout_seconds, num_digits=max_digits,
         finish_on_key=finish_on_key or None, action_on_empty_result=True,
     )
-    _say_all(gather, texts, language)
+    _say_all(gather, texts)
     response.append(gather)
     return str(response)
 
 
-def twiml_enqueue(*, texts: Sequence[str], language: str, queue: str, action_url: str) -> str:
+def twiml_enqueue(*, texts: Sequence[tuple[str, str]], queue: str, action_url: str) -> str:
     """Say the texts, then put the caller in the named queue; Twilio posts the outcome to `action_url`."""
     response = VoiceResponse()
-    _say_all(response, texts, language)
+    _say_all(response, texts)
     response.enqueue(queue, action=action_url, method="POST")
     return str(response)
 
 
-def twiml_hangup(*, texts: Sequence[str] = (), language: str = "zh-hans") -> str:
+def twiml_hangup(*, texts: Sequence[tuple[str, str]] = ()) -> str:
     """Say the texts, then hang up."""
     response = VoiceResponse()
-    _say_all(response, texts, language)
+    _say_all(response, texts)
     response.hangup()
     return str(response)

@@ -42,21 +42,20 @@ def _quoted(value: str) -> str:
 
 def _commands_for(turn: Turn, state: dict) -> list[str]:
     """The AGI commands of one turn; records their kinds in the state, in the order they will be answered."""
-    files = [file for piece in turn.pieces for file in piece.files]
+    files = [(file, piece.language or turn.language) for piece in turn.pieces for file in piece.files]
     commands: list[tuple[str, str]] = []
     if turn.gather is not None and files:
         *before, last = files
     else:
-        before, last = files, ""
-    for name in before:
-        commands.append((_STREAM, f'STREAM FILE {_quoted(prompt_path(name, turn.language))} ""'))
+        before, last = files, None
+    for name, language in before:
+        commands.append((_STREAM, f'STREAM FILE {_quoted(prompt_path(name, language))} ""'))
     if turn.gather is not None:
-        if not last:
-            # A question with nothing to play still needs a file for GET DATA: the no-input prompt is short.
-            last = "no-input"
+        # A question with nothing to play still needs a file for GET DATA: the no-input prompt is short.
+        name, language = last or ("no-input", turn.language)
         timeout_ms = turn.gather.timeout_seconds * 1000
         commands.append(
-            (_GET_DATA, f"GET DATA {_quoted(prompt_path(last, turn.language))} {timeout_ms} {turn.gather.max_digits}")
+            (_GET_DATA, f"GET DATA {_quoted(prompt_path(name, language))} {timeout_ms} {turn.gather.max_digits}")
         )
     else:
         intent = state["data"].get("intent", "")

@@ -288,6 +288,11 @@ class IvrEngine:
             run.learn(storm_outage_id=outage.pk)
             run.facts.append(StormInformed(call_key=run.call_key, outage_id=outage.pk, at=run.now))
 
+    def _say_language_menu(self, run: _Run) -> None:
+        for language in (ZH, EN):
+            run.add(Piece(text=prompt_piece("language-menu", language).text, files=("language-menu",),
+                          language=language))
+
     def _act_restoration_register(self, run: _Run) -> str:
         storm = run.state["storm"]
         outage = Outage.objects.filter(pk=storm["outage_id"]).first()
@@ -388,7 +393,7 @@ class IvrEngine:
         elif outage.starts_at <= run.now:
             self._outage_notice(run, outage)
         else:
-            run.say("outage-planned-intro")
+            run.say("outage-upcoming-intro")
             run.add(datetime_piece(outage.starts_at, run.language))
             run.say("outage-until")
             run.add(datetime_piece(outage.ends_at, run.language))

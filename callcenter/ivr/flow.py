@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 # Prompt name -> (Mandarin, English). The name is the audio file's name (<lang>/<name>.wav) for Asterisk.
 PROMPTS: dict[str, tuple[str, str]] = {
-    "welcome": ("您好，欢迎致电国网95598供电服务热线。", "Welcome to the State Grid 95598 power service hotline."),
+    "welcome": ("您好，欢迎致电国网九五五九八供电服务热线。", "Welcome to the State Grid 95598 power service hotline."),
     "storm-intro": ("您所在的区域正在停电。", "There is a power outage in your area."),
     "outage-kind-planned": ("这是计划检修停电。", "It is a planned maintenance outage."),
     "outage-kind-temporary": ("这是临时停电。", "It is a temporary outage."),
@@ -35,7 +35,8 @@ PROMPTS: dict[str, tuple[str, str]] = {
         "抱歉，您的号码无法接收短信，恢复送电后请留意公告。",
         "Sorry, your number cannot receive text messages. Please watch for our announcements.",
     ),
-    "language-menu": ("普通话请按1。For English, press 2.", "普通话请按1。For English, press 2."),
+    # Said in both voices whatever the language so far: the Mandarin half, then the English half.
+    "language-menu": ("普通话请按1。", "For English, press 2."),
     "main-menu": (
         "查询电费余额和账单请按1，查询所在区域停电信息请按2，故障报修请按3，查询工单进度请按4，"
         "短信获取缴费链接请按5，人工服务请按0。",
@@ -57,7 +58,7 @@ PROMPTS: dict[str, tuple[str, str]] = {
     "bill-total": ("，电费", ", amount "),
     "bill-due": ("，缴费截止日", ", due on "),
     "latest-bill-none": ("您的户号暂无账单。", "There is no bill on your account yet."),
-    "outage-planned-intro": ("您所在区域有计划停电，停电时间", "A planned outage will affect your area from "),
+    "outage-upcoming-intro": ("您所在区域将有停电，停电时间", "An outage will affect your area from "),
     "outage-until": ("至", " until "),
     "outage-none": (
         "您所在区域目前没有已知停电。如家中停电，请返回主菜单按3报修。",
@@ -144,7 +145,7 @@ NODES: dict[str, Node] = {
             "1": Route("storm_register"), "2": Route("language"),
         }),
         Node("storm_register", ACTION, action="restoration_register"),
-        Node("language", MENU, prompt="language-menu", input=_KEY, routes={
+        Node("language", MENU, say="language_menu", input=_KEY, routes={
             "1": Route("main_menu", {"language": "zh-hans"}), "2": Route("main_menu", {"language": "en"}),
         }),
         Node("main_menu", MENU, prompt="main-menu", input=_KEY, routes={

@@ -22,10 +22,12 @@ LANGUAGES = (ZH, EN)
 
 @dataclass(frozen=True)
 class Piece:
-    """One part of an utterance: `text` for Twilio, `files` (prompt names, in order) for Asterisk."""
+    """One part of an utterance: `text` for Twilio, `files` (prompt names, in order) for Asterisk; `language`
+    when this part is said in another language than the call's (the language menu's English half)."""
 
     text: str
     files: tuple[str, ...] = ()
+    language: str = ""
 
 
 # Number words, per language: prompt name -> text. Built into files like the flow's own prompts.

@@ -75,22 +75,22 @@ def twilio_webhook(view):
 
 
 def _render(turn: Turn, state: dict, webhook: VoiceWebhook, now: datetime.datetime) -> HttpResponse:
-    texts = [piece.text for piece in turn.pieces]
+    texts = [(piece.text, piece.language or turn.language) for piece in turn.pieces]
     if turn.gather is not None:
         body = twiml_gather(
-            texts=texts, language=turn.language, action_url=reverse("callcenter:twilio_gather"),
+            texts=texts, action_url=reverse("callcenter:twilio_gather"),
             max_digits=turn.gather.max_digits, timeout_seconds=turn.gather.timeout_seconds,
             finish_on_key=turn.gather.finish_on_key,
         )
     elif turn.end == END_TRANSFER:
         body = _transfer(turn, state, texts, now)
     else:
-        body = twiml_hangup(texts=texts, language=turn.language)
+        body = twiml_hangup(texts=texts)
     cache.set(_state_key(webhook.call_sid), state, timeout=STATE_TIMEOUT_SECONDS)
     return HttpResponse(body, content_type=_XML)
 
 
-def _transfer(turn: Turn, state: dict, texts: list[str], now: datetime.datetime) -> str:
+def _transfer(turn: Turn, state: dict, texts: list[tuple[str, str]], now: datetime.datetime) -> str:
     queue = settings.CALLCENTER_QUEUE
     facts = [CallQueued(call_key=state["call_key"], queue=queue, at=now)]
     presence = agent_ready_longest_idle(queue=queue)
@@ -99,7 +99,7 @@ def _transfer(turn: Turn, state: dict, texts: list[str], now: datetime.datetime)
         state["offered_interface"] = presence.interface
     state["queued_at"] = now.isoformat()
     call_facts_apply(facts=facts)
-    return twiml_enqueue(texts=texts, language=turn.language, queue=queue, action_url=reverse("callcenter:twilio_queue"))
+    return twiml_enqueue(texts=texts, queue=queue, action_url=reverse("callcenter:twilio_queue"))
 
 
 @twilio_webhook
@@ -124,7 +124,7 @@ def gather(request: HttpRequest, webhook: VoiceWebhook) -> HttpResponse:
     state = cache.get(_state_key(webhook.call_sid))
     if state is None:
         # The call's IVR state expired or never existed: nothing to resume.
-        return HttpResponse(twiml_hangup(texts=[prompt_piece("goodbye", ZH).text]), content_type=_XML)
+        return HttpResponse(twiml_hangup(texts=[(prompt_piece("goodbye", ZH).text, ZH)]), content_type=_XML)
     state, turn = IvrEngine(now=lambda: now).resume(state, keys=webhook.digits or "")
     return _render(turn, state, webhook, now)
 

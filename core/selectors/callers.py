@@ -67,8 +67,9 @@ def outage_now_for_account(*, account: Account, at: datetime.datetime) -> Outage
     return None
 
 
-def outage_next_for_account(*, account: Account, at: datetime.datetime, horizon_days: int = 7) -> Outage | None:
-    """The outage on now or the next one announced within `horizon_days`, or None."""
+def outage_next_for_account(*, account: Account, at: datetime.datetime, horizon_days: int = 14) -> Outage | None:
+    """The outage on now or the next one announced within `horizon_days` (two weeks: planned outages are
+    announced at least seven days ahead), or None."""
     outages = outages_affecting_account(account=account, at=at, horizon_days=horizon_days)
     return outages[0] if outages else None
 
