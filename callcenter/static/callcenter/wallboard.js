@@ -134,8 +134,9 @@
     [0, 0.5, 1].forEach(function (fraction) {
       var y = base - plotHeight * fraction;
       chart.appendChild(svg("line", { x1: left, x2: width - right, y1: y, y2: y, "class": "chart__grid" }));
+      var count = peak * fraction;
       chart.appendChild(svg("text", { x: left - 6, y: y + 4, "class": "chart__axis", "text-anchor": "end" },
-        String(Math.round(peak * fraction))));
+        count % 1 ? count.toFixed(1) : String(count)));
       chart.appendChild(svg("text", { x: width - right + 6, y: y + 4, "class": "chart__axis" },
         Math.round(100 * fraction) + "%"));
     });
