@@ -9,7 +9,8 @@ MANAGE := $(PY) manage.py
 # Re-run pip only when pyproject.toml is newer than the last successful install.
 INSTALL_STAMP := $(VENV)/.install-stamp
 # A CJK font, or Chromium draws the Chinese pages (and their screenshots) as empty boxes.
-DEBIAN_PACKAGES := gettext chromium fonts-wqy-microhei
+# espeak-ng and sox build the IVR's spoken prompts (scripts/build_prompts.py).
+DEBIAN_PACKAGES := gettext chromium fonts-wqy-microhei espeak-ng sox
 CUSTOMERS ?= 2000
 PYTEST_ARGS ?=
 
@@ -27,7 +28,7 @@ endif
 # Playwright drives Debian's /usr/bin/chromium; it must never download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help install bench-packages debian-packages run test bench bench-smoke messages compilemessages
+.PHONY: help install bench-packages debian-packages run test bench bench-smoke messages compilemessages prompts
 
 help:
 	@echo "make run        install, migrate, seed demo data, serve http://127.0.0.1:8000 with a Celery worker"
@@ -36,7 +37,7 @@ help:
 	@echo "make bench      full benchmark; make bench-smoke: a quick one"
 	@echo "make messages   extract translatable strings into locale/en"
 
-install: $(INSTALL_STAMP) debian-packages compilemessages
+install: $(INSTALL_STAMP) debian-packages compilemessages prompts
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,15 @@ debian-packages:
 	@scripts/apt_ensure.sh $(DEBIAN_PACKAGES)
 
 compilemessages: $(MO_FILES)
+
+# The IVR's prompts as 8 kHz WAV files for Asterisk, spoken by espeak-ng from the flow's own text; rebuilt when the
+# flow or the script changes (the files are built, never committed).
+PROMPTS_STAMP := callcenter/asterisk/sounds/.built
+prompts: $(PROMPTS_STAMP)
+
+$(PROMPTS_STAMP): scripts/build_prompts.py $(wildcard callcenter/ivr/*.py) $(INSTALL_STAMP) | debian-packages
+	@$(PY) scripts/build_prompts.py
+	@touch $@
 
 ifneq ($(MO_FILES),)
 $(MO_FILES) &: $(PO_FILES) $(INSTALL_STAMP) | debian-packages

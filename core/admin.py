@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.models import (
+    TrackingAttempt,
     AgentPresence,
     AgentStateChange,
     Call,
@@ -927,3 +928,10 @@ class CallTicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["call", "ticket", "relation", "at", "by"]
     list_select_related = ["call", "ticket", "by"]
     search_fields = ["ticket__number", "call__call_key"]
+
+
+@admin.register(TrackingAttempt)
+class TrackingAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["ip_address", "succeeded", "attempted_at"]
+    list_filter = ["succeeded"]
+    search_fields = ["ip_address"]

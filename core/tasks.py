@@ -57,3 +57,11 @@ def application_drafts_purge() -> int:
     from core.services.portal_requests import application_drafts_purge as application_drafts_purge_service
 
     return application_drafts_purge_service()
+
+
+@shared_task(name="core.agents_wrap_up_expire")
+def agents_wrap_up_expire() -> int:
+    """Every 5 seconds (beat): agents whose after-call work outlived CALLCENTER_WRAP_UP_SECONDS go back to ready."""
+    from core.services.calls import agents_wrap_up_expire as agents_wrap_up_expire_service
+
+    return agents_wrap_up_expire_service(now=timezone.now())

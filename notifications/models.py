@@ -123,8 +123,12 @@ class Message(models.Model):
         permissions = [("resend_message", _("可以重发失败的消息"))]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key", "channel"], name="message_idempotency_per_channel"),
+            # A caller who is nobody's login and no customer on file (a payment link asked for on the phone) is
+            # reached by SMS at the number they gave.
             models.CheckConstraint(
-                condition=models.Q(recipient_customer__isnull=False) | models.Q(recipient_user__isnull=False),
+                condition=models.Q(recipient_customer__isnull=False)
+                | models.Q(recipient_user__isnull=False)
+                | (models.Q(channel="sms") & ~models.Q(to="")),
                 name="message_has_recipient",
             ),
         ]

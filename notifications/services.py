@@ -190,7 +190,7 @@ def _draft_fields(
     """The column values of one new message (state held when quiet hours apply to it)."""
     used_language, subject, body, segments = book.render(channel=channel, language=language)
     if channel == Channel.SMS:
-        to = customer.phone if customer is not None else to_phone
+        to = to_phone or customer.phone
     elif channel == Channel.EMAIL:
         to = customer.email if customer is not None else user.email
     elif channel == Channel.INBOX:
@@ -240,6 +240,9 @@ def notification_request(
     """Ask for a customer or a staff user to be told about an event; returns one Message per channel.
 
     A user (a portal login, not yet a customer) may be texted an essential event (a login code) at `to_phone`.
+    A caller with neither (no recipient, only `to_phone`) may be texted an essential event they asked for on the
+    phone (a payment link, an agent's message, a restoration notice); for a customer, `to_phone` names the number
+    the caller asked to be texted at instead of the one on file (SMS only; the STOP list still applies).
 
     The same idempotency key returns the messages of the first request and sends nothing more. Channels
     default to every channel the event has a template for, less what the customer's preferences and STOP
@@ -247,7 +250,10 @@ def notification_request(
     (idempotency_key, channel) constraint settles concurrent duplicates.
     """
     key = _validate_request(event=event, data=data, urgency=urgency, idempotency_key=idempotency_key)
-    if (recipient_customer is None) == (recipient_user is None):
+    phone_only = recipient_customer is None and recipient_user is None and bool(to_phone)
+    if phone_only and event not in ESSENTIAL_EVENTS:
+        raise NotificationError(_("仅凭手机号只能发送来电客户要求的通知"), field="recipient")
+    if not phone_only and (recipient_customer is None) == (recipient_user is None):
         raise NotificationError(_("必须且只能指定一个接收人（客户或员工）"), field="recipient")
     language = language or settings.LANGUAGE_CODE
     if language not in dict(settings.LANGUAGES):
@@ -260,6 +266,8 @@ def notification_request(
     allowed = CUSTOMER_CHANNELS if recipient_customer is not None else STAFF_CHANNELS
     if recipient_user is not None and to_phone and event in ESSENTIAL_EVENTS:
         allowed = (*STAFF_CHANNELS, Channel.SMS)
+    if phone_only or (recipient_customer is not None and to_phone):
+        allowed = (Channel.SMS,)
     if channels is None:
         wanted = [c for c in allowed if c in book.channels()]
     else:
@@ -268,12 +276,18 @@ def notification_request(
         if unknown:
             raise NotificationError(_("该接收人不支持渠道：%(channels)s") % {"channels": ", ".join(unknown)},
                                     field="channels")
-    if recipient_customer is not None:
+    if recipient_customer is not None and to_phone:
+        # The caller asked for it on the phone: essential events go whatever the switches, the STOP list aside.
+        opted_out = bool(sms_opted_out_phones(phones=[to_phone])) and event not in ESSENTIAL_EVENTS
+        wanted = [] if opted_out else wanted
+    elif recipient_customer is not None:
         switches = preference_switches_for(customer_id=recipient_customer.pk)
         opted_out = bool(sms_opted_out_phones(phones=[recipient_customer.phone]))
         wanted = _customer_channels(
             customer=recipient_customer, event=event, wanted=wanted, switches=switches, opted_out=opted_out
         )
+    elif phone_only:
+        wanted = [c for c in wanted if c == Channel.SMS]
     else:
         wanted = [
             c for c in wanted if (c != Channel.EMAIL or recipient_user.email) and (c != Channel.SMS or to_phone)

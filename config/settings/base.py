@@ -189,6 +189,8 @@ CELERY_BEAT_SCHEDULE = {
     "core.application_drafts_purge": {"task": "core.application_drafts_purge", "schedule": crontab(hour=3, minute=0)},
     # Yesterday's Stripe charges against online payments and the ledger.
     "core.stripe_reconcile": {"task": "core.stripe_reconcile", "schedule": crontab(hour=2, minute=30)},
+    # Agents whose after-call work outlived CALLCENTER_WRAP_UP_SECONDS go back to ready.
+    "core.agents_wrap_up_expire": {"task": "core.agents_wrap_up_expire", "schedule": 5.0},
 }
 
 # Electronic work tickets: the warning threshold of operators who have not set their own
@@ -315,6 +317,12 @@ CALLCENTER_QUEUE = os.environ.get("CALLCENTER_QUEUE", "hotline")
 CALLCENTER_SERVICE_LEVEL_SECONDS = int(os.environ.get("CALLCENTER_SERVICE_LEVEL_SECONDS", "20"))
 CALLCENTER_PROMPTS_DIR = os.environ.get("CALLCENTER_PROMPTS_DIR", str(BASE_DIR / "callcenter" / "asterisk" / "sounds"))
 CALLCENTER_TWILIO_PUBLIC_BASE_URL = os.environ.get("CALLCENTER_TWILIO_PUBLIC_BASE_URL", "")
+# After a call an agent stays in after-call work this long before going back to ready by themselves.
+CALLCENTER_WRAP_UP_SECONDS = int(os.environ.get("CALLCENTER_WRAP_UP_SECONDS", "30"))
+# The validity the IVR's payment-link SMS states.
+CALLCENTER_PAYMENT_LINK_HOURS = int(os.environ.get("CALLCENTER_PAYMENT_LINK_HOURS", "24"))
+# The dialplan context the console's click-to-call (AMI Originate) dials the customer's number in.
+CALLCENTER_CALLBACK_CONTEXT = os.environ.get("CALLCENTER_CALLBACK_CONTEXT", "callback-out")
 
 # Billing: how many accounts one billing-run batch handles in one transaction.
 BILLING_RUN_BATCH_SIZE = int(os.environ.get("BILLING_RUN_BATCH_SIZE", "3000"))

@@ -7,3 +7,8 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+if not REDIS_URL:
+    # Each test process keeps its own layer: the embedded SQLite layer's file in VAR_DIR would be shared by
+    # concurrent runs. tests/config/test_channel_layers.py tests that layer across real processes.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -27,7 +27,7 @@ from .online_payments import (
     ProviderEvent,
 )
 from .outages import Outage, OutageArea, OutageKind, OutageState
-from .portal_access import AccountBinding, BindingAttempt, BindingCode, BindingMethod
+from .portal_access import AccountBinding, BindingAttempt, BindingCode, BindingMethod, TrackingAttempt
 from .readings import MeterReading
 from .tariffs import PowerFactorBand, Tariff, TariffPeriodPrice, TariffTier, TariffVersion, TimeBand
 from .tickets import (
@@ -50,6 +50,7 @@ from .tickets import (
 )
 
 __all__ = [
+    "TrackingAttempt",
     "PersonalDataAccess",
     "AgentPresence",
     "AgentState",

@@ -69,6 +69,19 @@ class BindingAttempt(models.Model):
         ]
 
 
+class TrackingAttempt(models.Model):
+    """One guest ticket-tracking lookup, kept to lock out guessing per address (survives a cache outage)."""
+
+    ip_address = models.GenericIPAddressField(_("IP地址"), null=True, blank=True)
+    succeeded = models.BooleanField(_("成功"))
+    attempted_at = models.DateTimeField(_("时间"))
+
+    class Meta:
+        verbose_name = _("工单查询尝试")
+        verbose_name_plural = _("工单查询尝试")
+        indexes = [models.Index(fields=["ip_address", "attempted_at"], name="tracking_attempt_by_ip")]
+
+
 class BindingCode(models.Model):
     """An SMS code sent to the phone on file of an account, proving the binder can read that phone."""
 

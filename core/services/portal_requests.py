@@ -289,14 +289,16 @@ def _outage_now(*, account: Account, at: datetime.datetime) -> Outage | None:
 
 
 def _reporter_add(*, ticket: Ticket, user, account: Account | None, phone: str, description: str,
-                  at: datetime.datetime, joined: bool) -> TicketReporter:
-    reporter = TicketReporter.objects.filter(ticket=ticket, user=user).first() if user is not None else None
+                  at: datetime.datetime, joined: bool, channel: str = Channel.PORTAL) -> TicketReporter:
+    # A caller has no login: the same phone is the same person.
+    same = {"user": user} if user is not None else {"user__isnull": True, "phone": phone}
+    reporter = TicketReporter.objects.filter(ticket=ticket, **same).first()
     if reporter is not None:
         # The same person reporting the same fault again is one reporter, told once.
         return reporter
     reporter = TicketReporter.objects.create(
         ticket=ticket, customer=account.customer if account is not None else None, account=account, user=user,
-        phone=phone, channel=Channel.PORTAL, reported_at=at,
+        phone=phone, channel=channel, reported_at=at,
     )
     if joined:
         ticket_event_record(
@@ -309,7 +311,7 @@ def _reporter_add(*, ticket: Ticket, user, account: Account | None, phone: str, 
 
 def fault_report_file(
     *, user, phone: str, description: str, account: Account | None = None, branch: Branch | None = None,
-    address: str = "", idempotency_key: str, at: datetime.datetime | None = None,
+    address: str = "", idempotency_key: str, at: datetime.datetime | None = None, channel: str = Channel.PORTAL,
 ) -> FaultReportOutcome:
     """Record a fault report: on the known outage's ticket when one covers the account's transformer area now,
     else on the transformer area's open repair ticket opened within REPORT_JOIN_WINDOW, else on a new repair
@@ -332,13 +334,13 @@ def fault_report_file(
     with transaction.atomic():
         if account is None:
             ticket = ticket_open(
-                business_type=BusinessType.FAULT_REPAIR, channel=Channel.PORTAL,
+                business_type=BusinessType.FAULT_REPAIR, channel=channel,
                 summary=_summary(gettext("报修：%(address)s") % {"address": cleaned["address"]}), branch=branch,
                 description=description, contact_phone=phone, address=cleaned["address"], opened_by=user,
                 idempotency_key=idempotency_key, at=at,
             )
             reporter = _reporter_add(ticket=ticket, user=user, account=None, phone=phone, description=description,
-                                     at=at, joined=False)
+                                     at=at, joined=False, channel=channel)
             return FaultReportOutcome(ticket=ticket, reporter=reporter, outage=None, joined=False)
 
         outage = _outage_now(account=account, at=at)
@@ -348,7 +350,7 @@ def fault_report_file(
             joined = ticket is not None
             if ticket is None:
                 ticket = ticket_open(
-                    business_type=BusinessType.FAULT_REPAIR, channel=Channel.PORTAL,
+                    business_type=BusinessType.FAULT_REPAIR, channel=channel,
                     summary=_summary(gettext("已知停电报修（%(title)s），无需另派抢修") % {"title": outage.title}),
                     account=account, description=description, contact_phone=phone, address=account.address,
                     opened_by=user, idempotency_key=f"fault-outage:{outage.pk}", at=at,
@@ -361,7 +363,7 @@ def fault_report_file(
                     note=gettext("报修区域在已知停电范围内：%(title)s") % {"title": outage.title},
                 )
             reporter = _reporter_add(ticket=ticket, user=user, account=account, phone=phone,
-                                     description=description, at=at, joined=joined)
+                                     description=description, at=at, joined=joined, channel=channel)
             return FaultReportOutcome(ticket=ticket, reporter=reporter, outage=outage, joined=joined)
 
         area = _area(account, lock=True)
@@ -378,13 +380,13 @@ def fault_report_file(
         joined = ticket is not None
         if ticket is None:
             ticket = ticket_open(
-                business_type=BusinessType.FAULT_REPAIR, channel=Channel.PORTAL,
+                business_type=BusinessType.FAULT_REPAIR, channel=channel,
                 summary=_summary(gettext("报修：%(area)s") % {"area": area.name if area else account.address}),
                 account=account, description=description, contact_phone=phone, address=account.address,
                 transformer_area=area, opened_by=user, idempotency_key=idempotency_key, at=at,
             )
         reporter = _reporter_add(ticket=ticket, user=user, account=account, phone=phone, description=description,
-                                 at=at, joined=joined)
+                                 at=at, joined=joined, channel=channel)
         return FaultReportOutcome(ticket=ticket, reporter=reporter, outage=None, joined=joined)
 
 

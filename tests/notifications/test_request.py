@@ -300,3 +300,42 @@ def test_a_user_is_never_texted_anything_but_an_essential_event(frozen):
         )
     assert str(refused.value) == "该接收人不支持渠道：sms"
     assert not Message.objects.exists()
+
+
+PAYMENT_LINK = {"account_number": "4200000011", "amount_due": "128.40", "link": "https://95598.example/pay/1", "hours": 24}
+
+
+def test_a_caller_known_by_phone_only_is_texted_what_they_asked_for(frozen):
+    [message] = notification_request(
+        event="payment_link", data=PAYMENT_LINK, idempotency_key="call:1:payment_link", urgency="urgent",
+        to_phone="13900139000",
+    )
+
+    assert (message.channel, message.to, message.recipient_user_id, message.recipient_customer_id) == (
+        "sms", "13900139000", None, None
+    )
+    assert message.body == (
+        "【国网95598】户号4200000011当前应缴128.40元，点击https://95598.example/pay/1在线缴费，链接24小时内有效。"
+    )
+    again = notification_request(
+        event="payment_link", data=PAYMENT_LINK, idempotency_key="call:1:payment_link", urgency="urgent",
+        to_phone="13900139000",
+    )
+    assert [m.pk for m in again] == [message.pk]
+
+
+def test_a_phone_alone_is_never_sent_what_nobody_asked_for(frozen):
+    with pytest.raises(NotificationError) as refused:
+        notification_request(event="bill_issued", data=BILL, idempotency_key="bill:p1", to_phone="13900139001")
+
+    assert str(refused.value) == "仅凭手机号只能发送来电客户要求的通知"
+    assert not Message.objects.exists()
+
+
+def test_a_customer_calling_from_another_phone_is_texted_there_by_sms_only(customer, frozen):
+    messages = notification_request(
+        recipient_customer=customer, event="payment_link", data=PAYMENT_LINK, idempotency_key="call:2:payment_link",
+        to_phone="13900139002",
+    )
+
+    assert [(m.channel, m.to, m.recipient_customer_id) for m in messages] == [("sms", "13900139002", customer.pk)]
