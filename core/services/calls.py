@@ -146,7 +146,7 @@ _CALL_STATE_ORDER = {
 
 def wrap_up_seconds() -> int:
     """How long after-call work lasts when the agent says nothing (settings.CALLCENTER_WRAP_UP_SECONDS)."""
-    return int(getattr(settings, "CALLCENTER_WRAP_UP_SECONDS", 30))
+    return settings.CALLCENTER_WRAP_UP_SECONDS
 
 
 def _seconds_between(start: datetime.datetime | None, end: datetime.datetime | None) -> int | None:
