@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 from asterisk.ami import Event
@@ -20,6 +21,8 @@ from core.call_facts import (
     CallQueued, CallStarted,
 )
 
+# Hung-up channels remembered so a channel list built just before its hang-up cannot bring it back.
+ENDED_REMEMBERED = 10_000
 UNKNOWN_NUMBERS = frozenset({"", "<unknown>", "unknown", "anonymous"})
 MEMBER_EVENTS = frozenset({"QueueMemberAdded", "QueueMemberStatus", "QueueMemberPause", "QueueMemberPaused",
                            "QueueMember"})
@@ -63,6 +66,7 @@ class CallTracker:
         self.calls: dict[str, CallTrack] = {}
         self.leg_calls: dict[str, str] = {}  # Uniqueid -> Linkedid
         self.members: dict[tuple[str, str], tuple[bool, bool, str]] = {}
+        self.ended: OrderedDict[str, None] = OrderedDict()
         self._handlers = {
             "Newchannel": self._new_channel,
             "NewCallerid": self._new_caller_id,
@@ -88,19 +92,28 @@ class CallTracker:
     def live_calls(self) -> int:
         return len(self.calls)
 
-    def resync(self, *, channels: Iterable[Event], queue_status: Iterable[Event] = ()) -> list[CallFact]:
+    def legs_snapshot(self) -> set[str]:
+        """The legs believed live now: take it before asking for the channel list, pass it to `resync`."""
+        return set(self.leg_calls)
+
+    def resync(self, *, channels: Iterable[Event], queue_status: Iterable[Event] = (),
+               known_before: set[str] | None = None) -> list[CallFact]:
         """After a reconnect: CoreShowChannel events (every live channel) and QueueStatus's events. Facts for calls
-        the tracker did not know, ends for calls that vanished, queue entries and members re-reported."""
+        the tracker did not know, ends for calls that vanished, queue entries and members re-reported.
+
+        Events keep arriving while the list is built: only legs known before the list was asked for
+        (`known_before`) can be found missing, and a leg whose Hangup already came is not brought back."""
         at = self.now()
         facts: list[CallFact] = []
         live: dict[str, dict] = {}
         for channel in channels:
             keys = channel.keys
-            if keys.get("Uniqueid"):
+            if keys.get("Uniqueid") and keys["Uniqueid"] not in self.ended:
                 live[keys["Uniqueid"]] = keys
         # Calls that vanished while the connection was down: end their legs and the call.
         for linked_id, track in list(self.calls.items()):
-            gone = sorted(unique_id for unique_id in track.legs if unique_id not in live)
+            gone = sorted(unique_id for unique_id in track.legs if unique_id not in live
+                          and (known_before is None or unique_id in known_before))
             for unique_id in gone:
                 facts.extend(self._leg_end(track, unique_id=unique_id, cause=None, cause_text="", at=at))
         # Live channels, first channels of their calls first so each call starts with its caller's number.
@@ -183,6 +196,9 @@ class CallTracker:
             return []
         track.legs.discard(unique_id)
         self.leg_calls.pop(unique_id, None)
+        self.ended[unique_id] = None
+        if len(self.ended) > ENDED_REMEMBERED:
+            self.ended.popitem(last=False)
         facts = self._call_fact(track, CallLegEnded(call_key=track.call_key, unique_id=unique_id, cause=cause,
                                                     cause_text=cause_text, at=at))
         if not track.legs:

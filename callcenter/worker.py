@@ -130,6 +130,7 @@ class AmiWorker:
         self._agi_channels: dict[str, _AgiChannel] = {}
         self._agi_inbox: asyncio.Queue | None = None
         self._command_ids = itertools.count(1)
+        self._command_tasks: set[asyncio.Task] = set()
         self._buffer: list[CallFact] = []
         self._wake: asyncio.Event | None = None
         self._flushed: asyncio.Event | None = None
@@ -212,12 +213,13 @@ class AmiWorker:
     async def _on_connected(self, connection: AmiConnection) -> None:
         """Re-read the PBX's live channels and queues: calls that began or ended while we were away are caught up,
         live ones re-reported (idempotent)."""
+        known_before = self.tracker.legs_snapshot()
         _response, channels = await connection.action_list("CoreShowChannels")
         try:
             _response, queue_status = await connection.action_list("QueueStatus")
         except AmiActionFailed:
             queue_status = []
-        facts = self.tracker.resync(channels=channels, queue_status=queue_status)
+        facts = self.tracker.resync(channels=channels, queue_status=queue_status, known_before=known_before)
         logger.info("AMI resync: %d live channels, %d facts", len(channels), len(facts))
         if facts:
             self._facts_add(facts)
@@ -300,16 +302,26 @@ class AmiWorker:
     # --- PBX commands from the platform ---------------------------------------------------------------------------
 
     async def _command_loop(self) -> None:
-        channel = await self.layer.new_channel("callcenter.pbx.worker!")
-        await self.layer.group_add(PBX_GROUP, channel)
-        try:
-            while True:
-                message = await self.layer.receive(channel)
-                if message.get("type") == "pbx.command":
-                    asyncio.create_task(self._command_run(message))
-        finally:
-            with contextlib.suppress(Exception):
-                await self.layer.group_discard(PBX_GROUP, channel)
+        """Listen on callcenter.pbx; a channel layer that fails (Redis restarting) is retried, not fatal."""
+        while True:
+            channel = None
+            try:
+                channel = await self.layer.new_channel()
+                await self.layer.group_add(PBX_GROUP, channel)
+                while True:
+                    message = await self.layer.receive(channel)
+                    if message.get("type") == "pbx.command":
+                        task = asyncio.create_task(self._command_run(message))
+                        self._command_tasks.add(task)
+                        task.add_done_callback(self._command_tasks.discard)
+            except asyncio.CancelledError:
+                if channel is not None:
+                    with contextlib.suppress(Exception):
+                        await self.layer.group_discard(PBX_GROUP, channel)
+                raise
+            except Exception:
+                logger.exception("listening on %s failed; retrying", PBX_GROUP)
+                await asyncio.sleep(1.0)
 
     async def _command_run(self, message: dict) -> None:
         action = str(message.get("action", ""))

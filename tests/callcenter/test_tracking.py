@@ -208,3 +208,20 @@ def test_facts_are_in_a_stable_order_per_call():
     assert isinstance(facts[-1], CallEnded)
     assert [fact for fact in facts if isinstance(fact, CallQueued | CallLeftQueue | AgentMemberState)] == []
     assert sum(isinstance(fact, CallLegEnded) for fact in facts) == 2
+
+
+def test_events_arriving_while_the_channel_list_is_built_are_neither_ended_nor_revived():
+    script = transcript_load("06_coreshowchannels_status_getvar_hangup")
+    listed = events(*[entry.payload for entry in script
+                      if entry.kind == "server" and entry.payload.startswith(b"Event: CoreShowChannel\r\n")])
+    # The list was asked for before the call began; its Newchannel events came before the (empty) list did.
+    tracker = CallTracker(now=lambda: BASE)
+    known_before = tracker.legs_snapshot()
+    tracker, _facts = replay("06_coreshowchannels_status_getvar_hangup", tracker, stop_at="Hangup")
+    assert tracker.resync(channels=[], known_before=known_before) == []
+    assert tracker.live_calls == 1
+    # The list showed both channels, but their hang-ups came before the list was complete: not revived.
+    tracker, _facts = replay("06_coreshowchannels_status_getvar_hangup")
+    assert tracker.live_calls == 0
+    assert tracker.resync(channels=listed, known_before=tracker.legs_snapshot()) == []
+    assert tracker.live_calls == 0
