@@ -1,13 +1,14 @@
 #!/usr/bin/env python
 """Stripe webhook benchmark: signed events through the real webhook view, with exactly-once posting checked.
 
-    python bench/webhook_bench.py              5,000 payments, 8 threads
-    python bench/webhook_bench.py --smoke      500 payments, 4 threads
+    python bench/webhook_bench.py              5,000 payments, 4 processes x 2 threads
+    python bench/webhook_bench.py --smoke      500 payments, 2 processes x 2 threads
 
 Database: a fresh bench_webhook_<pid> database on the server of DATABASE_URL, or a throwaway PostgreSQL cluster
 (bench/pg.py). Every online payment gets three deliveries: its payment_intent.succeeded event twice (Stripe's
 retry) and a second, distinct succeeded event for the same intent (Stripe may send several), all shuffled and
-posted concurrently by threads, each with its own Django test client and database connection, through
+posted concurrently by forked processes (as web workers take them; one Python process is held to one core) of a
+few threads each, every thread with its own Django test client and database connection, through
 /payments/stripe/webhook/ (signature verified with the official stripe library, ProviderEvent recorded once,
 payment_post). Afterwards the ledger must hold exactly one payment per intent and ProviderEvent exactly the
 distinct events. Events/s (distinct events applied or recognised) and deliveries/s are printed against the target
@@ -19,6 +20,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -87,12 +89,13 @@ def world_build(*, payments: int, accounts: int) -> list[tuple[str, str, int]]:
     return [(row.provider_reference, row.account.number, int(row.amount * 100)) for row in rows]
 
 
-def deliveries_run(deliveries: list[tuple[str, bytes]], *, threads: int) -> tuple[float, dict[int, int]]:
-    """Post every delivery through the webhook view from `threads` threads; seconds taken and status counts."""
+def deliveries_share(share: list[tuple[str, bytes]], threads: int) -> tuple[float, float, dict[int, int]]:
+    """Post `share` through the webhook view from `threads` threads of this process, each with its own test client
+    and database connection: (wall-clock start, end, status counts)."""
     from django.db import connection
     from django.test import Client
 
-    queue = list(enumerate(deliveries))
+    queue = list(share)
     lock = threading.Lock()
     statuses: dict[int, int] = {}
 
@@ -103,7 +106,7 @@ def deliveries_run(deliveries: list[tuple[str, bytes]], *, threads: int) -> tupl
                 with lock:
                     if not queue:
                         return
-                    _index, (_event_id, body) = queue.pop()
+                    _event_id, body = queue.pop()
                 response = client.post(WEBHOOK, data=body, content_type="application/json",
                                        HTTP_STRIPE_SIGNATURE=signature(body, WEBHOOK_SECRET, int(time.time())))
                 with lock:
@@ -111,13 +114,36 @@ def deliveries_run(deliveries: list[tuple[str, bytes]], *, threads: int) -> tupl
         finally:
             connection.close()
 
-    started = time.perf_counter()
+    started = time.time()
     workers = [threading.Thread(target=worker) for _ in range(threads)]
     for thread in workers:
         thread.start()
     for thread in workers:
         thread.join()
-    return time.perf_counter() - started, statuses
+    return started, time.time(), statuses
+
+
+def _share_run(arguments: tuple[list[tuple[str, bytes]], int]) -> tuple[float, float, dict[int, int]]:
+    share, threads = arguments
+    return deliveries_share(share, threads)
+
+
+def deliveries_run(deliveries: list[tuple[str, bytes]], *, processes: int, threads: int) -> tuple[float, dict[int, int]]:
+    """Post every delivery from `processes` forked processes of `threads` threads each (as web workers would take
+    them; one Python process is held to one core by its interpreter lock); dealt round-robin, so copies of one
+    event often land in different processes at nearly the same moment. Seconds from the first post to the last,
+    and status counts."""
+    from django.db import connections
+
+    connections.close_all()  # a forked child must not share the parent's socket
+    shares = [(deliveries[index::processes], threads) for index in range(processes)]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        results = pool.map(_share_run, shares)
+    statuses: dict[int, int] = {}
+    for _start, _end, counts in results:
+        for status, count in counts.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return max(end for _s, end, _c in results) - min(start for start, _e, _c in results), statuses
 
 
 def exactly_once_check(payments: list[tuple[str, str, int]], distinct_events: int) -> list[str]:
@@ -147,11 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--payments", type=int, default=5000)
     parser.add_argument("--accounts", type=int, default=500)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--smoke", action="store_true", help="500 payments on 100 accounts, 4 threads")
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2, help="threads per process")
+    parser.add_argument("--smoke", action="store_true", help="500 payments on 100 accounts, 2 processes x 2 threads")
     parser.add_argument("--seed", type=int, default=95598)
     args = parser.parse_args(argv)
-    payments_count, accounts, threads = (500, 100, 4) if args.smoke else (args.payments, args.accounts, args.threads)
+    payments_count, accounts, processes, threads = (
+        (500, 100, 2, 2) if args.smoke else (args.payments, args.accounts, args.processes, args.threads)
+    )
 
     from bench.pg import cluster_start, server_from_env
 
@@ -183,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         deliveries = deliveries_plan(payments, seed=args.seed)
         distinct = len({event_id for event_id, _body in deliveries})
         print(f"== {len(deliveries):,} deliveries ({distinct:,} distinct events, each success event twice), "
-              f"{threads} threads through {WEBHOOK}")
-        seconds, statuses = deliveries_run(deliveries, threads=threads)
+              f"{processes} processes x {threads} threads through {WEBHOOK}")
+        seconds, statuses = deliveries_run(deliveries, processes=processes, threads=threads)
         problems = exactly_once_check(payments, distinct)
         events_per_second = distinct / seconds
         print(f"   {seconds:,.2f} s: {events_per_second:,.1f} events/s, {len(deliveries) / seconds:,.1f} deliveries/s, "
