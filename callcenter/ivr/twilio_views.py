@@ -24,6 +24,7 @@ from callcenter.adapters.twilio import VoiceWebhook, signature_valid, twiml_enqu
 from core.call_facts import CallAnswered, CallEnded, CallLeftQueue, CallOffered, CallQueued, CallStarted
 from core.models import CallTransport
 from core.selectors.call_kpis import agent_ready_longest_idle
+from core.selectors.callers import caller_number_normalise
 from core.services.calls import call_facts_apply
 
 from .engine import END_TRANSFER, IvrEngine, Turn, prompt_piece
@@ -108,8 +109,8 @@ def voice(request: HttpRequest, webhook: VoiceWebhook) -> HttpResponse:
     now = timezone.now()
     call_key = f"twilio:{webhook.call_sid}"
     call_facts_apply(facts=[CallStarted(
-        call_key=call_key, transport=CallTransport.TWILIO, caller_number=webhook.from_number[:32],
-        dialled_number=webhook.to_number[:32], at=now,
+        call_key=call_key, transport=CallTransport.TWILIO,
+        caller_number=caller_number_normalise(webhook.from_number)[:32], dialled_number=webhook.to_number[:32], at=now,
     )])
     state, turn = IvrEngine(now=lambda: now).start(
         call_key=call_key, transport=CallTransport.TWILIO, caller_number=webhook.from_number,
