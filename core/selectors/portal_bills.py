@@ -605,8 +605,13 @@ _VERSION_ACCOUNT_FIELDS = ("name", "address", "category", "billing_mode", "statu
 
 @functools.cache
 def _version_sql() -> str:
-    """The version query, written out once: it runs on every dashboard view, and composing its seven subqueries
-    through the ORM costs more than running them."""
+    """The version query, written out once: it runs on every dashboard view, and composing its subqueries through
+    the ORM costs more than running them.
+
+    A table's last id is read in the same subquery as another aggregate of it: alone, PostgreSQL answers
+    `MAX(id) WHERE account_id = X` by walking the primary key backwards until a row of the account turns up (the
+    whole table for the first accounts); beside a SUM or COUNT it reads the account's rows through the account
+    index. The ledger has an (account, id) index, so its MAX stays alone."""
     quote = connection.ops.quote_name
 
     def table(model) -> str:
@@ -615,23 +620,24 @@ def _version_sql() -> str:
     def column(model, name: str) -> str:
         return quote(model._meta.get_field(name).column)
 
-    def per_account(model, aggregate: str, where: str = "") -> str:
+    def per_account(model, aggregate: str) -> str:
         return (f"(SELECT {aggregate} FROM {table(model)} "
-                f"WHERE {column(model, 'account')} = {table(Account)}.{column(Account, 'id')}{where})")
+                f"WHERE {column(model, 'account')} = {table(Account)}.{column(Account, 'id')})")
 
-    def last_id(model) -> str:
-        return per_account(model, f"MAX({column(model, 'id')})")
+    def last_id_and(model, aggregate: str) -> str:
+        return per_account(model, f"MAX({column(model, 'id')}) || ':' || {aggregate}")
 
     weights = " ".join(f"WHEN '{state}' THEN {weight}" for state, weight in _STATE_WEIGHTS.items())
-    bill_states = per_account(Bill, f"SUM(CASE {column(Bill, 'state')} {weights} ELSE 0 END)")
-    readings_valid = per_account(MeterReading, "COUNT(*)", f" AND {column(MeterReading, 'status')} = %s")
+    bills = last_id_and(Bill, f"SUM(CASE {column(Bill, 'state')} {weights} ELSE 0 END)")
+    readings = last_id_and(MeterReading, f"SUM(CASE WHEN {column(MeterReading, 'status')} = %s THEN 1 ELSE 0 END)")
+    late_fees = last_id_and(LateFee, "COUNT(*)")
     account_id = f"{table(Account)}.{column(Account, 'id')}"
     tariff_version_last = (
         f"(SELECT MAX({column(TariffVersion, 'id')}) FROM {table(TariffVersion)} "
         f"WHERE {column(TariffVersion, 'tariff')} = {table(Account)}.{column(Account, 'tariff')})"
     )
     selected = [f"{table(Account)}.{column(Account, name)}" for name in _VERSION_ACCOUNT_FIELDS] + [
-        last_id(LedgerEntry), last_id(Bill), bill_states, last_id(MeterReading), readings_valid, last_id(LateFee),
+        per_account(LedgerEntry, f"MAX({column(LedgerEntry, 'id')})"), bills, readings, late_fees,
         tariff_version_last,
     ]
     return f"SELECT {', '.join(selected)} FROM {table(Account)} WHERE {account_id} = %s"
@@ -643,8 +649,8 @@ def account_data_version(*, account: Account) -> tuple[str, ...] | None:
 
     Money moves only through the append-only ledger (bills, credit notes, payments and their reversals, late fees
     and waivers, write-offs), so its last entry id stands for every amount; then the account's own columns, the
-    last bill (a bill is never edited after issue), each bill state's count, the last reading and the count of
-    valid ones (a reading is reviewed in place), the last late fee, and the tariff's last version. The date the
+    last bill (a bill is never edited after issue) with each bill state's count, the last reading with the count
+    of valid ones (a reading is reviewed in place), the last late fee, and the tariff's last version. The date the
     dashboard is drawn for is the caller's to add (late fees accrue and the tier forecast moves with it)."""
     with connection.cursor() as cursor:
         cursor.execute(_version_sql(), [MeterReading.Status.VALID.value, account.pk])
