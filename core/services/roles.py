@@ -31,6 +31,9 @@ TICKET_MODELS = ("ticket", "ticketstep", "ticketevent")
 PROCESS_MODELS = ("processdefinition", "stepdefinition", "transitiondefinition")
 # Supervisors manage tickets and their people's evaluations and warning thresholds (assign, skip, cancel).
 SUPERVISED_TICKET_MODELS = ("ticket", "ticketstep", "evaluation", "warningthreshold")
+# An agent reads the calls they handle and the queue's presence; the agents' state history (the wallboard's) is
+# the supervisors' (who view all of core).
+AGENT_CALL_MODELS = ("call", "callleg", "callticket", "agentpresence")
 
 
 def _core(action: str, *models: str) -> list[str]:
@@ -94,6 +97,7 @@ ROLES: tuple[Role, ...] = (
         permissions=tuple(
             _core("view", *CUSTOMER_MODELS, *METERING_MODELS, *GRID_MODELS, *BILLING_MODELS, *TARIFF_MODELS)
             + _core("view", *TICKET_MODELS, *PROCESS_MODELS)
+            + _core("view", *AGENT_CALL_MODELS)
             + _core("add", "ticket")
             + _core("change", "customer")
         ),
