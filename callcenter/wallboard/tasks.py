@@ -2,6 +2,9 @@
 calls change (a storm must not flood the channel layer or the browsers)."""
 from __future__ import annotations
 
+import threading
+import time
+
 from asgiref.sync import async_to_sync
 from celery import shared_task
 from channels.layers import get_channel_layer
@@ -22,10 +25,34 @@ def wallboard_message(*, snapshot: dict) -> dict:
     return {"type": "callcenter.message", "payload": {"kind": "wallboard", "snapshot": snapshot}}
 
 
+class _LocalMark:
+    """When this process last scheduled a push. A push runs no sooner than PUSH_INTERVAL_SECONDS after it was
+    scheduled and reads the figures when it runs, so a change made here within that interval rides along without
+    asking the cache (the call-fact path sends several signals per call)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at = float("-inf")
+
+    def recent(self) -> bool:
+        with self._lock:
+            return time.monotonic() - self._at < PUSH_INTERVAL_SECONDS
+
+    def set(self, at: float) -> None:
+        with self._lock:
+            self._at = at
+
+
+_scheduled_here = _LocalMark()
+
+
 def wallboard_push_request() -> bool:
     """Schedule a push in PUSH_INTERVAL_SECONDS unless one is already scheduled; True when this call scheduled it."""
+    if _scheduled_here.recent():
+        return False
     if not cache.add(PUSH_PENDING_KEY, True, timeout=PUSH_PENDING_TIMEOUT_SECONDS):
         return False
+    _scheduled_here.set(time.monotonic())
     wallboard_push.apply_async(countdown=PUSH_INTERVAL_SECONDS)
     return True
 
@@ -35,6 +62,7 @@ def wallboard_push() -> int:
     """The snapshot as it is now to the group callcenter.wallboard; returns the calls waiting. The pending mark is
     cleared first, so a change made while the snapshot is computed schedules the next push."""
     cache.delete(PUSH_PENDING_KEY)
+    _scheduled_here.set(float("-inf"))
     snapshot = wallboard_snapshot(now=timezone.now())
     async_to_sync(get_channel_layer().group_send)(WALLBOARD_GROUP, wallboard_message(snapshot=snapshot))
     return snapshot["queue"]["waiting"]

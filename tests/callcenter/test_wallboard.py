@@ -23,6 +23,12 @@ from tests.callcenter.factories import agent_presence, call_agent_user, finished
 URL = "/callcenter/wallboard/"
 
 
+@pytest.fixture(autouse=True)
+def _no_push_scheduled_here():
+    """Each test starts as a fresh process would: this process has scheduled no push."""
+    tasks._scheduled_here.set(float("-inf"))
+
+
 def client_for(user) -> Client:
     client = Client()
     client.force_login(user)
