@@ -6,7 +6,7 @@ import multiprocessing
 import sqlite3
 import subprocess
 import sys
-import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ def layer_in(var_dir: Path, **config) -> SQLiteChannelLayer:
 
 
 def rows_in(var_dir: Path, table: str) -> int:
-    with sqlite3.connect(layer_file(var_dir)) as connection:
+    with closing(sqlite3.connect(layer_file(var_dir))) as connection:
         return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
@@ -133,7 +133,7 @@ def test_an_expired_message_is_never_delivered_and_its_channel_leaves_every_grou
     assert late is True
     assert received == {"type": "callcenter.message", "payload": {"kind": "call_update"}}
     assert dead_got_nothing is True
-    with sqlite3.connect(layer_file(tmp_path)) as connection:
+    with closing(sqlite3.connect(layer_file(tmp_path))) as connection:
         assert connection.execute("SELECT name FROM channel_group").fetchall() == [("callcenter.agent.5",)]
 
 

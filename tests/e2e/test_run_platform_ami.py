@@ -3,6 +3,7 @@ command sent from another process over the embedded SQLite channel layer, and lo
 import signal
 import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,12 @@ from tests.e2e.servers import database_copy, dev_env, free_loopback_port, start,
 def pbx_listener_joined(var_dir: Path) -> bool:
     """run_ami has joined callcenter.pbx in the layer file of its VAR_DIR."""
     try:
-        with sqlite3.connect(var_dir / "channel-layer.sqlite3") as connection:
-            return connection.execute("SELECT 1 FROM channel_group WHERE name = 'callcenter.pbx'").fetchone() is not None
+        # Read-only, so that polling before run_ami opened the file does not create it.
+        with closing(sqlite3.connect(f"file:{var_dir / 'channel-layer.sqlite3'}?mode=ro", uri=True)) as connection:
+            joined = connection.execute("SELECT 1 FROM channel_group WHERE name = 'callcenter.pbx'").fetchone()
     except sqlite3.OperationalError:
         return False  # the file or its tables are not there yet
+    return joined is not None
 
 
 @pytest.mark.django_db
