@@ -24,6 +24,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -59,6 +60,16 @@ SWEEP_INTERVAL_SECONDS = 1.0
 # Connections opened before a fork stay referenced in the child and are never closed there: closing them could
 # checkpoint or unlink the parent's WAL while the parent still uses it.
 _inherited_connections: list[sqlite3.Connection] = []
+_layers: weakref.WeakSet[SQLiteChannelLayer] = weakref.WeakSet()
+
+
+def _locks_renewed_in_child() -> None:
+    """A fork while another thread held a layer's lock would leave it locked forever in the child."""
+    for layer in list(_layers):
+        layer._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_locks_renewed_in_child)
 
 
 class _LoopPoller:
@@ -98,7 +109,8 @@ class _LoopPoller:
             try:
                 self.version, rows = await layer._in_db_thread(layer._poll_sync, channels, self.version, force)
             except sqlite3.Error:
-                # A locked or briefly unavailable file: try again on the next tick rather than fail every receive.
+                # A locked or briefly unavailable file: fetch again on the next tick rather than fail every receive.
+                self.force = True
                 rows = []
             if rows:
                 layer._deliver(rows)
@@ -144,6 +156,7 @@ class SQLiteChannelLayer(BaseChannelLayer):
         self._executor: ThreadPoolExecutor | None = None
         self._connection: sqlite3.Connection | None = None
         self._last_sweep = 0.0
+        _layers.add(self)
 
     # Database, always in the layer's own thread
 
@@ -306,7 +319,12 @@ class SQLiteChannelLayer(BaseChannelLayer):
         return [channel for channel, waiters in self._waiters.items() if any(w[0] is loop for w in waiters)]
 
     def _deliver(self, rows: list[tuple[int, str, float, bytes]]) -> None:
+        now = time.time()
         with self._lock:
+            # A receive cancelled just after its fetch (a consumer that disconnected) leaves messages nobody asks for.
+            stale = [c for c, buffer in self._buffers.items() if c not in self._waiters and buffer[-1][0] <= now]
+            for channel in stale:
+                del self._buffers[channel]
             for _, channel, expires, body in rows:
                 self._buffers.setdefault(channel, deque()).append((expires, body))
             woken = [waiter for channel in {row[1] for row in rows} for waiter in self._waiters.get(channel, [])]
