@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.demo.calls import demo_calls_seed
 from core.demo.seeding import DemoSeedResult, demo_seed
 from core.demo.tickets import demo_tickets_seed
 from core.errors import DomainError
@@ -117,4 +118,6 @@ class Command(BaseCommand):
         )
         # Tickets in the demo staff's queues, worked through the engine (needs the demo logins above).
         demo_tickets_seed(stdout=self.stdout)
+        # The hotline's demo: agents on the queue and the last 24 hours of calls, so the wallboard has a day to show.
+        demo_calls_seed(stdout=self.stdout)
         sys.stdout.flush()
