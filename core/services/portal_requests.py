@@ -15,7 +15,6 @@ import os
 import uuid
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.core.files.base import File
 from django.db import transaction
 from django.utils import timezone
@@ -33,6 +32,7 @@ from core.models import (
     Ticket,
     TicketEvent,
     TicketReporter,
+    TrackingAttempt,
     TransformerArea,
 )
 from core.models.tickets import TicketAttachment
@@ -416,32 +416,40 @@ def portal_ticket_rate(*, user, ticket: Ticket, satisfaction: int, comment: str 
     return ticket_rate(ticket_id=ticket.pk, satisfaction=satisfaction, comment=comment, customer=ticket.customer)
 
 
-# Guest tracking: this many failed lookups from one address within the window lock it for the window.
+# Guest tracking: this many failed lookups from one address within the window lock it for the window. Every lookup
+# is a TrackingAttempt row, so the lock holds through a cache outage (the cache fails soft) and eviction.
 TRACKING_MAX_FAILURES = 10
 TRACKING_WINDOW = datetime.timedelta(minutes=15)
 
 
-def _tracking_key(ip_address: str) -> str:
-    return f"portal:track-failures:{ip_address}"
+def tracking_locked_until(*, ip_address: str | None, now: datetime.datetime) -> datetime.datetime | None:
+    """When the lock on this address ends (None: not locked). TRACKING_MAX_FAILURES failures within
+    TRACKING_WINDOW lock it for TRACKING_WINDOW from the last of them; a locked address's lookups are refused
+    unrecorded, so the failures before a lock never count towards the next one. One indexed query.
+
+    Addresses that are not valid IP addresses (None) share one count."""
+    failures = list(
+        TrackingAttempt.objects.filter(
+            ip_address=ip_address, succeeded=False, attempted_at__gt=now - 2 * TRACKING_WINDOW
+        ).order_by("attempted_at").values_list("attempted_at", flat=True)
+    )
+    ends = [
+        failures[last] + TRACKING_WINDOW
+        for last in range(TRACKING_MAX_FAILURES - 1, len(failures))
+        if failures[last] - failures[last - TRACKING_MAX_FAILURES + 1] <= TRACKING_WINDOW
+    ]
+    return max(ends) if ends and max(ends) > now else None
 
 
-def tracking_allowed_check(*, ip_address: str, now: datetime.datetime | None = None) -> None:
+def tracking_allowed_check(*, ip_address: str | None, now: datetime.datetime | None = None) -> None:
     """Refuse (TrackingLocked, with the minutes left) an address with too many recent failed lookups."""
     now = _now(now)
-    record = cache.get(_tracking_key(ip_address)) or {}
-    locked_until = record.get("locked_until")
-    if locked_until is not None and locked_until > now:
+    locked_until = tracking_locked_until(ip_address=ip_address, now=now)
+    if locked_until is not None:
         minutes = max(1, math.ceil((locked_until - now).total_seconds() / 60))
         raise TrackingLocked(_("查询失败次数过多，请%(minutes)s分钟后再试") % {"minutes": minutes})
 
 
-def tracking_failure_record(*, ip_address: str, now: datetime.datetime | None = None) -> None:
-    """Count a failed lookup from this address; the TRACKING_MAX_FAILURES-th within the window locks it."""
-    now = _now(now)
-    key = _tracking_key(ip_address)
-    record = cache.get(key) or {}
-    failures = [moment for moment in record.get("failures", []) if moment > now - TRACKING_WINDOW] + [now]
-    record = {"failures": failures, "locked_until": record.get("locked_until")}
-    if len(failures) >= TRACKING_MAX_FAILURES:
-        record = {"failures": [], "locked_until": now + TRACKING_WINDOW}
-    cache.set(key, record, timeout=int(TRACKING_WINDOW.total_seconds()) * 2)
+def tracking_attempt_record(*, ip_address: str | None, succeeded: bool, now: datetime.datetime | None = None) -> None:
+    """Record one guest lookup from this address; the TRACKING_MAX_FAILURES-th failure within the window locks it."""
+    TrackingAttempt.objects.create(ip_address=ip_address, succeeded=succeeded, attempted_at=_now(now))

@@ -21,8 +21,9 @@ from core.models.tickets import TicketAttachment
 from core.selectors.portal_tickets import ticket_for_portal, ticket_owned_by, ticket_tracked, tickets_of_user
 from core.selectors.ticket_queue import ticket_visible_to as ticket_visible_to_staff
 from core.selectors.tickets import ticket_progress_text, ticket_timeline
-from core.services.portal_requests import portal_ticket_rate, tracking_allowed_check, tracking_failure_record
+from core.services.portal_requests import portal_ticket_rate, tracking_allowed_check, tracking_attempt_record
 from portal.access import visible_ticket_or_404
+from portal.binding.client import client_ip
 
 TICKETS_PER_PAGE = 20
 REGULATOR_HOTLINE = "12398"
@@ -145,10 +146,6 @@ def document_download(request: HttpRequest, number: str, attachment_id: int) -> 
     return response
 
 
-def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
-
-
 @require_http_methods(["GET", "POST"])
 def ticket_track(request: HttpRequest) -> HttpResponse:
     """Guest tracking: the ticket's timeline for its number and contact phone, names and phones masked."""
@@ -156,7 +153,7 @@ def ticket_track(request: HttpRequest) -> HttpResponse:
     context: dict = {"form": form}
     status = 200
     if request.method == "POST" and form.is_valid():
-        ip_address = _client_ip(request)
+        ip_address = client_ip(request)
         try:
             tracking_allowed_check(ip_address=ip_address)
         except DomainError as error:
@@ -164,8 +161,8 @@ def ticket_track(request: HttpRequest) -> HttpResponse:
             status = 429
         else:
             ticket = ticket_tracked(number=form.cleaned_data["number"], phone=form.cleaned_data["phone"])
+            tracking_attempt_record(ip_address=ip_address, succeeded=ticket is not None)
             if ticket is None:
-                tracking_failure_record(ip_address=ip_address)
                 form.add_error(None, _("未找到与工单号和联系电话相符的工单，请核对后重试"))
             else:
                 context.update({

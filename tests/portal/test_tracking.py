@@ -2,11 +2,23 @@
 /track/ by ticket number and contact phone (rate-limited, personal data masked)."""
 from __future__ import annotations
 
-import pytest
-from django.urls import reverse
+import datetime
+from unittest import mock
 
-from core.models import Channel, Ticket, TicketStep
-from core.services.portal_requests import TRACKING_MAX_FAILURES
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from core.errors import TrackingLocked
+from core.models import Channel, Ticket, TicketStep, TrackingAttempt
+from core.services.portal_requests import (
+    TRACKING_MAX_FAILURES,
+    TRACKING_WINDOW,
+    tracking_allowed_check,
+    tracking_attempt_record,
+    tracking_locked_until,
+)
 from core.services.tickets import ticket_open, ticket_step_submit
 from tests.portal.factories import AccountBindingFactory
 from tests.ticket_factories import TEST_BUSINESS_TYPE, sample_process, staff_user
@@ -111,3 +123,45 @@ def test_guest_tracking_locks_an_address_after_repeated_failures(client, process
     other_address = client.post(reverse("portal:ticket_track"), {"number": ticket.number, "phone": "13900001111"},
                                 REMOTE_ADDR="10.0.0.9")
     assert "您的诉求已受理" in other_address.content.decode()
+
+
+def test_every_guest_lookup_is_recorded_against_its_address(client, process):
+    ticket = _ticket(AccountBindingFactory().account)
+    client.post(reverse("portal:ticket_track"), {"number": ticket.number, "phone": "13900001111"}, REMOTE_ADDR="10.0.0.7")
+    client.post(reverse("portal:ticket_track"), {"number": ticket.number, "phone": "13900009999"}, REMOTE_ADDR="10.0.0.7")
+    client.post(reverse("portal:ticket_track"), {"number": ticket.number, "phone": "13900009999"}, REMOTE_ADDR="bogus")
+    rows = list(TrackingAttempt.objects.order_by("pk").values_list("ip_address", "succeeded"))
+    assert rows == [("10.0.0.7", True), ("10.0.0.7", False), (None, False)]
+
+
+def test_the_tracking_lock_is_kept_in_the_database_not_the_cache(client, process):
+    """Clearing the cache (a Redis restart) or a cache that is down lifts nothing."""
+    ticket = _ticket(AccountBindingFactory().account)
+    for _ in range(TRACKING_MAX_FAILURES):
+        client.post(reverse("portal:ticket_track"), {"number": ticket.number, "phone": "13900009999"})
+    cache.clear()
+    with mock.patch.object(cache, "get", side_effect=ConnectionError("cache down")):
+        response = client.post(reverse("portal:ticket_track"), {"number": ticket.number, "phone": "13900001111"})
+    assert response.status_code == 429
+    assert "您的诉求已受理" not in response.content.decode()
+    # Refused lookups are not recorded: the lock does not extend itself.
+    assert TrackingAttempt.objects.count() == TRACKING_MAX_FAILURES
+
+
+def test_failures_spread_beyond_the_window_do_not_lock_and_a_lock_ends_after_the_window(process):
+    start = timezone.now() - datetime.timedelta(hours=1)
+    address = "10.0.0.8"
+    step = (TRACKING_WINDOW / (TRACKING_MAX_FAILURES - 1)) * 1.05  # the ten failures span just over the window
+    moments = [start + step * index for index in range(TRACKING_MAX_FAILURES)]
+    for moment in moments:
+        tracking_attempt_record(ip_address=address, succeeded=False, now=moment)
+    assert tracking_locked_until(ip_address=address, now=moments[-1]) is None
+    tracking_attempt_record(ip_address=address, succeeded=False, now=moments[-1] + datetime.timedelta(seconds=1))
+    last = moments[-1] + datetime.timedelta(seconds=1)
+    # The last ten failures now fall within the window: locked for the window from the last of them.
+    assert tracking_locked_until(ip_address=address, now=last) == last + TRACKING_WINDOW
+    with pytest.raises(TrackingLocked) as refusal:
+        tracking_allowed_check(ip_address=address, now=last + datetime.timedelta(minutes=1))
+    assert str(refusal.value) == "查询失败次数过多，请14分钟后再试"
+    tracking_allowed_check(ip_address=address, now=last + TRACKING_WINDOW)
+    tracking_allowed_check(ip_address="10.0.0.9", now=last)
