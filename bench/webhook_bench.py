@@ -135,7 +135,11 @@ def deliveries_run(deliveries: list[tuple[str, bytes]], *, processes: int, threa
     and status counts."""
     from django.db import connections
 
-    connections.close_all()  # a forked child must not share the parent's socket
+    # A forked child must share neither the parent's sockets nor its connection pool (whose threads stay behind).
+    connections.close_all()
+    for connection in connections.all():
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
     shares = [(deliveries[index::processes], threads) for index in range(processes)]
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         results = pool.map(_share_run, shares)
