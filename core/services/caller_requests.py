@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -27,8 +28,6 @@ from core.selectors.callers import caller_number_is_mobile, caller_number_normal
 from core.services.portal_requests import FaultReportOutcome, fault_report_file
 from core.signals import caller_sms_requested
 
-# The payment link's stated validity, as the SMS tells it.
-PAYMENT_LINK_HOURS = 24
 AGENT_MESSAGE_MAX_LENGTH = 300
 
 KIND_PAYMENT_LINK = "payment_link"
@@ -96,7 +95,10 @@ def payment_link_request(
     )
     _sms_on_commit(
         kind=KIND_PAYMENT_LINK, phone=phone, idempotency_key=key[:100], customer_id=account.customer_id,
-        data={"account_number": account.number, "amount_due": f"{due.total_due:.2f}", "hours": PAYMENT_LINK_HOURS},
+        data={
+            "account_number": account.number, "amount_due": f"{due.total_due:.2f}",
+            "hours": settings.CALLCENTER_PAYMENT_LINK_HOURS,
+        },
     )
     return PaymentLinkSent(account_number=account.number, amount_due=due.total_due, phone_last_digits=phone[-4:])
 
