@@ -627,6 +627,10 @@ class FakeAmiServer:
     def emit(self, payloads: list[bytes]) -> float:
         return self.call(self.emit_async, payloads)
 
+    def emit_soon(self, payloads: list[bytes]):
+        """emit without waiting: a concurrent Future of the send time (asyncio.wrap_future it in a loop)."""
+        return asyncio.run_coroutine_threadsafe(self.emit_async(payloads), self._loop)
+
     async def drop_async(self, refuse_seconds: float) -> None:
         """The PBX dies: every connection closes at once (no Shutdown event), the port refuses for a while."""
         for session in list(self._sessions):
