@@ -155,9 +155,11 @@ def _seconds_between(start: datetime.datetime | None, end: datetime.datetime | N
     return max(0, int((end - start).total_seconds()))
 
 
-def _call_changed_on_commit(*, call_id: int, kind: str, agent_id: int | None) -> None:
+def _call_changed_on_commit(*, call_id: int, kind: str, agent_id: int | None, at: datetime.datetime) -> None:
+    """`at` is when it happened at the PBX (the fact's time) or the service's moment: the screen-pop's event time."""
     transaction.on_commit(
-        partial(call_changed.send_robust, sender=Call, call_id=call_id, kind=kind, agent_id=agent_id), robust=True
+        partial(call_changed.send_robust, sender=Call, call_id=call_id, kind=kind, agent_id=agent_id, at=at),
+        robust=True,
     )
 
 
@@ -252,23 +254,22 @@ class _Changes:
 
     def __init__(self) -> None:
         self.fields: set[str] = set()
-        self.kinds: list[tuple[str, int | None]] = []
+        self.kinds: dict[tuple[str, int | None], datetime.datetime] = {}
 
     def set(self, call: Call, name: str, value) -> None:
         if getattr(call, name) != value:
             setattr(call, name, value)
             self.fields.add(name)
 
-    def emit(self, kind: str, agent_id: int | None = None) -> None:
-        if (kind, agent_id) not in self.kinds:
-            self.kinds.append((kind, agent_id))
+    def emit(self, kind: str, at: datetime.datetime, agent_id: int | None = None) -> None:
+        self.kinds.setdefault((kind, agent_id), at)
 
 
 def _call_facts_apply_one(work: _CallWork) -> None:
     call, created = _call_locked(work)
     changes = _Changes()
     if created:
-        changes.emit("started")
+        changes.emit("started", call.started_at)
     _legs_apply(call, [fact for fact in work.facts if isinstance(fact, CallLegStarted | CallLegEnded)])
     for fact in work.facts:
         if isinstance(fact, CallStarted):
@@ -291,8 +292,8 @@ def _call_facts_apply_one(work: _CallWork) -> None:
             _ended(call, fact, changes)
     if changes.fields:
         call.save(update_fields=sorted(changes.fields | {"updated_at"}))
-    for kind, agent_id in changes.kinds:
-        _call_changed_on_commit(call_id=call.pk, kind=kind, agent_id=agent_id)
+    for (kind, agent_id), at in changes.kinds.items():
+        _call_changed_on_commit(call_id=call.pk, kind=kind, agent_id=agent_id, at=at)
 
 
 def _legs_apply(call: Call, facts: list[CallLegStarted | CallLegEnded]) -> None:
@@ -368,7 +369,7 @@ def _identified(call: Call, fact: CallIdentified, changes: _Changes) -> None:
     changes.set(call, "account_id", account.pk)
     changes.set(call, "customer_id", account.customer_id)
     changes.set(call, "identified_by", fact.by)
-    changes.emit("identified")
+    changes.emit("identified", fact.at)
 
 
 def _storm_informed(call: Call, fact: StormInformed, changes: _Changes) -> None:
@@ -395,7 +396,7 @@ def _queued(call: Call, fact: CallQueued, changes: _Changes) -> None:
     changes.set(call, "queued_at", fact.at)
     changes.set(call, "queue", fact.queue[:40])
     _advance(call, CallState.QUEUED, changes)
-    changes.emit("queued")
+    changes.emit("queued", fact.at)
 
 
 def _presence_for(interface: str, *, lock: bool = False) -> AgentPresence | None:
@@ -420,7 +421,7 @@ def _offered(call: Call, fact: CallOffered, changes: _Changes) -> None:
         changes.set(call, "queue", fact.queue[:40])
     changes.set(call, "agent_interface", fact.agent_interface[:80])
     changes.set(call, "state", CallState.RINGING)
-    changes.emit("offered", presence.agent_id if presence else None)
+    changes.emit("offered", fact.at, presence.agent_id if presence else None)
 
 
 def _answered(call: Call, fact: CallAnswered, changes: _Changes) -> None:
@@ -441,7 +442,7 @@ def _answered(call: Call, fact: CallAnswered, changes: _Changes) -> None:
     changes.set(call, "state", CallState.TALKING)
     if presence is not None:
         _presence_move(presence, state=AgentState.ON_CALL, at=fact.at, current_call=call)
-    changes.emit("answered", presence.agent_id if presence else None)
+    changes.emit("answered", fact.at, presence.agent_id if presence else None)
 
 
 def _left_queue(call: Call, fact: CallLeftQueue, changes: _Changes) -> None:
@@ -454,7 +455,7 @@ def _left_queue(call: Call, fact: CallLeftQueue, changes: _Changes) -> None:
         # Out of the queue; the hang-up that usually follows ends it.
         changes.set(call, "state", CallState.IVR)
         changes.set(call, "agent_interface", "")
-    changes.emit("left_queue")
+    changes.emit("left_queue", fact.at)
 
 
 def _outcome(call: Call) -> str:
@@ -492,7 +493,7 @@ def _ended(call: Call, fact: CallEnded, changes: _Changes) -> None:
                 _presence_move(presence, state=AgentState.READY, at=ended_at)
             else:
                 _presence_move(presence, state=AgentState.AFTER_CALL_WORK, at=ended_at, current_call=call)
-    changes.emit("ended", agent_id)
+    changes.emit("ended", ended_at, agent_id)
 
 
 def _agent_member_state_apply(fact: AgentMemberState) -> None:
@@ -661,7 +662,7 @@ def call_wrap_up(*, call_id: int, agent, code: str, note: str = "", at: datetime
         ):
             _wrap_up_finish(presence=presence, at=at, state=AgentState.READY)
             call.refresh_from_db(fields=["wrap_up_ended_at"])
-        _call_changed_on_commit(call_id=call.pk, kind="wrapped_up", agent_id=agent.pk)
+        _call_changed_on_commit(call_id=call.pk, kind="wrapped_up", agent_id=agent.pk, at=at)
     return call
 
 
@@ -680,19 +681,19 @@ def call_ticket_link(
             call=call, ticket=ticket, relation=relation, defaults={"at": at, "by": by}
         )
         if created:
-            _call_changed_on_commit(call_id=call.pk, kind="ticket_linked", agent_id=call.agent_id)
+            _call_changed_on_commit(call_id=call.pk, kind="ticket_linked", agent_id=call.agent_id, at=at)
     return link
 
 
 def call_identify(*, call_id: int, account: Account, agent, at: datetime.datetime | None = None) -> Call:
     """The agent who answered confirms who is calling: the call is the account holder's from now on, whatever
-    the calling number or the IVR suggested. `at` is accepted like every call service's, the call keeps no time
-    for it (the personal-data log does, for what the agent opened). Locks the call."""
+    the calling number or the IVR suggested. `at` goes with the call_changed signal. Locks the call."""
+    at = at or timezone.now()
     with transaction.atomic():
         call = _call_for_agent(call_id=call_id, agent=agent)
         if call.account_id == account.pk and call.identified_by == IdentifiedBy.AGENT:
             return call
         call.account_id, call.customer_id, call.identified_by = account.pk, account.customer_id, IdentifiedBy.AGENT
         call.save(update_fields=["account", "customer", "identified_by", "updated_at"])
-        _call_changed_on_commit(call_id=call.pk, kind="identified", agent_id=agent.pk)
+        _call_changed_on_commit(call_id=call.pk, kind="identified", agent_id=agent.pk, at=at)
     return call

@@ -70,13 +70,27 @@ def at(seconds: int) -> datetime.datetime:
     return T0 + datetime.timedelta(seconds=seconds)
 
 
+class Sent(list):
+    """The signals as ("call"|"agent", kind or state, agent_id); `moments` holds each call_changed's `at`."""
+
+    def __init__(self):
+        super().__init__()
+        self.moments = []
+
+    def clear(self):
+        super().clear()
+        self.moments.clear()
+
+
 @pytest.fixture
 def sent():
     """Every call_changed and agent_state_changed sent, as tuples, in order."""
-    received = []
+    received = Sent()
+    moments = received.moments
 
-    def on_call(sender, call_id, kind, agent_id, **kwargs):
+    def on_call(sender, call_id, kind, agent_id, at, **kwargs):
         received.append(("call", kind, agent_id))
+        moments.append(at)
 
     def on_agent(sender, agent_id, state, reason, **kwargs):
         received.append(("agent", state, agent_id))
@@ -149,6 +163,8 @@ def test_an_answered_call_is_recorded_from_ring_to_hang_up(agent, sent, django_c
         ("call", "answered", agent.pk),
         ("call", "ended", agent.pk),
     ]
+    # Each with the moment it happened at the PBX (the screen-pop's event time).
+    assert sent.moments == [at(0), at(4), at(10), at(20), at(22), at(142)]
 
 
 def test_the_same_facts_again_change_nothing_and_send_nothing(agent, sent, django_capture_on_commit_callbacks):
@@ -461,6 +477,7 @@ def test_wrapping_up_records_the_code_and_makes_the_agent_ready(agent, sent, dja
     assert (wrapped.wrap_up_code, wrapped.wrap_up_note, wrapped.wrap_up_ended_at) == ("resolved", "已告知余额", at(120))
     assert AgentPresence.objects.get(agent=agent).state == AgentState.READY
     assert sent == [("agent", AgentState.READY, agent.pk), ("call", "wrapped_up", agent.pk)]
+    assert sent.moments == [at(120)]
 
     # Correcting the code later changes the code, not the end of the wrap-up.
     corrected = call_wrap_up(call_id=call.pk, agent=agent, code=WrapUpCode.COMPLAINT, at=at(300))
