@@ -20,7 +20,8 @@ customer_alert_raised = Signal()
 
 # Sent after commit by core.services.calls when a call changes in a way the console or the wallboard shows:
 # call_id, kind (one of "started", "identified", "queued", "offered", "answered", "left_queue", "ended",
-# "wrapped_up", "ticket_linked"), agent_id (the agent user the call was offered to or answered by, or None).
+# "wrapped_up", "ticket_linked"), agent_id (the agent user the call was offered to or answered by, or None) and at
+# (when it happened: the PBX's or Twilio's time for the transports' facts, the service's time otherwise).
 # callcenter pushes screen-pops and queue state over the channel layer.
 call_changed = Signal()
 
