@@ -20,7 +20,6 @@ import http.client
 import json
 import math
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -201,38 +200,16 @@ def wait_for(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
 
 
 def run(args: argparse.Namespace, folder: str) -> dict:
-    from bench.notifications_bench import database_prepare, django_start, free_port, process_start, process_stop
-    from bench.notifications_bench import redis_start
+    from bench.harness import bench_services
 
-    started: list[subprocess.Popen] = []
-    pg_server = None
-    result: dict = {}
-    try:
-        redis_url = os.environ.get("REDIS_URL", "")
-        if not redis_url and shutil.which("redis-server"):
-            redis_url, redis_process = redis_start(folder)
-            started.append(redis_process)
-        # Without Redis (make bench installs it) the page cache lives in the database cache table.
-        os.environ.update({"REDIS_URL": redis_url, "DEBUG": "0", "VAR_DIR": folder,
-                           "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"), "CELERY_TASK_ALWAYS_EAGER": "1"})
-        pg_server = database_prepare(folder)
-        django_start()
-        from django.core.management import call_command
-
-        if not redis_url:
-            call_command("createcachetable", verbosity=0)
+    with bench_services(folder) as services:
         from django.core.cache import cache
         from django.db import connection
 
         paths = site_build()
         cache.clear()
-        result.update({"database": connection.vendor, "cache": "redis" if redis_url else "database", "paths": paths})
-        connection.close()
-        port = free_port()
-        server = process_start(server_command(python=sys.executable, port=port), stdout=subprocess.DEVNULL,
-                               stderr=open(Path(folder) / "server.log", "w"))
-        started.append(server)
-        wait_for(port, server)
+        result: dict = {"database": connection.vendor, "cache": services.cache, "paths": paths}
+        port = services.daphne_start()
         runs = []
         for concurrency in args.concurrency:
             for name, path in [("baseline", MINIMAL_PATH), *paths.items()]:
@@ -240,14 +217,6 @@ def run(args: argparse.Namespace, folder: str) -> dict:
                 figures = load(port=port, path=path, concurrency=concurrency, seconds=args.seconds)
                 runs.append({"name": name, **figures})
         result["runs"] = runs
-    finally:
-        for process in reversed(started):
-            process_stop(process)
-        if pg_server is not None:
-            from django.db import connections
-
-            connections.close_all()
-            pg_server.stop()
     return result
 
 

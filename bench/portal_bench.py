@@ -5,9 +5,10 @@ view, on the seeded demo data set.
     python bench/portal_bench.py                  1,100,000 customers, concurrency 16 and 32, 10 s each
     python bench/portal_bench.py --smoke          2,000 customers, concurrency 16, 2 s
 
-The server, the baseline view (/bench/minimal/) and the load generator are cms_bench's (one daphne process,
-keep-alive threads in this process). Database: a scratch database on the server of DATABASE_URL when it is
-PostgreSQL (created and dropped), else a temporary SQLite file; seeded by core.demo (the data set of make bench).
+Services (Redis, the scratch database, one daphne process) come from bench/harness.py, the baseline view
+(/bench/minimal/) and the load generator (keep-alive threads in this process) from cms_bench. Database: a scratch
+database on the server of DATABASE_URL when it is PostgreSQL (created and dropped), else a temporary SQLite file;
+seeded by core.demo (the data set of make bench).
 The dashboard is requested with a signed-in customer's session cookie; the guest lookup is the real POST (CSRF
 cookie and token, account number and holder's name) from many guests: daphne takes each request's address from
 X-Forwarded-For, so the per-address lookup limit holds for every request as it would in production, and
@@ -20,9 +21,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -132,41 +130,17 @@ def lookups_answered() -> dict[str, int]:
 
 
 def run(args: argparse.Namespace, folder: str) -> dict:
-    from bench.cms_bench import MINIMAL_PATH, load, server_command, wait_for
-    from bench.notifications_bench import (
-        database_prepare, django_start, free_port, process_start, process_stop, redis_start,
-    )
+    from bench.cms_bench import MINIMAL_PATH, load
+    from bench.harness import bench_services
 
-    started: list[subprocess.Popen] = []
-    pg_server = None
-    result: dict = {}
-    try:
-        redis_url = os.environ.get("REDIS_URL", "")
-        if not redis_url and shutil.which("redis-server"):
-            redis_url, redis_process = redis_start(folder)
-            started.append(redis_process)
-        os.environ.update({"REDIS_URL": redis_url, "DEBUG": "0", "VAR_DIR": folder,
-                           "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"), "CELERY_TASK_ALWAYS_EAGER": "1"})
-        pg_server = database_prepare(folder)
-        django_start()
-        from django.core.management import call_command
+    with bench_services(folder) as services:
         from django.db import connection
-
-        if not redis_url:
-            call_command("createcachetable", verbosity=0)
 
         data_seed(customers=args.customers, seed=args.seed)
         world = customer_world()
-        result.update({"database": connection.vendor, "cache": "redis" if redis_url else "database",
-                       "customers": args.customers,
-                       "account_number": world["account_number"]})
-        connection.close()
-
-        port = free_port()
-        server = process_start(server_command(python=sys.executable, port=port, proxy_headers=True),
-                               stdout=subprocess.DEVNULL, stderr=open(Path(folder) / "server.log", "w"))
-        started.append(server)
-        wait_for(port, server)
+        result: dict = {"database": connection.vendor, "cache": services.cache, "customers": args.customers,
+                        "account_number": world["account_number"]}
+        port = services.daphne_start(proxy_headers=True)
         dashboard_path = f"/portal/{world['account_number']}/"
         requests = {
             "baseline": {"path": MINIMAL_PATH},
@@ -186,14 +160,6 @@ def run(args: argparse.Namespace, folder: str) -> dict:
                 runs.append({"name": name, **figures})
         result["runs"] = runs
         result["lookups"] = lookups_answered()
-    finally:
-        for process in reversed(started):
-            process_stop(process)
-        if pg_server is not None:
-            from django.db import connections
-
-            connections.close_all()
-            pg_server.stop()
     return result
 
 
