@@ -66,55 +66,53 @@ class TopologyChooseMixin:
         ]
 
 
-def _views(*, related, branch_accessor, search_lookups):
+def topology_chooser_viewset(
+    name: str,
+    *,
+    model,
+    url_prefix: str,
+    icon: str,
+    choose_one_text,
+    choose_another_text,
+    edit_item_text,
+    related: tuple[str, ...],
+    branch_accessor: str,
+    search_lookups: tuple[str, ...],
+) -> ChooserViewSet:
+    """A chooser for one grid-topology model: its rows by code with the county beside them (`related` fetched in the
+    same query, the county read through `branch_accessor`), searched with the ORM over `search_lookups`."""
     attributes = {"related": related, "branch_accessor": branch_accessor, "search_lookups": search_lookups}
-    choose = type("ChooseView", (TopologyChooseMixin, ChooseView), attributes)
-    results = type("ChooseResultsView", (TopologyChooseMixin, ChooseResultsView), attributes)
-    return choose, results
-
-
-class SubstationChooserViewSet(ChooserViewSet):
-    model = Substation
-    icon = "site"
-    choose_one_text = _("选择变电站")
-    choose_another_text = _("选择其他变电站")
-    edit_item_text = _("编辑变电站")
-    per_page = 20
-    choose_view_class, choose_results_view_class = _views(
-        related=("branch",), branch_accessor="branch.name", search_lookups=("name", "code", "branch__name")
+    return ChooserViewSet(
+        name,
+        url_prefix=url_prefix,
+        model=model,
+        icon=icon,
+        choose_one_text=choose_one_text,
+        choose_another_text=choose_another_text,
+        edit_item_text=edit_item_text,
+        per_page=20,
+        choose_view_class=type("ChooseView", (TopologyChooseMixin, ChooseView), attributes),
+        choose_results_view_class=type("ChooseResultsView", (TopologyChooseMixin, ChooseResultsView), attributes),
     )
 
 
-class FeederChooserViewSet(ChooserViewSet):
-    model = Feeder
-    icon = "link"
-    choose_one_text = _("选择10kV线路")
-    choose_another_text = _("选择其他线路")
-    edit_item_text = _("编辑线路")
-    per_page = 20
-    choose_view_class, choose_results_view_class = _views(
-        related=("substation__branch",), branch_accessor="substation.branch.name",
-        search_lookups=("name", "code", "substation__name", "substation__branch__name"),
-    )
-
-
-class TransformerAreaChooserViewSet(ChooserViewSet):
-    model = TransformerArea
-    icon = "radio-full"
-    choose_one_text = _("选择台区")
-    choose_another_text = _("选择其他台区")
-    edit_item_text = _("编辑台区")
-    per_page = 20
-    choose_view_class, choose_results_view_class = _views(
-        related=("feeder__substation__branch",), branch_accessor="feeder.substation.branch.name",
-        search_lookups=("name", "code", "feeder__name", "feeder__substation__name", "feeder__substation__branch__name"),
-    )
-
-
-substation_chooser_viewset = SubstationChooserViewSet("outage_substation_chooser", url_prefix="outages/substations")
-feeder_chooser_viewset = FeederChooserViewSet("outage_feeder_chooser", url_prefix="outages/feeders")
-transformer_area_chooser_viewset = TransformerAreaChooserViewSet(
-    "outage_transformer_area_chooser", url_prefix="outages/transformer-areas"
+substation_chooser_viewset = topology_chooser_viewset(
+    "outage_substation_chooser", model=Substation, url_prefix="outages/substations", icon="site",
+    choose_one_text=_("选择变电站"), choose_another_text=_("选择其他变电站"), edit_item_text=_("编辑变电站"),
+    related=("branch",), branch_accessor="branch.name", search_lookups=("name", "code", "branch__name"),
+)
+feeder_chooser_viewset = topology_chooser_viewset(
+    "outage_feeder_chooser", model=Feeder, url_prefix="outages/feeders", icon="link",
+    choose_one_text=_("选择10kV线路"), choose_another_text=_("选择其他线路"), edit_item_text=_("编辑线路"),
+    related=("substation__branch",), branch_accessor="substation.branch.name",
+    search_lookups=("name", "code", "substation__name", "substation__branch__name"),
+)
+transformer_area_chooser_viewset = topology_chooser_viewset(
+    "outage_transformer_area_chooser", model=TransformerArea, url_prefix="outages/transformer-areas",
+    icon="radio-full", choose_one_text=_("选择台区"), choose_another_text=_("选择其他台区"),
+    edit_item_text=_("编辑台区"), related=("feeder__substation__branch",),
+    branch_accessor="feeder.substation.branch.name",
+    search_lookups=("name", "code", "feeder__name", "feeder__substation__name", "feeder__substation__branch__name"),
 )
 
 
