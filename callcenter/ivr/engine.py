@@ -185,14 +185,14 @@ class IvrEngine:
     # --- walking the flow ---------------------------------------------------------------------------------------
 
     def _finish(self, run: _Run, turn: Turn) -> Turn:
+        self._report_pending(run)
+        return turn
+
+    def _report_pending(self, run: _Run) -> None:
+        """Report the turn's facts so far (at its end, or before an action that needs the call's row)."""
         if run.facts:
             self._report(run.facts)
             run.facts = []
-        return turn
-
-    def _flush(self, run: _Run) -> None:
-        """Report the facts so far (before an action that needs the call's row)."""
-        self._finish(run, Turn(pieces=[], language=run.language))
 
     def _retry(self, run: _Run, node: Node, keys: str, *, spoken: str) -> Turn:
         run.step(node.name, keys)
@@ -242,7 +242,7 @@ class IvrEngine:
         return account_by_number(number=run.state["account"]) if run.state.get("account") else None
 
     def _call_id(self, run: _Run) -> int | None:
-        self._flush(run)
+        self._report_pending(run)
         return Call.objects.filter(call_key=run.call_key).values_list("pk", flat=True).first()
 
     def _account_tail(self, run: _Run) -> None:
@@ -298,12 +298,15 @@ class IvrEngine:
         outage = Outage.objects.filter(pk=storm["outage_id"]).first()
         account = account_by_number(number=storm["account"])
         try:
-            if outage is None:
-                raise RestorationCallbackInvalid(PROMPTS["storm-register-failed"][0])
-            restoration_callback_register(
-                outage=outage, phone=run.state["caller"], account=account, call_id=self._call_id(run), at=run.now,
-            )
+            if outage is not None:
+                restoration_callback_register(
+                    outage=outage, phone=run.state["caller"], account=account, call_id=self._call_id(run),
+                    at=run.now,
+                )
         except RestorationCallbackInvalid:
+            outage = None
+        if outage is None:
+            # Not a mobile, or the outage ended meanwhile: say so and go on to the menu.
             run.say("storm-register-failed")
             return "language"
         run.learn(restoration_sms=True, self_served=True)

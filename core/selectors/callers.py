@@ -20,13 +20,16 @@ _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 def caller_number_normalise(raw: str) -> str:
-    """The calling number as customers' phones are stored: digits only, a mainland mobile without its +86/0086/86
-    prefix (Twilio sends E.164, Asterisk whatever the trunk passes)."""
+    """The calling number as customers' phones are stored: digits only, in the national form (Twilio sends E.164:
+    +8613812345678 is 13812345678, +867188221234 is the landline 07188221234; Asterisk whatever the trunk passes)."""
     digits = _NOT_DIGITS.sub("", raw or "")
-    for prefix in ("0086", "86"):
-        if digits.startswith(prefix) and _MOBILE.match(digits[len(prefix):]):
-            return digits[len(prefix):]
-    return digits
+    if digits.startswith("0086"):
+        national = digits[4:]
+    elif digits.startswith("86") and len(digits) >= 11:
+        national = digits[2:]
+    else:
+        return digits
+    return national if _MOBILE.match(national) or national.startswith("0") else "0" + national
 
 
 def caller_number_is_mobile(phone: str) -> bool:

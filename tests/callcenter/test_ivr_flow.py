@@ -55,7 +55,7 @@ def dial(request, client):
 
     def make(phone: str = PHONE):
         if request.param == "twilio":
-            return TwilioCaller(client, caller=f"+86{phone}")
+            return TwilioCaller(client, caller=f"+86{phone.removeprefix('0')}")
         return AgiCaller(caller=phone)
 
     return make
@@ -397,3 +397,17 @@ def test_an_invalid_key_is_asked_again_with_its_own_words(dial, home):
     heard = caller.silence()
     assert heard.end == "transfer"
     assert _call(caller).ivr_data["transfer_reason"] == "no_input"
+
+
+def test_storm_mode_from_a_landline_cannot_register_an_sms_and_goes_on_to_the_menu(dial, home):
+    landline = CustomerFactory(phone="07188221234")
+    account = AccountFactory(customer=landline)
+    ServicePointFactory(account=account, transformer_area=home.area)
+    _outage(home.area)
+    caller = dial("07188221234")
+    heard = caller.dial()
+    assert heard.said("storm-menu")
+    heard = caller.press("1")
+    assert heard.said("storm-register-failed") and heard.said("language-menu") and heard.waiting
+    assert RestorationCallback.objects.count() == 0
+    assert _call(caller).account == account

@@ -47,6 +47,9 @@ def test_caller_numbers_are_normalised_and_matched_to_open_accounts():
     assert caller_number_normalise("008613812345678") == "13812345678"
     assert caller_number_normalise("8613812345678") == "13812345678"
     assert caller_number_normalise("0718-8221234") == "07188221234"
+    assert caller_number_normalise("+867188221234") == "07188221234"
+    assert caller_number_normalise("00867188221234") == "07188221234"
+    assert caller_number_normalise("88221234") == "88221234"
     assert caller_number_normalise("anonymous") == ""
     customer = CustomerFactory(phone="13812345678")
     second, first = AccountFactory(customer=customer), AccountFactory(customer=customer)
