@@ -2,17 +2,12 @@
 account number and the tariff calculator. Screenshots go to var/screenshots/cms-<run time>/ (printed)."""
 from __future__ import annotations
 
-import datetime
-import sys
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.e2e.servers import BASE_DIR, database_copy, dev_env, free_loopback_port, manage, start, stop, wait_until
-from tests.e2e.test_browser_smoke import CHROMIUM, CHROMIUM_ARGS, answers
+from tests.e2e.test_browser_smoke import CHROMIUM, CHROMIUM_ARGS
 
-DEMO_CUSTOMERS = "24"
 # The first branch's first account: the demo's outage notices cover that branch's topology.
 ACCOUNT_QUERY = (
     "from core.models import Account, Branch; "
@@ -20,45 +15,11 @@ ACCOUNT_QUERY = (
 )
 
 
-@pytest.fixture(scope="module")
-def seeded_sqlite(migrated_sqlite, tmp_path_factory) -> tuple[Path, str]:
-    """The migrated database with the demo seeded (site included); returns it and an account number."""
-    var_dir = tmp_path_factory.mktemp("seeded")
-    database_copy(migrated_sqlite, var_dir)
-    env = dev_env(var_dir, keep_redis=False)
-    seeded = manage(env, "seed_demo", "--customers", DEMO_CUSTOMERS)
-    assert "5 个停电公告已发布到停电信息" in seeded.stdout
-    # The last line: Django's shell may first say how many objects it imported.
-    account_number = manage(env, "shell", "-c", ACCOUNT_QUERY).stdout.strip().splitlines()[-1]
-    return var_dir / "db.sqlite3", account_number
-
-
-@pytest.fixture(scope="module")
-def screenshots() -> Path:
-    """One folder per test run, named after the run's start time."""
-    folder = BASE_DIR / "var" / "screenshots" / f"cms-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots: {folder}")
-    return folder
-
-
 @pytest.fixture
-def site(tmp_path, seeded_sqlite):
-    """Daphne over a copy of the seeded database; yields (base URL, account number)."""
-    database, account_number = seeded_sqlite
-    database_copy(database, tmp_path)
-    env = dev_env(tmp_path, keep_redis=False)
-    port = free_loopback_port()
-    log = tmp_path / "daphne.log"
-    server = start(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], env, log
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(f"{base_url}/healthz/"), "daphne answers", server, log)
-        yield base_url, account_number
-    finally:
-        stop(server)
+def site(seeded_sqlite, shell_answer, daphne_over):
+    """Daphne over a copy of the seeded database; returns (base URL, account number)."""
+    assert "5 个停电公告已发布到停电信息" in seeded_sqlite.seed_output
+    return daphne_over(seeded_sqlite.path), shell_answer(seeded_sqlite.path, ACCOUNT_QUERY)
 
 
 @pytest.fixture

@@ -7,11 +7,9 @@ is configured, so the messages are recorded, not sent). Screenshots go to var/sc
 3-D Secure payment's into its 3ds/ folder)."""
 from __future__ import annotations
 
-import datetime
 import json
 import re
 import sqlite3
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,11 +17,9 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from core.money import format_yuan
-from tests.e2e.servers import BASE_DIR, database_copy, dev_env, free_loopback_port, manage, start, stop, wait_until
-from tests.e2e.test_browser_smoke import CHROMIUM, CHROMIUM_ARGS, answers
+from tests.e2e.test_browser_smoke import CHROMIUM, CHROMIUM_ARGS
 from tests.portal.localstripe_server import LocalStripe, localstripe_running
 
-DEMO_CUSTOMERS = "24"
 NEW_CUSTOMER_PHONE = "13987654321"
 # Stripe's test cards, which localstripe knows: one paid at once, one that asks for 3-D Secure first.
 CARD_PAID = "4242424242424242"
@@ -43,24 +39,9 @@ ACCOUNT_QUERY = (
 
 
 @pytest.fixture(scope="module")
-def seeded_portal(migrated_sqlite, tmp_path_factory) -> tuple[Path, dict]:
-    """The migrated database with the demo seeded; returns it and the account the customer will bind."""
-    var_dir = tmp_path_factory.mktemp("portal-seeded")
-    database_copy(migrated_sqlite, var_dir)
-    env = dev_env(var_dir, keep_redis=False)
-    manage(env, "seed_demo", "--customers", DEMO_CUSTOMERS)
-    # The last line: Django's shell may first say how many objects it imported.
-    account = json.loads(manage(env, "shell", "-c", ACCOUNT_QUERY).stdout.strip().splitlines()[-1])
-    return var_dir / "db.sqlite3", account
-
-
-@pytest.fixture(scope="module")
-def screenshots() -> Path:
-    """One folder per test run, named after the run's start time."""
-    folder = BASE_DIR / "var" / "screenshots" / f"portal-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots: {folder}")
-    return folder
+def account_to_bind(seeded_sqlite, shell_answer) -> dict:
+    """The account the customer will bind, read from the seeded database."""
+    return json.loads(shell_answer(seeded_sqlite.path, ACCOUNT_QUERY))
 
 
 @pytest.fixture
@@ -71,26 +52,12 @@ def localstripe(tmp_path) -> LocalStripe:
 
 
 @pytest.fixture
-def portal(tmp_path, seeded_portal, localstripe):
+def portal(tmp_path, seeded_sqlite, account_to_bind, localstripe, daphne_over):
     """Daphne over a copy of the seeded database, tasks run inline, payments through localstripe, whose events go
-    to the server's webhook; yields (base URL, database file, account)."""
-    database, account = seeded_portal
-    database_copy(database, tmp_path)
-    env = dev_env(tmp_path, keep_redis=False)
-    env["CELERY_TASK_ALWAYS_EAGER"] = "1"
-    env.update(localstripe.environment())
-    port = free_loopback_port()
-    log = tmp_path / "daphne.log"
-    server = start(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], env, log
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(f"{base_url}/healthz/"), "daphne answers", server, log)
-        localstripe.webhook_register(f"{base_url}/payments/stripe/webhook/")
-        yield base_url, tmp_path / "db.sqlite3", account
-    finally:
-        stop(server)
+    to the server's webhook; returns (base URL, database file, account)."""
+    base_url = daphne_over(seeded_sqlite.path, CELERY_TASK_ALWAYS_EAGER="1", **localstripe.environment())
+    localstripe.webhook_register(f"{base_url}/payments/stripe/webhook/")
+    return base_url, tmp_path / "db.sqlite3", account_to_bind
 
 
 @pytest.fixture
