@@ -4,7 +4,10 @@ and the PBX's reachability published.
 
 Facts are written in small batches (every `flush_seconds`, or at once when `batch_size` facts are waiting) so a busy
 PBX costs one transaction per call per batch rather than one per event; a CallOffered (an agent's phone is ringing)
-flushes at once, because the screen-pop follows its commit. Batches are written one after another, in event order.
+flushes at once, because the screen-pop follows its commit, and in its batch the calls being offered go first.
+A batch is written on `lanes` database threads at once (a call's facts always on the same lane, in event order;
+a queue member's likewise): on PostgreSQL the screen-pops of a burst of offered calls need not wait for each other.
+SQLite takes one writer at a time, so there the worker keeps one lane.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import contextlib
 import dataclasses
 import itertools
 import logging
+import zlib
 from collections.abc import Callable
 
 from channels.db import database_sync_to_async
@@ -27,7 +31,7 @@ from callcenter.adapters.ami import (
 )
 from callcenter.pbx_control import PBX_GROUP, PbxCommandInvalid, pbx_fields_check
 from callcenter.tracking import CallTracker
-from core.call_facts import CallFact, CallOffered
+from core.call_facts import AgentMemberState, CallFact, CallOffered
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,29 @@ def ami_settings_from_django(*, max_login_refusals: int = 5) -> AmiSettings:
 
 def agent_group(agent_id: int) -> str:
     return f"callcenter.agent.{agent_id}"
+
+
+def lanes_default() -> int:
+    from django.db import connection
+
+    return 4 if connection.vendor == "postgresql" else 1
+
+
+def _fact_lane_key(fact: CallFact) -> str:
+    return fact.interface if isinstance(fact, AgentMemberState) else fact.call_key
+
+
+def facts_split(facts: list[CallFact], *, lanes: int) -> list[list[CallFact]]:
+    """The batch in `lanes` lists, each call's (each member's) facts in one lane in their order, and in each lane the
+    calls with a CallOffered first (their screen-pops wait on the commit)."""
+    offered = {fact.call_key for fact in facts if isinstance(fact, CallOffered)}
+    split: list[list[CallFact]] = [[] for _ in range(lanes)]
+    later: list[list[CallFact]] = [[] for _ in range(lanes)]
+    for fact in facts:
+        key = _fact_lane_key(fact)
+        lane = zlib.crc32(key.encode()) % lanes
+        (split if getattr(fact, "call_key", None) in offered else later)[lane].append(fact)
+    return [first + rest for first, rest in zip(split, later)]
 
 
 def _facts_apply(facts: list[CallFact]) -> None:
@@ -116,16 +143,21 @@ class AmiWorker:
     refusing the login."""
 
     def __init__(self, *, ami: AmiSettings, batch_size: int = 500, flush_seconds: float = 0.05,
-                 agi_handler=None, channel_layer=None, facts_apply: Callable[[list[CallFact]], None] | None = None,
+                 lanes: int | None = None, agi_handler=None, channel_layer=None,
+                 facts_apply: Callable[[list[CallFact]], None] | None = None,
                  listen_for_commands: bool = True) -> None:
         self.ami = ami
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
+        self.lanes = lanes
         self.tracker = CallTracker()
         self.stats = WorkerStats()
         self.layer = channel_layer if channel_layer is not None else get_channel_layer()
         self.listen_for_commands = listen_for_commands and self.layer is not None
-        self._facts_apply = database_sync_to_async(facts_apply or _facts_apply)
+        # One lane: on the one thread all the worker's database work shares (SQLite's writers wait for each other).
+        # Several: each lane's share of a batch on a thread of its own (PostgreSQL connections come from the pool).
+        self._facts_apply_serial = database_sync_to_async(facts_apply or _facts_apply)
+        self._facts_apply_parallel = database_sync_to_async(facts_apply or _facts_apply, thread_sensitive=False)
         self._agi_handler = agi_handler
         self._agi_channels: dict[str, _AgiChannel] = {}
         self._agi_inbox: asyncio.Queue | None = None
@@ -186,18 +218,24 @@ class AmiWorker:
             await self._flush()
 
     async def _flush(self) -> None:
+        if self.lanes is None:
+            self.lanes = await database_sync_to_async(lanes_default)()
         while self._buffer:
             batch, self._buffer = self._buffer, []
-            try:
-                await self._facts_apply(batch)
-            except Exception:
-                # The database is away: keep the facts (in order) and try again shortly; the PBX keeps talking.
-                logger.exception("writing %d call facts failed; retrying", len(batch))
-                self._buffer[:0] = batch
-                await asyncio.sleep(1.0)
-                continue
-            self.stats.facts += len(batch)
+            lanes = [lane for lane in facts_split(batch, lanes=self.lanes) if lane]
+            apply = self._facts_apply_serial if len(lanes) == 1 else self._facts_apply_parallel
+            outcomes = await asyncio.gather(*(apply(lane) for lane in lanes), return_exceptions=True)
+            failed = [fact for lane, outcome in zip(lanes, outcomes) if isinstance(outcome, BaseException)
+                      for fact in lane]
+            self.stats.facts += len(batch) - len(failed)
             self.stats.batches += 1
+            if failed:
+                # The database is away: keep the facts (each call's in order) and try again shortly; the PBX keeps
+                # talking meanwhile.
+                error = next(outcome for outcome in outcomes if isinstance(outcome, BaseException))
+                logger.error("writing %d call facts failed (%s); retrying", len(failed), error)
+                self._buffer[:0] = failed
+                await asyncio.sleep(1.0)
         self._flushed.set()
 
     async def facts_drained(self, timeout: float = 10) -> None:

@@ -225,3 +225,22 @@ def test_events_arriving_while_the_channel_list_is_built_are_neither_ended_nor_r
     assert tracker.live_calls == 0
     assert tracker.resync(channels=listed, known_before=tracker.legs_snapshot()) == []
     assert tracker.live_calls == 0
+
+
+def test_a_batch_splits_into_lanes_keeping_each_call_in_order_and_offered_calls_first():
+    from callcenter.worker import facts_split
+
+    _tracker, first = replay("04_ivr_asyncagi_then_queue_agent")
+    _tracker, second = replay("06_coreshowchannels_status_getvar_hangup")
+    batch = [*second, *first]
+    for lanes in (1, 2, 4):
+        split = facts_split(batch, lanes=lanes)
+        assert len(split) == lanes and sum(map(len, split)) == len(batch)
+        for lane in split:
+            for key in {getattr(fact, "call_key", None) for fact in lane}:
+                assert [fact for fact in lane if getattr(fact, "call_key", None) == key] == [
+                    fact for fact in batch if getattr(fact, "call_key", None) == key]
+    [lane] = facts_split(batch, lanes=1)
+    # The call being offered (scenario 04) is written before the other call, which came first.
+    keys = [fact.call_key for fact in lane if not isinstance(fact, AgentMemberState)]
+    assert keys == ["1795418147.6"] * 13 + ["1795418168.14"] * 6
