@@ -271,7 +271,8 @@ def latency(args, phones: list[str], folder: str) -> dict:
             started.append(daphne)
             env = {**os.environ, "AMI_HOST": "127.0.0.1", "AMI_PORT": str(server.port), "AMI_USERNAME": FAKE_USER,
                    "AMI_SECRET": FAKE_SECRET, "AMI_PING_SECONDS": "5"}
-            run_ami = process_start([sys.executable, "manage.py", "run_ami"], env=env,
+            lanes = ["--lanes", str(args.lanes)] if args.lanes else []
+            run_ami = process_start([sys.executable, "manage.py", "run_ami", *lanes], env=env,
                                     stdout=open(Path(folder) / "run_ami.log", "w"), stderr=subprocess.STDOUT)
             started.append(run_ami)
             _wait_for_http(port, daphne)
@@ -354,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--spread", type=float, default=1.0, help="seconds over which the queue rings the agents")
     parser.add_argument("--customers", type=int, default=2_000)
+    parser.add_argument("--lanes", type=int, default=None, help="run_ami's database lanes (default: its own)")
     parser.add_argument("--smoke", action="store_true", help="200 calls; one round of 20 concurrent calls")
     args = parser.parse_args(argv)
     if args.smoke:

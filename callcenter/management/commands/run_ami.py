@@ -24,16 +24,18 @@ class Command(BaseCommand):
         parser.add_argument("--max-login-refusals", type=int, default=5,
                             help="连续登录被拒多少次后退出（0表示一直重试）")
         parser.add_argument("--progress-seconds", type=float, default=60.0, help="每隔多少秒输出一行统计")
+        parser.add_argument("--lanes", type=int, default=None,
+                            help="并行写入呼叫事实的数据库线程数（默认：PostgreSQL为2，SQLite为1）")
 
-    def handle(self, *args, max_login_refusals: int, progress_seconds: float, **options):
+    def handle(self, *args, max_login_refusals: int, progress_seconds: float, lanes: int | None, **options):
         if not settings.AMI_HOST:
             raise CommandError(_("未设置AMI_HOST：请在环境变量中配置Asterisk管理接口的地址（以及AMI_PORT、"
                                  "AMI_USERNAME、AMI_SECRET）"))
         if not settings.AMI_USERNAME:
             raise CommandError(_("未设置AMI_USERNAME：请配置Asterisk管理接口的登录用户"))
-        if max_login_refusals < 0 or progress_seconds <= 0:
+        if max_login_refusals < 0 or progress_seconds <= 0 or (lanes is not None and lanes < 1):
             raise CommandError(_("参数必须为正数"))
-        worker = AmiWorker(ami=ami_settings_from_django(max_login_refusals=max_login_refusals))
+        worker = AmiWorker(ami=ami_settings_from_django(max_login_refusals=max_login_refusals), lanes=lanes)
         self.stdout.write(_("连接Asterisk管理接口 %(host)s:%(port)s，用户 %(user)s") % {
             "host": settings.AMI_HOST, "port": settings.AMI_PORT, "user": settings.AMI_USERNAME})
         try:
