@@ -532,7 +532,8 @@ class FakeAmiServer:
         events = []
         for key in found:
             member = self.members[key]
-            member.update({"Paused": "1" if paused else "0", "PausedReason": fields.get("Reason", "") if paused else ""})
+            member.update({"Paused": "1" if paused else "0",
+                           "PausedReason": fields.get("Reason", "") if paused else ""})
             events.append(self._member_event("QueueMemberPause", key[0], key[1], member))
         await self._answer(session, action_id, {"Message": message}, events)
 
