@@ -91,7 +91,9 @@ def agi_session_step(*, state: dict, result, engine: IvrEngine | None = None) ->
         return state, []
     if kind != _GET_DATA:
         return state, []
-    keys = "" if "timeout" in result.data else result.result
+    # GET DATA answers "200 result= (timeout)" when nothing was keyed, and "200 result=12 (timeout)" when the
+    # caller keyed 12 without # and waited: the keys are the result either way.
+    keys = result.result.strip()
     state, turn = (engine or IvrEngine()).resume(state, keys=keys)
     return state, _commands_for(turn, state)
 

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
+from callcenter.ivr import agi
 from callcenter.ivr.speech import EN, ZH, date_piece, datetime_piece, digits_piece, kwh_piece, money_piece, month_piece
 from core.account_numbers import account_number_from_body
 from core.models import (
@@ -411,3 +412,19 @@ def test_storm_mode_from_a_landline_cannot_register_an_sms_and_goes_on_to_the_me
     assert heard.said("storm-register-failed") and heard.said("language-menu") and heard.waiting
     assert RestorationCallback.objects.count() == 0
     assert _call(caller).account == account
+
+
+@pytest.mark.django_db
+def test_keys_without_the_hash_key_count_when_get_data_times_out(home):
+    """Asterisk answers GET DATA with "200 result=1 (timeout)" when the caller keys 1 and waits without #."""
+    caller = AgiCaller(caller=PHONE)
+    caller.dial()
+    caller.state, commands = caller_step(caller, result="1", data="(timeout)")
+    heard = caller._play(commands)
+
+    assert heard.said("main-menu") and not heard.said("no-input") and heard.waiting
+    assert _path(caller)[-1] == ("language", "1")
+
+
+def caller_step(caller, *, result: str, data: str):
+    return agi.agi_session_step(state=caller.state, result=caller._exec(result=result, data=data))
