@@ -94,6 +94,7 @@ bench: install bench-packages
 	$(PY) bench/cms_bench.py
 	$(PY) bench/portal_bench.py
 	$(PY) bench/webhook_bench.py
+	$(PY) bench/ami_bench.py
 
 bench-smoke: install bench-packages
 	$(PY) bench/run.py --smoke
@@ -102,3 +103,4 @@ bench-smoke: install bench-packages
 	$(PY) bench/cms_bench.py --smoke
 	$(PY) bench/portal_bench.py --smoke
 	$(PY) bench/webhook_bench.py --smoke
+	$(PY) bench/ami_bench.py --smoke
