@@ -154,12 +154,15 @@
     }
     return accounts.length ? accounts[0] : null;
   }
+  function money(amount) {
+    return text.money.replace("{amount}", amount);
+  }
   function renderAccounts(accounts) {
     var box = byId("pop-accounts");
     box.replaceChildren();
     accounts.forEach(function (account) {
       var bills = el("ul", {class: "pop__bills"}, account.bills.map(function (bill) {
-        return el("li", {text: bill.period + " " + bill.kwh + "kWh " + bill.total + text.yuan + " · " + bill.state_label});
+        return el("li", {text: bill.period + " " + bill.kwh + "kWh " + money(bill.total) + " · " + bill.state_label});
       }));
       var outages = el("ul", {class: "pop__outages"}, account.outages.map(function (outage) {
         return el("li", {text: outage.kind_label + " · " + outage.title + " · " + text.until + " " +
@@ -167,8 +170,8 @@
       }));
       box.appendChild(el("article", {class: "pop__account", "data-account": account.number}, [
         el("h4", {text: text.number + " " + account.number + " · " + account.status_label + " · " + account.billing_mode_label}),
-        el("p", {class: "pop__money", text: text.balance + " " + account.balance + text.yuan + " · " + text.arrears + " " +
-          account.arrears + text.yuan + " · " + text.prepaid + " " + account.prepaid_balance + text.yuan}),
+        el("p", {class: "pop__money", text: text.balance + " " + money(account.balance) + " · " + text.arrears + " " +
+          money(account.arrears) + " · " + text.prepaid + " " + money(account.prepaid_balance)}),
         el("h5", {text: text.bills}), bills,
         account.outages.length ? el("h5", {text: text.outages}) : null,
         account.outages.length ? outages : null
