@@ -1,8 +1,8 @@
 """Guest pages of the portal that need no login: the bill lookup at /bill/lookup/.
 
 The number and holder's name are checked by the binding service on every request (one generic refusal,
-rate-limited per address); what is shown is masked by the selector and kept in the cache per account and day
-until the account's data changes (portal/dashboard/cache.py). Nothing is kept in the session.
+rate-limited per address); what is shown is masked by the selector and kept rendered in the cache per account,
+language and day until the account's data changes (portal/dashboard/cache.py). Nothing is kept in the session.
 """
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from core.errors import DomainError
-from core.selectors.binding import guest_bill_summary
 from core.services.account_binding import bill_lookup_verify
 from portal.binding.client import client_ip
 from portal.binding.views import form_error_add
-from portal.dashboard.cache import account_view_cached
+from portal.dashboard.cache import bill_lookup_answer
 
 
 class BillLookupForm(forms.Form):
@@ -33,7 +32,7 @@ class BillLookupForm(forms.Form):
 @never_cache
 def bill_lookup(request: HttpRequest) -> HttpResponse:
     form = BillLookupForm(request.POST or None)
-    summary = None
+    summary = result = None
     if request.method == "POST" and form.is_valid():
         try:
             account = bill_lookup_verify(
@@ -43,10 +42,6 @@ def bill_lookup(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             form_error_add(form, error)
         else:
-            as_of = timezone.localdate()
-            summary = account_view_cached(
-                name="guest-summary", account=account, as_of=as_of,
-                build=lambda: guest_bill_summary(account=account, as_of=as_of),
-            )
+            summary, result = bill_lookup_answer(account=account, as_of=timezone.localdate())
             form = BillLookupForm()
-    return render(request, "portal/guest/bill_lookup.html", {"form": form, "summary": summary})
+    return render(request, "portal/guest/bill_lookup.html", {"form": form, "summary": summary, "result": result})

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -349,24 +349,27 @@ def binding_settings_update(
 
 
 def guest_lock_until(*, ip_address: str | None, now: datetime.datetime) -> datetime.datetime | None:
-    """The end of the lock on this address for the guest lookup, or None."""
+    """The end of the lock on this address for the guest lookup, or None.
+
+    One query reads both what the lock rules count: the failures within their lookback, and every lookup of the
+    last hour (the hourly cap). Both are few: a locked address records nothing until the lock ends."""
     if not ip_address:
         return None
-    guest = BindingAttempt.objects.filter(user__isnull=True, ip_address=ip_address)
-    failures = list(
-        guest.filter(succeeded=False, attempted_at__gte=now - _lookback(GUEST_LOCKOUT_RULES))
-        .order_by("attempted_at")
-        .values_list("attempted_at", flat=True)
-    )
-    ends = [_lock_end(failures=failures, rules=GUEST_LOCKOUT_RULES)]
+    failures_since = now - _lookback(GUEST_LOCKOUT_RULES)
     hour_ago = now - datetime.timedelta(hours=1)
-    recent = list(
-        guest.filter(attempted_at__gt=hour_ago).order_by("-attempted_at").values_list("attempted_at", flat=True)
-        [:GUEST_LOOKUPS_PER_HOUR]
+    attempts = list(
+        BindingAttempt.objects.filter(user__isnull=True, ip_address=ip_address)
+        .filter(attempted_at__gte=min(failures_since, hour_ago))
+        .filter(Q(succeeded=False, attempted_at__gte=failures_since) | Q(attempted_at__gt=hour_ago))
+        .order_by("attempted_at")
+        .values_list("attempted_at", "succeeded")
     )
+    failures = [at for at, succeeded in attempts if not succeeded and at >= failures_since]
+    ends = [_lock_end(failures=failures, rules=GUEST_LOCKOUT_RULES)]
+    recent = [at for at, _succeeded in attempts if at > hour_ago]
     if len(recent) >= GUEST_LOOKUPS_PER_HOUR:
         # Free again an hour after the oldest of the last allowed lookups.
-        ends.append(recent[-1] + datetime.timedelta(hours=1))
+        ends.append(recent[-GUEST_LOOKUPS_PER_HOUR] + datetime.timedelta(hours=1))
     ends = [end for end in ends if end is not None and end > now]
     return max(ends) if ends else None
 

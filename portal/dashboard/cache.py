@@ -1,5 +1,5 @@
 """What a page shows of one account, built once and kept in the cache until something it is drawn from changes:
-the dashboard's account panel (HTML) and the guest bill lookup's summary.
+the dashboard's account panel and the guest bill lookup's answer (both HTML).
 
 The key is the account, the language, the date it is drawn for (late fees accrue and the tier forecast moves
 with the day) and a digest of account_data_version: one query that changes with every payment, bill, correction,
@@ -28,6 +28,7 @@ from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 
 from core.models import Account
+from core.selectors.binding import GuestBillSummary, guest_bill_summary
 from core.selectors.portal_bills import account_dashboard, account_data_version
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ T = TypeVar("T")
 
 GENERATION_KEY = "portal:dashboard:generation"
 PANEL_TEMPLATE = "portal/dashboard/includes/account_panel.html"
+LOOKUP_RESULT_TEMPLATE = "portal/guest/includes/lookup_result.html"
 # How long an unchanged entry is kept: the version and the generation decide freshness; this lets unread ones go.
 ENTRY_SECONDS = 3600
 
@@ -76,6 +78,17 @@ def dashboard_panel(*, account: Account, as_of: datetime.date) -> SafeString:
 
     html = account_view_cached(name="panel", account=account, as_of=as_of, build=build)
     return mark_safe(html)
+
+
+def bill_lookup_answer(*, account: Account, as_of: datetime.date) -> tuple[GuestBillSummary, SafeString]:
+    """The guest lookup's answer: the account's masked summary and its HTML, kept together (the same for every guest
+    who names the account rightly; the lookup's checks and limits run on every request before it is asked for)."""
+    def build() -> tuple[GuestBillSummary, str]:
+        summary = guest_bill_summary(account=account, as_of=as_of)
+        return summary, str(render_to_string(LOOKUP_RESULT_TEMPLATE, {"summary": summary}))
+
+    summary, html = account_view_cached(name="guest-answer", account=account, as_of=as_of, build=build)
+    return summary, mark_safe(html)
 
 
 def _generation_start() -> str | None:

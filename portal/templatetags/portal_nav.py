@@ -22,8 +22,15 @@ NAV = (
 
 @register.inclusion_tag("portal/includes/nav.html", takes_context=True)
 def portal_nav(context) -> dict:
+    """The nav, marking the current area: its links are kept per language and area (cms_site's frame_fragment), so
+    only the sign-out form's CSRF token is drawn per request."""
     request = context.get("request")
     current = getattr(getattr(request, "resolver_match", None), "view_name", "")
+    return {"current": current, "csrf_token": context.get("csrf_token")}
+
+
+@register.simple_tag
+def portal_nav_links(current: str) -> list[dict]:
     links = []
     for name, label in NAV:
         try:
@@ -31,4 +38,4 @@ def portal_nav(context) -> dict:
         except NoReverseMatch:
             continue
         links.append({"url": url, "label": label, "current": name == current})
-    return {"links": links}
+    return links
