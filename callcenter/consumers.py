@@ -12,10 +12,11 @@ from django.utils.translation import gettext as _
 
 from callcenter.console.access import callcenter_access
 from callcenter.console.agent_state import agent_presence_or_none, agent_state_change, agent_state_payload
+from callcenter.wallboard.tasks import QUEUE_GROUP, WALLBOARD_GROUP, queue_state_message
+from core.selectors.call_kpis import wallboard_snapshot
 from core.errors import DomainError
 
 AGENT_GROUP_PREFIX = "callcenter.agent."
-WALLBOARD_GROUP = "callcenter.wallboard"
 PBX_STATUS_CACHE_KEY = "callcenter:pbx_status"
 REFUSED_CLOSE_CODE = 4403
 
@@ -45,6 +46,11 @@ def _state_change(user, state: str, reason: str) -> dict:
 
 
 @database_sync_to_async
+def _queue_state_now() -> dict:
+    return queue_state_message(snapshot=wallboard_snapshot(now=timezone.now()))["payload"]
+
+
+@database_sync_to_async
 def _pbx_status() -> dict:
     status = cache.get(PBX_STATUS_CACHE_KEY)
     if not isinstance(status, dict):
@@ -54,7 +60,7 @@ def _pbx_status() -> dict:
 
 class CallcenterConsumer(AsyncWebsocketConsumer):
     """Authorised before accept(): signed-in staff holding the agent or supervisor role (superusers too). Agents
-    join their own group callcenter.agent.<id>, supervisors callcenter.wallboard. Everything sent to those groups
+    join their own group callcenter.agent.<id> and the queue's callcenter.queue, supervisors callcenter.wallboard. Everything sent to those groups
     arrives as {"type": "callcenter.message", "payload": {...}} and reaches the browser as the payload's JSON."""
 
     async def connect(self):
@@ -67,7 +73,7 @@ class CallcenterConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.is_agent = access.agent
         if access.agent:
-            self.groups_joined.append(agent_group_name(user.pk))
+            self.groups_joined.extend([agent_group_name(user.pk), QUEUE_GROUP])
         if access.supervisor:
             self.groups_joined.append(WALLBOARD_GROUP)
         for group in self.groups_joined:
@@ -77,6 +83,7 @@ class CallcenterConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=_json(await _pbx_status()))
         if access.agent:
             await self.send(text_data=_json(await _state_now(user)))
+            await self.send(text_data=_json(await _queue_state_now()))
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):

@@ -65,6 +65,7 @@ CONSOLE_TEXT = {
     "call_ended": gettext_lazy("通话已结束，请提交小结"),
     "storm": gettext_lazy("已向来电告知停电："),
     "use_account": gettext_lazy("是此客户"),
+    "queue_state": gettext_lazy("排队 {waiting} 个 · 最长等待 {longest} 秒 · 就绪坐席 {ready} 人"),
     # An amount with its currency, in the page's language: "128.40元" / "CNY 128.40".
     "money": gettext_lazy("{amount}元"),
     "failed": gettext_lazy("操作失败，请重试"),

@@ -14,6 +14,8 @@ from django.utils import timezone
 from core.selectors.call_kpis import wallboard_snapshot
 
 WALLBOARD_GROUP = "callcenter.wallboard"
+# Every agent's console: the queue now (calls waiting, longest wait, agents ready), pushed with the wallboard.
+QUEUE_GROUP = "callcenter.queue"
 # Set while a push is scheduled: changes meanwhile ride along with it. Shared by every process through the cache.
 PUSH_PENDING_KEY = "callcenter:wallboard:push_pending"
 PUSH_INTERVAL_SECONDS = 1
@@ -23,6 +25,19 @@ PUSH_PENDING_TIMEOUT_SECONDS = 10
 
 def wallboard_message(*, snapshot: dict) -> dict:
     return {"type": "callcenter.message", "payload": {"kind": "wallboard", "snapshot": snapshot}}
+
+
+def queue_state_message(*, snapshot: dict) -> dict:
+    """What an agent's console shows of the queue: the part of the snapshot about now, not the day's figures."""
+    return {
+        "type": "callcenter.message",
+        "payload": {
+            "kind": "queue_state",
+            "waiting": snapshot["queue"]["waiting"],
+            "longest_wait_seconds": snapshot["queue"]["longest_wait_seconds"],
+            "agents_ready": snapshot["agents_by_state"]["ready"],
+        },
+    }
 
 
 class _LocalMark:
@@ -59,10 +74,13 @@ def wallboard_push_request() -> bool:
 
 @shared_task(name="callcenter.wallboard_push")
 def wallboard_push() -> int:
-    """The snapshot as it is now to the group callcenter.wallboard; returns the calls waiting. The pending mark is
+    """The snapshot as it is now to the group callcenter.wallboard, and the queue now to every agent's console
+    (callcenter.queue); returns the calls waiting. The pending mark is
     cleared first, so a change made while the snapshot is computed schedules the next push."""
     cache.delete(PUSH_PENDING_KEY)
     _scheduled_here.set(float("-inf"))
     snapshot = wallboard_snapshot(now=timezone.now())
-    async_to_sync(get_channel_layer().group_send)(WALLBOARD_GROUP, wallboard_message(snapshot=snapshot))
+    layer = get_channel_layer()
+    async_to_sync(layer.group_send)(WALLBOARD_GROUP, wallboard_message(snapshot=snapshot))
+    async_to_sync(layer.group_send)(QUEUE_GROUP, queue_state_message(snapshot=snapshot))
     return snapshot["queue"]["waiting"]

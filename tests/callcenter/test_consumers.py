@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
+from callcenter.wallboard.tasks import wallboard_push
 from config.asgi import application
 from core.call_facts import CallAnswered, CallEnded, CallOffered, CallQueued, CallStarted
 from core.models import AgentPresence, AgentState, AgentStateChange
@@ -34,14 +35,31 @@ def _headers(user=None) -> list[tuple[bytes, bytes]]:
 
 
 async def _connected(user) -> tuple[WebsocketCommunicator, list[dict]]:
-    """A connected socket and the greeting messages it received (hello, pbx_status, and agent_state for agents)."""
+    """A connected socket and the greeting messages it received (hello, pbx_status, and agent_state and
+    queue_state for agents)."""
     communicator = WebsocketCommunicator(application, "/ws/callcenter/", headers=await sync_to_async(_headers)(user))
     connected, _ = await communicator.connect()
     assert connected
     greeting = [await communicator.receive_json_from(timeout=5), await communicator.receive_json_from(timeout=5)]
     if greeting[0]["agent"]:
         greeting.append(await communicator.receive_json_from(timeout=5))
+        greeting.append(await communicator.receive_json_from(timeout=5))
     return communicator, greeting
+
+
+async def _receive_about_calls(communicator) -> dict:
+    """The next message that is not the queue's state (every call change also pushes that to every agent)."""
+    while True:
+        message = await communicator.receive_json_from(timeout=5)
+        if message["kind"] != "queue_state":
+            return message
+
+
+async def _kinds_received(communicator) -> set[str]:
+    kinds = set()
+    while not await communicator.receive_nothing(timeout=0.3):
+        kinds.add((await communicator.receive_json_from(timeout=1))["kind"])
+    return kinds
 
 
 def test_customers_anonymous_visitors_and_staff_without_a_call_centre_role_are_refused():
@@ -72,6 +90,12 @@ async def _greetings():
     assert (state["kind"], state["state"], state["state_label"], state["reason"], state["interface"]) == (
         "agent_state", "not_ready", "未就绪", "培训", INTERFACE
     )
+    assert greeting[3] == {"kind": "queue_state", "waiting": 0, "longest_wait_seconds": 0, "agents_ready": 0}
+    # The queue now reaches every agent's console with each wallboard push.
+    await sync_to_async(wallboard_push)()
+    assert await communicator.receive_json_from(timeout=5) == {
+        "kind": "queue_state", "waiting": 0, "longest_wait_seconds": 0, "agents_ready": 0
+    }
     await communicator.disconnect()
 
     supervisor = await sync_to_async(call_agent_user)(supervisor=True)
@@ -108,7 +132,7 @@ async def _screen_pop():
 
     await sync_to_async(_offer_call)(account)
 
-    pop = await communicator.receive_json_from(timeout=5)
+    pop = await _receive_about_calls(communicator)
     assert (pop["kind"], pop["call_key"]) == ("screen_pop", KEY)
     assert pop["profile"]["call"]["caller_number_masked"] == "139****1111"
     assert pop["profile"]["call"]["state"] == "ringing"
@@ -119,7 +143,7 @@ async def _screen_pop():
     answered_at = timezone.now()
     await sync_to_async(call_facts_apply)(facts=[CallAnswered(KEY, "hotline", INTERFACE, answered_at, hold_seconds=10)])
     # Core puts the agent on the call first, then the call update follows.
-    messages = [await communicator.receive_json_from(timeout=5), await communicator.receive_json_from(timeout=5)]
+    messages = [await _receive_about_calls(communicator), await _receive_about_calls(communicator)]
     by_kind = {message["kind"]: message for message in messages}
     assert by_kind["agent_state"]["state"] == "on_call"
     update = by_kind["call_update"]
@@ -128,13 +152,13 @@ async def _screen_pop():
     )
 
     await sync_to_async(call_facts_apply)(facts=[CallEnded(KEY, 16, "Normal Clearing", timezone.now())])
-    messages = [await communicator.receive_json_from(timeout=5), await communicator.receive_json_from(timeout=5)]
+    messages = [await _receive_about_calls(communicator), await _receive_about_calls(communicator)]
     by_kind = {message["kind"]: message for message in messages}
     assert by_kind["agent_state"]["state"] == "after_call_work"
     assert (by_kind["call_update"]["change"], by_kind["call_update"]["call"]["state"]) == ("ended", "ended")
 
-    # Nothing of this call reached the other agent.
-    assert await bystander.receive_nothing(timeout=0.3)
+    # Nothing of this call reached the other agent, only the queue's state.
+    assert await _kinds_received(bystander) <= {"queue_state"}
     await communicator.disconnect()
     await bystander.disconnect()
 

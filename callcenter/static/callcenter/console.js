@@ -63,6 +63,7 @@
     switch (message.kind) {
       case "agent_state": return showState(message);
       case "pbx_status": return showPbx(message.connected);
+      case "queue_state": return showQueue(message);
       case "screen_pop": return pop(message.call_id, message.profile);
       case "call_update": return update(message);
       case "pbx_result":
@@ -76,6 +77,12 @@
     byId("state-label").textContent = state.state_label;
     byId("state-reason").textContent = state.reason || "";
     showError("");
+  }
+  function showQueue(queue) {
+    var box = byId("console-queue");
+    box.dataset.waiting = String(queue.waiting);
+    box.textContent = text.queue_state.replace("{waiting}", queue.waiting)
+      .replace("{longest}", queue.longest_wait_seconds).replace("{ready}", queue.agents_ready);
   }
   function showPbx(connected) {
     var pbx = byId("console-pbx");
