@@ -5,9 +5,7 @@ is answered and ends, and the agent wraps up and is ready again. Screenshots go 
 time>/."""
 from __future__ import annotations
 
-import datetime
 import sqlite3
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -19,8 +17,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from twilio.request_validator import RequestValidator
 
 from core.services.demo_logins import DEMO_PASSWORD, DEMO_TOTP_SECRET
-from tests.e2e.servers import BASE_DIR, database_copy, dev_env, free_loopback_port, manage, start, stop, wait_until
-from tests.e2e.test_browser_smoke import CHROMIUM, CHROMIUM_ARGS, answers
+from tests.e2e.servers import database_copy, dev_env, manage
+from tests.e2e.test_browser_smoke import CHROMIUM, CHROMIUM_ARGS
 
 AUTH_TOKEN = "console-e2e-twilio-token"
 CALL_SID = "CA" + "c0ffee" * 5 + "42"
@@ -46,31 +44,11 @@ def prepared_sqlite(migrated_sqlite, tmp_path_factory) -> Path:
     return var_dir / "db.sqlite3"
 
 
-@pytest.fixture(scope="module")
-def screenshots() -> Path:
-    folder = BASE_DIR / "var" / "screenshots" / f"console-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots: {folder}")
-    return folder
-
-
 @pytest.fixture
-def server(tmp_path, prepared_sqlite):
+def server(tmp_path, prepared_sqlite, daphne_over):
     """Daphne over a copy of the prepared database, tasks inline, Twilio requests signed with AUTH_TOKEN."""
-    database_copy(prepared_sqlite, tmp_path)
-    env = dev_env(tmp_path, keep_redis=False)
-    env.update(CELERY_TASK_ALWAYS_EAGER="1", TWILIO_AUTH_TOKEN=AUTH_TOKEN)
-    port = free_loopback_port()
-    log = tmp_path / "daphne.log"
-    process = start(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], env, log
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(f"{base_url}/healthz/"), "daphne answers", process, log)
-        yield base_url, tmp_path / "db.sqlite3"
-    finally:
-        stop(process)
+    base_url = daphne_over(prepared_sqlite, CELERY_TASK_ALWAYS_EAGER="1", TWILIO_AUTH_TOKEN=AUTH_TOKEN)
+    return base_url, tmp_path / "db.sqlite3"
 
 
 @pytest.fixture
