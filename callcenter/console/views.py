@@ -19,6 +19,7 @@ from callcenter.console import actions
 from callcenter.console.access import callcenter_access
 from callcenter.console.agent_state import agent_presence_or_none, agent_state_payload
 from callcenter.consumers import PBX_STATUS_CACHE_KEY
+from callcenter.ivr.flow import NODE_LABELS
 from core.errors import DomainError
 from core.models import AgentState, Branch, BusinessType, ComplaintClass
 from core.selectors.caller_profile import call_for_agent_or_none, caller_profile
@@ -146,6 +147,8 @@ def console_page(request: HttpRequest) -> HttpResponse:
             "calls_prefix": reverse("callcenter:call_profile", args=[0]).rsplit("0/", 1)[0],
             "knowledge_url": reverse("cms_staff:knowledge_search"),
             "heartbeat_seconds": 20,
+            # The IVR nodes of the caller's path, in words.
+            "ivr_labels": {node: str(label) for node, label in NODE_LABELS.items()},
         },
     }
     context["text"] = {key: str(value) for key, value in CONSOLE_TEXT.items()}

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_lazy as _
+
 # Prompt name -> (Mandarin, English). The name is the audio file's name (<lang>/<name>.wav) for Asterisk.
 PROMPTS: dict[str, tuple[str, str]] = {
     "welcome": ("您好，欢迎致电国网九五五九八供电服务热线。", "Welcome to the State Grid 95598 power service hotline."),
@@ -179,6 +181,30 @@ NODES: dict[str, Node] = {
         # The caller was told all there is (e.g. registered for the restoration SMS, goodbye said): hang up.
         Node("end", HANGUP),
     )
+}
+
+
+# What each node is, in words, for the agent reading the caller's path on the screen-pop.
+NODE_LABELS = {
+    "start": _("来电"),
+    "storm": _("停电告知"),
+    "storm_register": _("登记复电短信"),
+    "language": _("语言选择"),
+    "main_menu": _("主菜单"),
+    "need_account": _("需要户号"),
+    "account_choice": _("选择户号"),
+    "account_entry": _("输入户号"),
+    "intent": _("办理业务"),
+    "balance": _("查询电费"),
+    "outage": _("查询停电"),
+    "fault_confirm": _("确认报修"),
+    "fault_file": _("故障报修"),
+    "ticket_entry": _("查询工单进度"),
+    "payment_link": _("发送缴费链接"),
+    "after_service": _("服务后菜单"),
+    "agent": _("转人工"),
+    "goodbye": _("结束语"),
+    "end": _("挂机"),
 }
 
 START = "start"

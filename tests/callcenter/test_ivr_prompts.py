@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from callcenter.ivr import engine
-from callcenter.ivr.flow import NODES, PROMPTS, flow_check
+from callcenter.ivr.flow import NODE_LABELS, NODES, PROMPTS, flow_check
 from callcenter.ivr.prompts import prompt_catalogue
 from callcenter.ivr.speech import (
     LANGUAGES,
@@ -102,3 +102,8 @@ def test_an_asterisk_call_through_the_menus_plays_only_built_files(built, settin
     for command in played:
         path = Path(command.split(" ")[2] + ".wav")
         assert path.is_file(), command
+
+
+def test_every_node_has_words_for_the_agents_screen_pop():
+    assert set(NODE_LABELS) == set(NODES)
+    assert str(NODE_LABELS["main_menu"]) == "主菜单"

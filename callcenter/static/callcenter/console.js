@@ -122,7 +122,8 @@
     byId("pop-identified").textContent = call.identified_by_label;
     byId("pop-wait").textContent = call.queue_wait_seconds === null ? "—" : String(call.queue_wait_seconds);
     byId("pop-ivr").textContent = call.ivr_path.map(function (step) {
-      return step.input ? step.node + "(" + step.input + ")" : step.node;
+      var label = config.ivr_labels[step.node] || step.node;
+      return step.input ? label + "(" + step.input + ")" : label;
     }).join(" → ");
     var storm = byId("pop-storm");
     storm.hidden = !call.storm_outage;
