@@ -272,24 +272,9 @@ def _call_facts_apply_one(work: _CallWork) -> None:
         changes.emit("started", call.started_at)
     _legs_apply(call, [fact for fact in work.facts if isinstance(fact, CallLegStarted | CallLegEnded)])
     for fact in work.facts:
-        if isinstance(fact, CallStarted):
-            _started(call, fact, changes)
-        elif isinstance(fact, IvrStep):
-            _ivr_step(call, fact, changes)
-        elif isinstance(fact, CallIdentified):
-            _identified(call, fact, changes)
-        elif isinstance(fact, StormInformed):
-            _storm_informed(call, fact, changes)
-        elif isinstance(fact, CallQueued):
-            _queued(call, fact, changes)
-        elif isinstance(fact, CallOffered):
-            _offered(call, fact, changes)
-        elif isinstance(fact, CallAnswered):
-            _answered(call, fact, changes)
-        elif isinstance(fact, CallLeftQueue):
-            _left_queue(call, fact, changes)
-        elif isinstance(fact, CallEnded):
-            _ended(call, fact, changes)
+        apply = _CALL_FACT_APPLIERS.get(type(fact))
+        if apply is not None:
+            apply(call, fact, changes)
     if changes.fields:
         call.save(update_fields=sorted(changes.fields | {"updated_at"}))
     for (kind, agent_id), at in changes.kinds.items():
@@ -494,6 +479,20 @@ def _ended(call: Call, fact: CallEnded, changes: _Changes) -> None:
             else:
                 _presence_move(presence, state=AgentState.AFTER_CALL_WORK, at=ended_at, current_call=call)
     changes.emit("ended", ended_at, agent_id)
+
+
+# What each fact about a call does to it (legs are applied together first; agent facts go to presence).
+_CALL_FACT_APPLIERS = {
+    CallStarted: _started,
+    IvrStep: _ivr_step,
+    CallIdentified: _identified,
+    StormInformed: _storm_informed,
+    CallQueued: _queued,
+    CallOffered: _offered,
+    CallAnswered: _answered,
+    CallLeftQueue: _left_queue,
+    CallEnded: _ended,
+}
 
 
 def _agent_member_state_apply(fact: AgentMemberState) -> None:
