@@ -81,7 +81,8 @@ def restoration_callbacks_notify(*, outage_id: int) -> int:
     told = []
     with transaction.atomic():
         callbacks = list(
-            RestorationCallback.objects.select_for_update()
+            # Only the callback rows: PostgreSQL refuses FOR UPDATE on the nullable side of the account join.
+            RestorationCallback.objects.select_for_update(of=("self",))
             .filter(outage=outage, notified_at__isnull=True)
             .select_related("account__customer")
             .order_by("pk")
