@@ -1,6 +1,51 @@
 """Shared fixtures. Tests build their own small worlds with the factories in tests/factories.py."""
+import faulthandler
+import gc
+import os
+import sys
+import threading
+import traceback
+
 import pytest
 from django.utils import translation
+
+# The slowest test (a browser journey, or Daphne over a seeded database) takes under half a minute. One still
+# running after this long has hung: the watchdog names it, prints where every thread and greenlet stands, and ends
+# the run, so CI fails at once with the culprit instead of silently at its own time limit.
+TEST_DEADLINE_SECONDS = int(os.environ.get("TEST_DEADLINE_SECONDS", "300"))
+
+
+def _report_hung_test_and_exit(item: pytest.Item) -> None:
+    nodeid = item.nodeid
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:  # give the real stderr back: what is captured is lost when the process ends
+        capture.suspend_global_capture(in_=False)
+    out = sys.stderr
+    out.write(f"\n\n{nodeid} is still running after {TEST_DEADLINE_SECONDS} s: it has hung.\n")
+    out.write("Every thread:\n")
+    faulthandler.dump_traceback(file=out, all_threads=True)
+    try:  # Playwright's sync API parks the test's own stack in a greenlet that faulthandler does not show.
+        import greenlet
+
+        for suspended in (obj for obj in gc.get_objects() if isinstance(obj, greenlet.greenlet)):
+            if suspended.gr_frame is not None:
+                out.write("\nA suspended greenlet:\n" + "".join(traceback.format_stack(suspended.gr_frame)))
+    except ImportError:
+        pass
+    out.write(f"\nHUNG TEST: {nodeid} (over {TEST_DEADLINE_SECONDS} s); the run stops here with status 3.\n")
+    out.flush()
+    os._exit(3)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    watchdog = threading.Timer(TEST_DEADLINE_SECONDS, _report_hung_test_and_exit, args=(item,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
 
 
 @pytest.fixture(autouse=True)

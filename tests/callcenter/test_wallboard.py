@@ -166,8 +166,6 @@ def test_a_queued_call_reaches_the_supervisors_socket():
 
 # --- the page's script in a real Chromium; the websocket is a stand-in the test drives -----------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 FAKE_WEBSOCKET = """
 window.__sockets = [];
 window.WebSocket = function (url) {
@@ -187,7 +185,7 @@ window.__drop = function () {
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_wallboard_draws_its_charts_and_follows_pushed_snapshots(live_server, monkeypatch, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from tests.browser import chromium
 
     from core.selectors.call_kpis import wallboard_snapshot
 
@@ -204,45 +202,41 @@ def test_the_wallboard_draws_its_charts_and_follows_pushed_snapshots(live_server
     pushed["agents"] = [{**pushed["agents"][0], "state": "on_call", "state_label": "通话中", "seconds_in_state": 5}]
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1000})
-            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
-            context.add_init_script(FAKE_WEBSOCKET)
-            page = context.new_page()
-            page.goto(f"{live_server.url}{URL}")
-            assert page.evaluate("window.__sockets.map(s => s.url)") == [
-                live_server.url.replace("http://", "ws://") + "/ws/callcenter/"
-            ]
-            page.wait_for_function("document.getElementById('wallboard').dataset.connected === 'true'")
-            assert page.locator("#wallboard-link").inner_text() == "实时更新中"
-            # Hour 0: one answered and one abandoned call, stacked; the service level point at 50 %.
-            assert page.locator("#hours-plot rect.bar--answered").count() == 1
-            assert page.locator("#hours-plot rect.bar--abandoned").count() == 1
-            assert page.locator("#hours-plot circle.chart__level-point").count() == 1
-            assert page.locator("#agents-plot rect").count() == 4
-            assert page.locator("#tile-service_level").inner_text() == "50.0%"
+    with chromium() as browser:
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 1000})
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
+        context.add_init_script(FAKE_WEBSOCKET)
+        page = context.new_page()
+        page.goto(f"{live_server.url}{URL}")
+        assert page.evaluate("window.__sockets.map(s => s.url)") == [
+            live_server.url.replace("http://", "ws://") + "/ws/callcenter/"
+        ]
+        page.wait_for_function("document.getElementById('wallboard').dataset.connected === 'true'")
+        assert page.locator("#wallboard-link").inner_text() == "实时更新中"
+        # Hour 0: one answered and one abandoned call, stacked; the service level point at 50 %.
+        assert page.locator("#hours-plot rect.bar--answered").count() == 1
+        assert page.locator("#hours-plot rect.bar--abandoned").count() == 1
+        assert page.locator("#hours-plot circle.chart__level-point").count() == 1
+        assert page.locator("#agents-plot rect").count() == 4
+        assert page.locator("#tile-service_level").inner_text() == "50.0%"
 
-            page.evaluate("payload => window.__deliver({kind: 'wallboard', snapshot: payload})", pushed)
-            assert page.locator("#tile-waiting").inner_text() == "3"
-            assert page.locator("#tile-longest_wait").inner_text() in {"0:42", "0:43"}
-            assert page.locator("#tile-calls").inner_text() == "7"
-            assert page.locator("#tile-service_level").inner_text() == "87.5%"
-            assert page.locator("#agents-table tbody tr").first.locator("td").nth(1).inner_text() == "通话中"
-            assert page.locator("#agents-plot text.chart__value").all_text_contents() == ["0", "1", "0", "0"]
-            page.wait_for_function("document.getElementById('tile-longest_wait').textContent === '0:44'")
+        page.evaluate("payload => window.__deliver({kind: 'wallboard', snapshot: payload})", pushed)
+        assert page.locator("#tile-waiting").inner_text() == "3"
+        assert page.locator("#tile-longest_wait").inner_text() in {"0:42", "0:43"}
+        assert page.locator("#tile-calls").inner_text() == "7"
+        assert page.locator("#tile-service_level").inner_text() == "87.5%"
+        assert page.locator("#agents-table tbody tr").first.locator("td").nth(1).inner_text() == "通话中"
+        assert page.locator("#agents-plot text.chart__value").all_text_contents() == ["0", "1", "0", "0"]
+        page.wait_for_function("document.getElementById('tile-longest_wait').textContent === '0:44'")
 
-            page.evaluate("window.__deliver({kind: 'pbx_status', connected: true})")
-            assert page.locator("#wallboard-pbx").inner_text() == "交换机已连接"
-            page.screenshot(path=str(tmp_path / "wallboard.png"), full_page=True)
+        page.evaluate("window.__deliver({kind: 'pbx_status', connected: true})")
+        assert page.locator("#wallboard-pbx").inner_text() == "交换机已连接"
+        page.screenshot(path=str(tmp_path / "wallboard.png"), full_page=True)
 
-            page.evaluate("window.__drop()")
-            assert page.locator("#wallboard").get_attribute("data-connected") == "false"
-            assert page.locator("#wallboard-link").inner_text().startswith("连接已断开，1秒后重连")
-            # The reconnect opens a new socket and catches up from the server's figures.
-            page.wait_for_function("window.__sockets.length === 2")
-            page.wait_for_function("document.getElementById('tile-waiting').textContent === '0'")
-            assert page.locator("#tile-calls").inner_text() == "2"
-        finally:
-            browser.close()
+        page.evaluate("window.__drop()")
+        assert page.locator("#wallboard").get_attribute("data-connected") == "false"
+        assert page.locator("#wallboard-link").inner_text().startswith("连接已断开，1秒后重连")
+        # The reconnect opens a new socket and catches up from the server's figures.
+        page.wait_for_function("window.__sockets.length === 2")
+        page.wait_for_function("document.getElementById('tile-waiting').textContent === '0'")
+        assert page.locator("#tile-calls").inner_text() == "2"

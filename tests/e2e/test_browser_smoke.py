@@ -5,23 +5,11 @@ import urllib.error
 import urllib.request
 
 import pytest
-from playwright.sync_api import sync_playwright
 
+from tests.browser import chromium
 from tests.e2e.servers import BASE_DIR, database_copy, dev_env, free_loopback_port, start, stop, wait_until
 
 SCREENSHOTS = BASE_DIR / "var" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps dialling Google's hosts, which this closed network refuses.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def answers(url: str) -> bool:
@@ -54,12 +42,8 @@ def asgi_server(tmp_path, migrated_sqlite):
 
 @pytest.fixture
 def page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
 
 
 def test_a_visitor_sees_a_healthy_platform_and_the_home_page(asgi_server, page):

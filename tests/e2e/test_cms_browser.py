@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.e2e.test_browser_smoke import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import chromium
 
 # The first branch's first account: the demo's outage notices cover that branch's topology.
 ACCOUNT_QUERY = (
@@ -24,12 +24,8 @@ def site(seeded_sqlite, shell_answer, daphne_over):
 
 @pytest.fixture
 def page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
 
 
 def test_a_visitor_reads_the_home_page_finds_an_outage_by_account_and_prices_a_bill(site, page, screenshots):

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from twilio.request_validator import RequestValidator
 
 from core.services.demo_logins import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from tests.e2e.servers import database_copy, dev_env, manage
-from tests.e2e.test_browser_smoke import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import chromium
 
 AUTH_TOKEN = "console-e2e-twilio-token"
 CALL_SID = "CA" + "c0ffee" * 5 + "42"
@@ -53,12 +53,8 @@ def server(tmp_path, prepared_sqlite, daphne_over):
 
 @pytest.fixture
 def page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
 
 
 def twilio_post(base_url: str, path: str, **fields: str) -> str:

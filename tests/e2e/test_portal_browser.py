@@ -14,10 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from core.money import format_yuan
-from tests.e2e.test_browser_smoke import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import chromium
 from tests.portal.localstripe_server import LocalStripe, localstripe_running
 
 NEW_CUSTOMER_PHONE = "13987654321"
@@ -62,13 +62,9 @@ def portal(tmp_path, seeded_sqlite, account_to_bind, localstripe, daphne_over):
 
 @pytest.fixture
 def page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            # A phone-sized window: the portal is built mobile first.
-            yield browser.new_page(viewport={"width": 412, "height": 915}, locale="zh-CN")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        # A phone-sized window: the portal is built mobile first.
+        yield browser.new_page(viewport={"width": 412, "height": 915}, locale="zh-CN")
 
 
 def latest_sms_code(database: Path, *, phone: str, event: str) -> str:
