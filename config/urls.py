@@ -27,8 +27,12 @@ urlpatterns = [
     path("", include("portal.urls")),
     path("notifications/", include("notifications.urls")),
     path("callcenter/", include("callcenter.urls")),
+    path("api/", include("integrations.urls")),
     path("staff/notifications/", include("notifications.staff_urls")),
     path("staff/knowledge/", include("cms.staff_urls")),
+    path("staff/counter/", include("core.staff.counter_urls")),
+    path("staff/reports/quality/", include("core.staff.quality_urls")),
+    path("staff/reports/", include("core.staff.dashboard_urls")),
     path("staff/", include("core.staff.urls")),
 ]
 

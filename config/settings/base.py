@@ -74,10 +74,15 @@ INSTALLED_APPS = [
     "cms",
     "portal",
     "callcenter",
+    "integrations",
+    # The API's schema and bundled Swagger UI (integrations/api).
+    "ninja",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /api/v1/ requests: a request id and one log row each (integrations/middleware.py).
+    "integrations.middleware.ApiRequestLogMiddleware",
     # Anonymous copies of Wagtail pages, replayed before sessions, locale and CSRF run (cms/cache.py).
     "cms.cache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -1,0 +1,4 @@
+"""/api/v1/ endpoints: callcenter."""
+from ninja import Router
+
+router = Router(tags=["callcenter"])

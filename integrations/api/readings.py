@@ -1,0 +1,4 @@
+"""/api/v1/ endpoints: readings."""
+from ninja import Router
+
+router = Router(tags=["readings"])

@@ -1,0 +1,4 @@
+"""/api/v1/ endpoints: topology."""
+from ninja import Router
+
+router = Router(tags=["topology"])
