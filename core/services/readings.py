@@ -1,8 +1,9 @@
 """Meter readings: recording with horizontal and vertical checks, bulk import, meter replacement."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -61,26 +62,49 @@ class RowResult:
 
 @dataclass
 class ImportReport:
+    """Per-row results of an import and their counts. A large import may keep only the rows that were not accepted
+    (keep_accepted=False), so a million accepted rows are counted, not held in memory."""
+
     rows: list[RowResult] = field(default_factory=list)
+    keep_accepted: bool = True
+    counts: dict[str, int] = field(default_factory=dict)
 
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
 
-    def _count(self, status: str) -> int:
-        return sum(1 for row in self.rows if row.status == status)
+    def add(self, row: RowResult) -> None:
+        self.counts[row.status] = self.counts.get(row.status, 0) + 1
+        if self.keep_accepted or row.status != self.ACCEPTED:
+            self.rows.append(row)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
 
     @property
     def accepted(self) -> int:
-        return self._count(self.ACCEPTED)
+        return self.counts.get(self.ACCEPTED, 0)
 
     @property
     def duplicates(self) -> int:
-        return self._count(self.DUPLICATE)
+        return self.counts.get(self.DUPLICATE, 0)
 
     @property
     def rejected(self) -> int:
-        return self._count(self.REJECTED)
+        return self.counts.get(self.REJECTED, 0)
+
+
+@dataclass(frozen=True)
+class ReadingFigures:
+    """What a new reading adds to its meter's history: the energy since the last reading and its review status."""
+
+    consumption: Decimal
+    consumption_peak: Decimal | None
+    consumption_flat: Decimal | None
+    consumption_valley: Decimal | None
+    status: str
+    status_reason: str
 
 
 def _date_parse(value, *, field_name: str) -> datetime.date:
@@ -103,12 +127,10 @@ def _power_factor_parse(value) -> Decimal | None:
     return number
 
 
-def _suspect_reason(*, meter: Meter, consumption: Decimal) -> str:
-    history = list(
-        MeterReading.objects.filter(meter=meter).order_by("-read_on").values_list("consumption", flat=True)[
-            :SUSPECT_HISTORY
-        ]
-    )
+def reading_suspect_reason(*, consumption: Decimal, history: Sequence[Decimal]) -> str:
+    """Why a consumption is held for review against the meter's last SUSPECT_HISTORY consumptions (most recent
+    first), or "" when it is plausible."""
+    history = list(history[:SUSPECT_HISTORY])
     if not history:
         return ""
     average = sum(history, Decimal("0")) / len(history)
@@ -119,6 +141,83 @@ def _suspect_reason(*, meter: Meter, consumption: Decimal) -> str:
             "average": to_kwh(average),
         }
     return ""
+
+
+def reading_values_clean(
+    *, read_on, total, peak=None, flat=None, valley=None, max_demand_kw=None, power_factor=None
+) -> tuple[datetime.date, dict[str, Decimal | None]]:
+    """The reading's own values parsed and checked against each other (horizontal checks)."""
+    values = {
+        "total": quantity_parse(total, field="total", label=gettext("总示数")),
+        "peak": quantity_parse(peak, field="peak", label=gettext("峰示数"), allow_none=True),
+        "flat": quantity_parse(flat, field="flat", label=gettext("平示数"), allow_none=True),
+        "valley": quantity_parse(valley, field="valley", label=gettext("谷示数"), allow_none=True),
+        "max_demand_kw": quantity_parse(
+            max_demand_kw, field="max_demand_kw", label=gettext("最大需量"), allow_none=True
+        ),
+        "power_factor": _power_factor_parse(power_factor),
+    }
+    read_on = _date_parse(read_on, field_name="read_on")
+    registers = [values[name] for name in REGISTERS if values[name] is not None]
+    # Residential TOU meters have no flat register, so peak and valley alone are a complete split.
+    if registers and (values["peak"] is None or values["valley"] is None):
+        raise InvalidReading(_("分时示数不完整：须填写峰、谷示数"), field="peak")
+    if registers and abs(sum(registers) - values["total"]) > CENT:
+        raise InvalidReading(_("峰、平、谷示数之和与总示数不符"), field="total")
+    return read_on, values
+
+
+def reading_check(
+    *, meter, read_on: datetime.date, values: dict, latest, same_day, history: Sequence[Decimal]
+) -> ReadingFigures | None:
+    """The vertical checks of a new reading against its meter and the meter's history: None when `same_day` (the
+    reading already held for that day, if any) carries these very values, else the new reading's figures.
+
+    `meter` has asset_number, installed_on, removed_on, initial_reading and multiplier; `latest` and `same_day`
+    have a reading's read_on and register values; `history` is the last consumptions, most recent first. Shared by
+    reading_record (one row, locked meter) and core.services.readings_batch (a chunk of rows, locked meters).
+    """
+    if read_on < meter.installed_on or (meter.removed_on is not None and read_on > meter.removed_on):
+        raise MeterNotActive(
+            _("电能表%(meter)s在%(date)s未在运行") % {"meter": meter.asset_number, "date": read_on.isoformat()},
+            field="read_on",
+        )
+    if same_day is not None:
+        if all(getattr(same_day, name) == value for name, value in values.items()):
+            return None
+        raise ReadingConflict(_("该表当日已有不同的示数"), field="total")
+    if latest is not None and read_on < latest.read_on:
+        raise ReadingOutOfOrder(
+            _("抄表日期早于上次抄表日期%(date)s") % {"date": latest.read_on.isoformat()}, field="read_on"
+        )
+    previous_total = latest.total if latest is not None else meter.initial_reading
+    if values["total"] < previous_total:
+        raise ReadingBelowPrevious(_("本次示数小于上次示数"), field="total")
+
+    consumption = to_kwh((values["total"] - previous_total) * meter.multiplier)
+    register_consumption = {}
+    for name in REGISTERS:
+        current = values[name]
+        if latest is not None:
+            before = getattr(latest, name)
+        else:
+            # A new meter's registers start at zero only when its total does; otherwise the split is unknown.
+            before = Decimal("0") if meter.initial_reading == 0 else None
+        if current is None or before is None:
+            register_consumption[name] = None
+            continue
+        if current < before:
+            raise ReadingBelowPrevious(_("本次示数小于上次示数"), field=name)
+        register_consumption[name] = to_kwh((current - before) * meter.multiplier)
+    reason = reading_suspect_reason(consumption=consumption, history=history)
+    return ReadingFigures(
+        consumption=consumption,
+        consumption_peak=register_consumption["peak"],
+        consumption_flat=register_consumption["flat"],
+        consumption_valley=register_consumption["valley"],
+        status=MeterReading.Status.SUSPECT if reason else MeterReading.Status.VALID,
+        status_reason=reason[:200],
+    )
 
 
 def reading_record(
@@ -137,65 +236,29 @@ def reading_record(
     """Record one reading after checking it against itself and the meter's history.
 
     Locks the meter row (select_for_update) so two readings of one meter are checked one after the other.
+    The same values again for a day already read are the same reading (created=False), whichever day it is.
     """
-    values = {
-        "total": quantity_parse(total, field="total", label=gettext("总示数")),
-        "peak": quantity_parse(peak, field="peak", label=gettext("峰示数"), allow_none=True),
-        "flat": quantity_parse(flat, field="flat", label=gettext("平示数"), allow_none=True),
-        "valley": quantity_parse(valley, field="valley", label=gettext("谷示数"), allow_none=True),
-        "max_demand_kw": quantity_parse(
-            max_demand_kw, field="max_demand_kw", label=gettext("最大需量"), allow_none=True
-        ),
-        "power_factor": _power_factor_parse(power_factor),
-    }
-    read_on = _date_parse(read_on, field_name="read_on")
+    read_on, values = reading_values_clean(
+        read_on=read_on, total=total, peak=peak, flat=flat, valley=valley, max_demand_kw=max_demand_kw,
+        power_factor=power_factor,
+    )
     if source not in MeterReading.Source.values:
         raise InvalidReading(_("未知的示数来源"), field="source")
-    registers = [values[name] for name in REGISTERS if values[name] is not None]
-    # Residential TOU meters have no flat register, so peak and valley alone are a complete split.
-    if registers and (values["peak"] is None or values["valley"] is None):
-        raise InvalidReading(_("分时示数不完整：须填写峰、谷示数"), field="peak")
-    if registers and abs(sum(registers) - values["total"]) > CENT:
-        raise InvalidReading(_("峰、平、谷示数之和与总示数不符"), field="total")
     period = (period or read_on).replace(day=1)
 
     with transaction.atomic():
         meter = Meter.objects.select_for_update().select_related("service_point").get(pk=meter.pk)
-        if read_on < meter.installed_on or (meter.removed_on is not None and read_on > meter.removed_on):
-            raise MeterNotActive(
-                _("电能表%(meter)s在%(date)s未在运行") % {"meter": meter.asset_number, "date": read_on.isoformat()},
-                field="read_on",
-            )
-        latest = MeterReading.objects.filter(meter=meter).order_by("-read_on").first()
-        if latest is not None and latest.read_on == read_on:
-            if all(getattr(latest, name) == value for name, value in values.items()):
-                return ReadingResult(reading=latest, created=False)
-            raise ReadingConflict(_("该表当日已有不同的示数"), field="total")
-        if latest is not None and read_on < latest.read_on:
-            raise ReadingOutOfOrder(
-                _("抄表日期早于上次抄表日期%(date)s") % {"date": latest.read_on.isoformat()}, field="read_on"
-            )
-        previous_total = latest.total if latest is not None else meter.initial_reading
-        if values["total"] < previous_total:
-            raise ReadingBelowPrevious(_("本次示数小于上次示数"), field="total")
-
-        consumption = to_kwh((values["total"] - previous_total) * meter.multiplier)
-        register_consumption = {}
-        for name in REGISTERS:
-            current = values[name]
-            if latest is not None:
-                before = getattr(latest, name)
-            else:
-                # A new meter's registers start at zero only when its total does; otherwise the split is unknown.
-                before = Decimal("0") if meter.initial_reading == 0 else None
-            if current is None or before is None:
-                register_consumption[name] = None
-                continue
-            if current < before:
-                raise ReadingBelowPrevious(_("本次示数小于上次示数"), field=name)
-            register_consumption[name] = to_kwh((current - before) * meter.multiplier)
-
-        reason = _suspect_reason(meter=meter, consumption=consumption)
+        recent = list(MeterReading.objects.filter(meter=meter).order_by("-read_on")[:SUSPECT_HISTORY])
+        latest = recent[0] if recent else None
+        same_day = next((reading for reading in recent if reading.read_on == read_on), None)
+        if same_day is None and latest is not None and read_on < latest.read_on:
+            same_day = MeterReading.objects.filter(meter=meter, read_on=read_on).first()
+        figures = reading_check(
+            meter=meter, read_on=read_on, values=values, latest=latest, same_day=same_day,
+            history=[reading.consumption for reading in recent],
+        )
+        if figures is None:
+            return ReadingResult(reading=same_day, created=False)
         try:
             with transaction.atomic():
                 reading = MeterReading.objects.create(
@@ -203,13 +266,8 @@ def reading_record(
                     account_id=meter.service_point.account_id,
                     read_on=read_on,
                     period=period,
-                    consumption=consumption,
-                    consumption_peak=register_consumption["peak"],
-                    consumption_flat=register_consumption["flat"],
-                    consumption_valley=register_consumption["valley"],
                     source=source,
-                    status=MeterReading.Status.SUSPECT if reason else MeterReading.Status.VALID,
-                    status_reason=reason[:200],
+                    **dataclasses.asdict(figures),
                     **values,
                 )
         except IntegrityError:
@@ -248,10 +306,10 @@ def readings_import(
                     power_factor=row.power_factor,
                 )
         except DomainError as error:
-            report.rows.append(RowResult(row_number=row_number, status=ImportReport.REJECTED, reason=str(error)))
+            report.add(RowResult(row_number=row_number, status=ImportReport.REJECTED, reason=str(error)))
         else:
             status = ImportReport.ACCEPTED if result.created else ImportReport.DUPLICATE
-            report.rows.append(RowResult(row_number=row_number, status=status, reading_id=result.reading.pk))
+            report.add(RowResult(row_number=row_number, status=status, reading_id=result.reading.pk))
         if progress is not None:
             progress(index)
     return report
