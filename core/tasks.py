@@ -65,3 +65,12 @@ def agents_wrap_up_expire() -> int:
     from core.services.calls import agents_wrap_up_expire as agents_wrap_up_expire_service
 
     return agents_wrap_up_expire_service(now=timezone.now())
+
+
+@shared_task(name="core.audit_scan")
+def audit_scan() -> dict[str, int]:
+    """Daily (beat, after the night's readings): the business audit rules flag new anomalies for the auditors'
+    work list (core.services.audit_rules); a rerun raises nothing twice."""
+    from core.services.audit_rules import audit_scan as audit_scan_service
+
+    return audit_scan_service(as_of=timezone.localdate()).raised

@@ -121,3 +121,4 @@ __all__ = [
     "WarningThreshold",
     "WorkCalendarDay",
 ]
+from .audit_flags import AuditFlag, AuditRule
