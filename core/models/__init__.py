@@ -122,3 +122,4 @@ __all__ = [
     "WorkCalendarDay",
 ]
 from .audit_flags import AuditFlag, AuditRule
+from .counter import CounterCashier, CounterMethod, CounterOutlet, CounterReceipt, CounterSettlement, DepositAccount

@@ -34,6 +34,8 @@ SUPERVISED_TICKET_MODELS = ("ticket", "ticketstep", "evaluation", "warningthresh
 # An agent reads the calls they handle and the queue's presence; the agents' state history (the wallboard's) is
 # the supervisors' (who view all of core).
 AGENT_CALL_MODELS = ("call", "callleg", "callticket", "agentpresence")
+# Business-hall counter collection: where cashiers work, what they took and how they settled it.
+COUNTER_MODELS = ("counteroutlet", "countercashier", "depositaccount", "counterreceipt", "countersettlement")
 
 
 def _core(action: str, *models: str) -> list[str]:
@@ -79,6 +81,8 @@ ROLE_CONTENT_APPROVER = "content_approver"
 ROLE_ADMINISTRATOR = "administrator"
 ROLE_DISPATCHER = "dispatcher"
 ROLE_ARCHIVIST = "archivist"
+ROLE_CASHIER = "cashier"
+ROLE_BRANCH_ACCOUNTANT = "branch_accountant"
 
 ROLES: tuple[Role, ...] = (
     Role(
@@ -170,6 +174,25 @@ ROLES: tuple[Role, ...] = (
         ROLE_ARCHIVIST,
         "资料管理员",
         permissions=tuple(_core("view", *CUSTOMER_MODELS, *METERING_MODELS, *TICKET_MODELS, *PROCESS_MODELS)),
+    ),
+    # The cashier takes money at the counter (a payment and its receipt, or a reversal) and settles the day;
+    # the counter clerk (营业厅受理员) beside them stays away from money.
+    Role(
+        ROLE_CASHIER,
+        "收费员",
+        permissions=tuple(
+            _core("view", *CUSTOMER_MODELS, *BILLING_MODELS, *COUNTER_MODELS)
+            + _core("add", "payment", "counterreceipt", "countersettlement")
+        ),
+    ),
+    # The branch accountant reviews each cashier's day settlement; reviewing is their only write.
+    Role(
+        ROLE_BRANCH_ACCOUNTANT,
+        "账务员",
+        permissions=tuple(
+            _core("view", *CUSTOMER_MODELS, *BILLING_MODELS, *COUNTER_MODELS)
+            + _core("review", "countersettlement")
+        ),
     ),
 )
 

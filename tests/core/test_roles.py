@@ -14,6 +14,8 @@ EXPECTED_POSTS = [
     ("agent", "95598坐席"),
     ("archivist", "资料管理员"),
     ("auditor", "稽查员"),
+    ("branch_accountant", "账务员"),
+    ("cashier", "收费员"),
     ("content_approver", "内容审核"),
     ("content_editor", "内容编辑"),
     ("counter_clerk", "营业厅受理员"),
