@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from core.errors import DomainError
@@ -20,6 +20,18 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.fields = fields or {}
+
+
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    fields: dict[str, list[str]]
+
+
+class ErrorOut(Schema):
+    """The one error body of the API, for `response={..., 422: ErrorOut}` declarations (one shared schema name)."""
+
+    error: ErrorDetail
 
 
 def error_body(code: str, message, fields: dict | None = None) -> dict:
