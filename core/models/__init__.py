@@ -123,3 +123,4 @@ __all__ = [
 ]
 from .audit_flags import AuditFlag, AuditRule
 from .counter import CounterCashier, CounterMethod, CounterOutlet, CounterReceipt, CounterSettlement, DepositAccount
+from .report_summaries import BillingSummary, CustomerSummary, FaultReportSummary, OutageSummary, ReportRefresh, TicketSummary, TierSummary
