@@ -125,3 +125,4 @@ from .audit_flags import AuditFlag, AuditRule
 from .banks import Bank, BankBatch, BankBatchLine, BankFileEncoding, BankFileStyle, WithholdingAgreement
 from .counter import CounterCashier, CounterMethod, CounterOutlet, CounterReceipt, CounterSettlement, DepositAccount
 from .report_summaries import BillingSummary, CustomerSummary, FaultReportSummary, OutageSummary, ReportRefresh, TicketSummary, TierSummary
+from .meter_events import MeterEvent, OutageDetectionRule
