@@ -11,26 +11,16 @@ from core.models import Branch
 from core.selectors.finance import FinanceFigures, FinanceSummary, finance_summary
 from integrations import scopes
 from integrations.api.auth import scope_require
-from integrations.api.errors import ApiError
+from integrations.api.errors import ApiError, ErrorOut
 
 router = Router(tags=["finance"])
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
-class FinanceErrorDetail(Schema):
-    code: str
-    message: str
-    fields: dict[str, list[str]]
-
-
-class FinanceErrorOut(Schema):
-    error: FinanceErrorDetail
-
-
 class FinanceSummaryQuery(Schema):
     period: str = Field(..., pattern=PERIOD_PATTERN, description="电费年月 YYYY-MM")
-    branch: str | None = Field(None, min_length=1, max_length=16, description="县公司编码；不填为全部县公司")
+    branch: str | None = Field(None, pattern=r"^[0-9A-Za-z_-]{1,16}$", description="县公司编码；不填为全部县公司")
 
 
 class FinanceFiguresOut(Schema):
@@ -72,14 +62,24 @@ def summary_body(summary: FinanceSummary) -> dict:
     }
 
 
+def period_parse(text: str) -> datetime.date:
+    """A bill month "YYYY-MM" as its first day; a month the calendar does not have is a 422 naming `period`."""
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise ApiError(
+            422, "invalid_period", _("电费年月无效"), fields={"period": [str(_("电费年月应为YYYY-MM，例如2026-01"))]}
+        ) from None
+
+
 @router.get(
     "/finance/summary/",
-    response={200: FinanceSummaryOut, 422: FinanceErrorOut},
+    response={200: FinanceSummaryOut, 422: ErrorOut},
     summary=str(_("应收、实收、欠费（按县公司、电费年月）")),
 )
 def finance_summary_get(request, query: Query[FinanceSummaryQuery]):
     scope_require(request, scopes.FINANCE_READ)
-    period = datetime.datetime.strptime(query.period, "%Y-%m").date()
+    period = period_parse(query.period)
     branch = None
     if query.branch is not None:
         branch = Branch.objects.filter(code=query.branch).first()

@@ -40,6 +40,7 @@ def test_wrong_scope_is_403(client):
         ({"period": "2026-13"}, "period"),
         ({"period": "202601"}, "period"),
         ({"period": "2026-01", "branch": ""}, "branch"),
+        ({"period": "2026-01", "branch": "N0\u00001"}, "branch"),
     ],
 )
 def test_bad_query_is_422_naming_the_field(client, params, field):
@@ -48,6 +49,16 @@ def test_bad_query_is_422_naming_the_field(client, params, field):
     body = response.json()["error"]
     assert body["code"] == "invalid_request"
     assert list(body["fields"]) == [field]
+
+
+def test_month_the_calendar_lacks_is_422(client):
+    response = get(client, key_for(scopes.FINANCE_READ), period="0000-01")
+    assert response.status_code == 422
+    assert response.json()["error"] == {
+        "code": "invalid_period",
+        "message": "电费年月无效",
+        "fields": {"period": ["电费年月应为YYYY-MM，例如2026-01"]},
+    }
 
 
 def test_unknown_branch_is_422(client):
