@@ -219,6 +219,37 @@ def _slip_reference_parse(*, method: str, slip_reference: str) -> str:
     return slip_reference
 
 
+@dataclass(frozen=True)
+class CounterPaymentDraft:
+    """A payment the cashier is about to take, validated but not yet written (the summary before confirming)."""
+
+    account: Account
+    amount: Decimal
+    method: str
+    slip_reference: str
+
+    @property
+    def method_label(self) -> str:
+        return str(CounterMethod(self.method).label)
+
+    @property
+    def amount_display(self) -> str:
+        return format_yuan(self.amount)
+
+
+def counter_payment_check(
+    *, cashier, account: Account, amount: Decimal | str, method: str, slip_reference: str = ""
+) -> CounterPaymentDraft:
+    """Validate a payment as counter_payment_take would, writing nothing: the cashier confirms the summary next."""
+    if isinstance(amount, str) and not amount.strip():
+        raise InvalidPaymentAmount(_("请填写收费金额"), field="amount")
+    amount = money_amount_parse(value=amount, error=InvalidPaymentAmount)
+    method = _method_parse(method)
+    slip_reference = _slip_reference_parse(method=method, slip_reference=slip_reference)
+    counter_cashier_seat(user=cashier)
+    return CounterPaymentDraft(account=account, amount=amount, method=method, slip_reference=slip_reference)
+
+
 def _existing_take(*, key: str, account: Account, amount: Decimal, method: str) -> CounterReceipt | None:
     """The receipt already written under this key; the same key for a different payment is a conflict."""
     existing = (
@@ -248,16 +279,16 @@ def counter_payment_take(
     The same idempotency key gives back the receipt already written (a double click, a resent form).
     Locks the cashier's seat, then the outlet, then (in payment_post) the account.
     """
-    amount = money_amount_parse(value=amount, error=InvalidPaymentAmount)
-    method = _method_parse(method)
-    slip_reference = _slip_reference_parse(method=method, slip_reference=slip_reference)
+    draft = counter_payment_check(
+        cashier=cashier, account=account, amount=amount, method=method, slip_reference=slip_reference
+    )
+    amount, method, slip_reference = draft.amount, draft.method, draft.slip_reference
     key = (idempotency_key or "").strip()
     if not key:
         raise CounterInputInvalid(_("收费请求缺少防重码，请重新办理"), field="idempotency_key")
     key = IDEMPOTENCY_PREFIX + key
     at = at or timezone.now()
     business_day = business_day_of(at)
-    counter_cashier_seat(user=cashier)
     existing = _existing_take(key=key, account=account, amount=amount, method=method)
     if existing is not None:
         return CounterTakeResult(existing, False)

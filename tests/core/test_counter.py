@@ -102,7 +102,7 @@ def test_the_same_key_gives_back_the_receipt_and_a_changed_resubmission_is_refus
 @pytest.mark.parametrize(
     ("amount", "message"),
     [("0", "金额必须大于零"), ("-5.00", "金额必须大于零"), ("abc", "金额格式不正确"), ("1.234", "金额最多保留两位小数"),
-     ("", "金额格式不正确"), ("NaN", "金额格式不正确")],
+     ("", "请填写收费金额"), ("NaN", "金额格式不正确")],
 )
 def test_a_bad_amount_is_refused_with_its_reason_and_nothing_posted(world, lichuan_account, amount, message):
     before = counts()
