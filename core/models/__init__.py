@@ -126,3 +126,4 @@ from .banks import Bank, BankBatch, BankBatchLine, BankFileEncoding, BankFileSty
 from .counter import CounterCashier, CounterMethod, CounterOutlet, CounterReceipt, CounterSettlement, DepositAccount
 from .report_summaries import BillingSummary, CustomerSummary, FaultReportSummary, OutageSummary, ReportRefresh, TicketSummary, TierSummary
 from .meter_events import MeterEvent, OutageDetectionRule
+from .topology_imports import TopologyImport

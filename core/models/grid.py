@@ -13,6 +13,7 @@ class Substation(models.Model):
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="substations", verbose_name=_("县公司"))
     code = models.CharField(_("编码"), max_length=32, unique=True)
     name = models.CharField(_("名称"), max_length=100)
+    retired_at = models.DateTimeField(_("退运时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("变电站")
@@ -30,6 +31,7 @@ class Feeder(models.Model):
     )
     code = models.CharField(_("编码"), max_length=32, unique=True)
     name = models.CharField(_("名称"), max_length=100)
+    retired_at = models.DateTimeField(_("退运时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("10kV线路")
@@ -46,6 +48,7 @@ class TransformerArea(models.Model):
     code = models.CharField(_("编码"), max_length=32, unique=True)
     name = models.CharField(_("名称"), max_length=100)
     capacity_kva = models.DecimalField(_("配变容量(kVA)"), max_digits=10, decimal_places=2, default=Decimal("400"))
+    retired_at = models.DateTimeField(_("退运时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("台区")
