@@ -101,6 +101,18 @@ class AuditFlag(models.Model):
         return "" if self.amount is None else format_yuan(self.amount)
 
     @property
+    def description(self) -> str:
+        """What was found, in a line for the work list and its exports."""
+        if self.rule == AuditRule.ZERO_CONSUMPTION:
+            return str(_("截至%(period)s连续多月零电量")) % {"period": self.period.strftime("%Y-%m")}
+        if self.rule == AuditRule.CONSUMPTION_JUMP:
+            return str(_("%(period)s电量%(kwh)s kWh，为前12个月月均%(baseline)s kWh的%(ratio)s倍")) % {
+                "period": self.period.strftime("%Y-%m"), "kwh": self.kwh, "baseline": self.baseline_kwh,
+                "ratio": self.jump_ratio,
+            }
+        return " · ".join(part for part in (self.amount_display, self.reason) if part)
+
+    @property
     def jump_ratio(self) -> Decimal | None:
         """How many times the 12-month average this month's consumption is (one decimal)."""
         if self.kwh is None or not self.baseline_kwh:

@@ -99,6 +99,8 @@ AGEING_BUCKETS = (
     ("d181_365", _("逾期181-365天"), 181, 365),
     ("d365_plus", _("逾期一年以上"), 366, None),
 )
+# The complaint-class filter value for complaints not yet classified.
+UNCLASSIFIED = "none"
 MATTER_GENERAL = "general"
 MATTER_BILLING = "billing"
 MATTER_TICKET_PROGRESS = "ticket_progress"
@@ -480,7 +482,8 @@ def complaint_list(*, period: ReportPeriod, filters: ComplaintFilters, limit: in
         period = ReportPeriod.month(filters.month)
     complaints = complaints_in(period=period, branch_id=filters.branch_id)
     if filters.complaint_class:
-        complaints = complaints.filter(complaint_class=filters.complaint_class)
+        complaint_class = "" if filters.complaint_class == UNCLASSIFIED else filters.complaint_class
+        complaints = complaints.filter(complaint_class=complaint_class)
     if filters.complainer:
         complaints = complaints.annotate(complainer=_complainer_key()).filter(complainer=filters.complainer)
     rows = list(complaints.select_related("branch", "customer", "account").order_by("-opened_at", "-id")[:limit])
