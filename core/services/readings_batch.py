@@ -8,6 +8,7 @@ of one meter is checked day after day. Each chunk is its own transaction.
 """
 from __future__ import annotations
 
+import csv
 import datetime
 import itertools
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +32,15 @@ from core.services.readings import (
 )
 
 CHUNK_SIZE = 2000
+# The columns of a reading file (CSV, first line the header), as the acquisition systems send it.
+CSV_COLUMNS = ("meter", "read_on", "total", "peak", "flat", "valley", "max_demand_kw", "power_factor")
+CSV_REQUIRED = ("meter", "read_on", "total")
+
+
+class ReadingFileInvalid(InvalidReading):
+    """The file itself is malformed (header, columns, quoting): refused whole, before any row is imported."""
+
+    code = "reading_file_invalid"
 _VALUE_FIELDS = ("total", "peak", "flat", "valley", "max_demand_kw", "power_factor")
 
 
@@ -72,6 +82,45 @@ def _chunks(rows: Iterable[ReadingRow], size: int) -> Iterator[list[ReadingRow]]
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
+
+
+def readings_csv_rows(*, lines: Iterable[str]) -> Iterator[ReadingRow]:
+    """The rows of a reading file, each numbered by its line (the header is line 1); empty cells are None.
+
+    Raises ReadingFileInvalid naming the header or the line when the file is malformed, as it reaches it: read the
+    rows through once before importing to refuse a bad file whole."""
+    reader = csv.DictReader(lines)
+    try:
+        header = [name.strip() for name in (reader.fieldnames or [])]
+        missing = [name for name in CSV_REQUIRED if name not in header]
+        unknown = [name for name in header if name not in CSV_COLUMNS]
+        problems = []
+        if missing:
+            problems.append(_("缺少列：%(columns)s") % {"columns": ", ".join(missing)})
+        if unknown:
+            problems.append(_("未知的列：%(columns)s") % {"columns": ", ".join(unknown)})
+        if problems:
+            raise ReadingFileInvalid("；".join(str(problem) for problem in problems), field="header")
+        reader.fieldnames = header
+        for record in reader:
+            if None in record:
+                raise ReadingFileInvalid(_("列数多于表头"), field=f"line {reader.line_num}")
+            values = {name: (value or "").strip() or None for name, value in record.items()}
+            yield ReadingRow(
+                meter_asset_number=values["meter"] or "",
+                read_on=values["read_on"] or "",
+                total=values["total"],
+                peak=values.get("peak"),
+                flat=values.get("flat"),
+                valley=values.get("valley"),
+                max_demand_kw=values.get("max_demand_kw"),
+                power_factor=values.get("power_factor"),
+                row_number=reader.line_num,
+            )
+    except csv.Error as error:
+        raise ReadingFileInvalid(
+            _("第%(line)d行CSV格式有误：%(error)s") % {"line": reader.line_num, "error": error}, field="__all__"
+        ) from None
 
 
 def _meters_lock(assets: set[str]) -> dict[str, _MeterState]:

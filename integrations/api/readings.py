@@ -2,7 +2,6 @@
 meter power-off / power-restore events, each row answered accepted, duplicate or rejected with the reason."""
 from __future__ import annotations
 
-import csv
 import io
 import json
 from decimal import Decimal
@@ -19,7 +18,7 @@ from pydantic import Field
 
 from core.services.meter_events import MeterEventReport, MeterEventRow, meter_events_record
 from core.services.readings import ImportReport, ReadingRow
-from core.services.readings_batch import readings_batch_import
+from core.services.readings_batch import ReadingFileInvalid, readings_batch_import, readings_csv_rows
 from integrations import scopes
 from integrations.api.auth import scope_require
 from integrations.api.errors import ApiError
@@ -33,8 +32,6 @@ MAX_EVENTS = 10_000
 # Readings pushed by other systems; meter replacement readings come only from core's own meter_replace.
 ReadingSource = Literal["ami", "manual", "estimate"]
 EventSource = Literal["acquisition", "concentrator", "load_management"]
-CSV_COLUMNS = ("meter", "read_on", "total", "peak", "flat", "valley", "max_demand_kw", "power_factor")
-CSV_REQUIRED = ("meter", "read_on", "total")
 Quantity = Decimal | int | str
 
 
@@ -205,39 +202,14 @@ def _csv_rows(request) -> tuple[str, list[ReadingRow]]:
         text = _body(request).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise _invalid({"__all__": [gettext("CSV文件应为UTF-8编码")]}) from None
+    rows = []
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = [name.strip() for name in (reader.fieldnames or [])]
-        missing = [name for name in CSV_REQUIRED if name not in header]
-        unknown = [name for name in header if name not in CSV_COLUMNS]
-        if missing or unknown:
-            problems = []
-            if missing:
-                problems.append(gettext("缺少列：%(columns)s") % {"columns": ", ".join(missing)})
-            if unknown:
-                problems.append(gettext("未知的列：%(columns)s") % {"columns": ", ".join(unknown)})
-            raise _invalid({"header": problems})
-        reader.fieldnames = header
-        rows = []
-        for record in reader:
+        for row in readings_csv_rows(lines=io.StringIO(text, newline="")):
             if len(rows) >= MAX_READINGS:
                 raise _invalid({"readings": [gettext("每次最多上传%(count)d条") % {"count": MAX_READINGS}]})
-            if None in record:
-                raise _invalid({f"line {reader.line_num}": [gettext("列数多于表头")]})
-            values = {name: (value or "").strip() or None for name, value in record.items()}
-            rows.append(ReadingRow(
-                meter_asset_number=values["meter"] or "",
-                read_on=values["read_on"] or "",
-                total=values["total"],
-                peak=values.get("peak"),
-                flat=values.get("flat"),
-                valley=values.get("valley"),
-                max_demand_kw=values.get("max_demand_kw"),
-                power_factor=values.get("power_factor"),
-                row_number=reader.line_num,
-            ))
-    except csv.Error as error:
-        raise _invalid({"__all__": [gettext("CSV格式有误：%(error)s") % {"error": error}]}) from None
+            rows.append(row)
+    except ReadingFileInvalid as error:
+        raise _invalid({error.field: [str(error)]}) from None
     if not rows:
         raise _invalid({"readings": [gettext("没有数据行")]})
     return source, rows

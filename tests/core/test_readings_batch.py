@@ -1,10 +1,12 @@
 """The set-based reading import: the same outcomes as reading_record row by row, in a constant number of queries
 per chunk."""
 import datetime
+import io
 import random
 from decimal import Decimal as D
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from core.errors import InvalidReading
 from core.models import MeterReading
@@ -179,3 +181,66 @@ def test_batch_and_row_by_row_agree_on_every_row():
     by_side = {side: [(r[0][1:],) + r[1:] for r in stored() if r[0][0] == side] for side in ("R", "B")}
     assert by_side["R"] == by_side["B"]
     assert len(by_side["B"]) == results["B"].count(("accepted", ""))
+
+
+def run_command(*args) -> str:
+    out = io.StringIO()
+    call_command("readings_import", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_command_imports_a_csv_file_with_progress_lines_and_a_report(tmp_path):
+    MeterFactory(asset_number="C1", initial_reading=D("10"))
+    MeterFactory(asset_number="C2")
+    source = tmp_path / "readings.csv"
+    source.write_text(
+        "\ufeffmeter,read_on,total\nC1,2026-01-31,30\nC2,2026-01-31,5\nC2,2026-01-31,5\nC3,2026-01-31,1\n"
+        "C1,2026-02-28,20\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.csv"
+    output = run_command(str(source), "--chunk-size", "2", "--report", str(report))
+    lines = output.splitlines()
+    assert [line.split("] ")[1].split()[:2] for line in lines[:3]] == [
+        ["40%", "2/5"], ["80%", "4/5"], ["100%", "5/5"],
+    ]
+    assert lines[0].startswith("[############------------------]")
+    assert lines[3:7] == [
+        "第4行 重复 ",
+        "第5行 拒绝 电能表C3不存在",
+        "第6行 拒绝 本次示数小于上次示数",
+        f"未接受的行已写入{report}",
+    ]
+    assert lines[7].startswith("共5行：接受2，重复1，拒绝2；用时")
+    assert report.read_text(encoding="utf-8").splitlines()[1:] == [
+        f"4,duplicate,,{MeterReading.objects.get(meter__asset_number='C2').pk}",
+        "5,rejected,电能表C3不存在,",
+        "6,rejected,本次示数小于上次示数,",
+    ]
+    assert sorted(MeterReading.objects.values_list("meter__asset_number", "consumption", "source")) == [
+        ("C1", D("20.00"), "ami"), ("C2", D("5.00"), "ami"),
+    ]
+
+
+def test_the_command_refuses_a_malformed_file_whole(tmp_path):
+    MeterFactory(asset_number="C1")
+    source = tmp_path / "readings.csv"
+    source.write_text("meter,read_on,total\nC1,2026-01-31,30\nC1,2026-02-28,40,9\n", encoding="utf-8")
+    with pytest.raises(CommandError) as excinfo:
+        run_command(str(source))
+    assert str(excinfo.value) == "line 3: 列数多于表头"
+    source.write_text("meter,total\nC1,30\n", encoding="utf-8")
+    with pytest.raises(CommandError) as excinfo:
+        run_command(str(source))
+    assert str(excinfo.value) == "header: 缺少列：read_on"
+    assert MeterReading.objects.count() == 0
+
+
+def test_the_command_reads_json_with_its_source(tmp_path):
+    MeterFactory(asset_number="J1")
+    source = tmp_path / "readings.json"
+    source.write_text('{"source": "manual", "readings": [{"meter": "J1", "read_on": "2026-01-31", "total": 12.34}]}',
+                      encoding="utf-8")
+    output = run_command(str(source))
+    assert "共1行：接受1，重复0，拒绝0" in output
+    assert list(MeterReading.objects.values_list("total", "source")) == [(D("12.34"), "manual")]
