@@ -70,6 +70,7 @@ from core.models import (
     WarningThreshold,
     WorkCalendarDay,
 )
+from core.models.counter import CounterCashier, CounterOutlet, CounterReceipt, CounterSettlement, DepositAccount
 from core.models.tickets import TicketAttachment
 from core.services.process_definitions import (
     ProcessDefinitionActivationRefused,
@@ -935,3 +936,44 @@ class TrackingAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["ip_address", "succeeded", "attempted_at"]
     list_filter = ["succeeded"]
     search_fields = ["ip_address"]
+
+
+# Business-hall counter collection: administrators seat cashiers at outlets and set each branch's deposit
+# accounts; receipts and settlements are written only by core.services.counter.
+@admin.register(CounterOutlet)
+class CounterOutletAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "branch", "active"]
+    list_filter = ["branch", "active"]
+    list_select_related = ["branch"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(CounterCashier)
+class CounterCashierAdmin(admin.ModelAdmin):
+    list_display = ["user", "outlet", "active"]
+    list_filter = ["outlet__branch", "active"]
+    list_select_related = ["user", "outlet"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(DepositAccount)
+class DepositAccountAdmin(admin.ModelAdmin):
+    list_display = ["branch", "bank_name", "account_number", "active"]
+    list_filter = ["branch", "active"]
+    list_select_related = ["branch"]
+
+
+@admin.register(CounterReceipt)
+class CounterReceiptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["number", "taken_at", "account", "method", "amount", "kind", "cashier", "outlet"]
+    list_filter = ["method", "kind", "outlet__branch"]
+    list_select_related = ["account", "cashier", "outlet"]
+    search_fields = ["number", "account__number", "slip_reference"]
+    date_hierarchy = "taken_at"
+
+
+@admin.register(CounterSettlement)
+class CounterSettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["business_day", "cashier", "outlet", "total", "receipt_count", "state"]
+    list_filter = ["state", "outlet__branch"]
+    list_select_related = ["cashier", "outlet"]

@@ -99,4 +99,6 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
+        if exc.status_code == 400:  # Ninja could not parse the body at all: the same refusal as a bad field
+            return respond(request, 422, error_body("invalid_request", _("请求体应为JSON对象")))
         return respond(request, exc.status_code, error_body("http_error", exc.message))

@@ -162,3 +162,14 @@ def test_an_unknown_address_under_the_api_is_a_json_404():
 
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "not_found", "message": "没有这个接口地址", "fields": {}}}
+
+
+def test_a_body_that_is_not_json_at_all_is_a_422_not_a_400():
+    issued = api_client_create(name="呼叫中心", system="callcenter", scopes=["callcenter:write"])
+
+    response = Client().post(
+        "/api/v1/callcenter/tickets/", data=b"\x00{", content_type="application/json", **bearer(issued.key)
+    )
+
+    assert response.status_code == 422
+    assert response.json() == {"error": {"code": "invalid_request", "message": "请求体应为JSON对象", "fields": {}}}
