@@ -123,9 +123,14 @@ def counter_cashier_day(*, seat: CounterCashier, business_day: datetime.date) ->
         receipts=receipts,
         totals=counter_day_totals(cashier=cashier, business_day=business_day),
         settlement=settlement,
-        deposit_accounts=list(DepositAccount.objects.filter(branch_id=seat.outlet.branch_id, active=True)),
+        deposit_accounts=counter_deposit_accounts(seat=seat),
         earlier_open_days=open_days,
     )
+
+
+def counter_deposit_accounts(*, seat: CounterCashier) -> list[DepositAccount]:
+    """The active deposit accounts of the cashier's outlet's branch, the ones a settlement may name."""
+    return list(DepositAccount.objects.filter(branch_id=seat.outlet.branch_id, active=True))
 
 
 def counter_review_list(*, accountant, limit: int = 100) -> list[CounterSettlement]:

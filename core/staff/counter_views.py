@@ -27,6 +27,7 @@ from core.selectors.counter import (
     counter_account_search,
     counter_amount_due,
     counter_cashier_day,
+    counter_deposit_accounts,
     counter_payment_summary,
     counter_receipt_allocations,
     counter_receipt_visible,
@@ -270,8 +271,7 @@ def close(request: HttpRequest) -> HttpResponse:
     seat = _seat_or_message(request)
     if seat is None:
         return redirect("core_counter:search")
-    deposit_accounts = counter_cashier_day(seat=seat, business_day=_today()).deposit_accounts
-    form = SettlementForm(request.POST, deposit_accounts=deposit_accounts)
+    form = SettlementForm(request.POST, deposit_accounts=counter_deposit_accounts(seat=seat))
     if not form.is_valid():
         return _day_render(request, seat, _today(), form=form)
     data = form.cleaned_data
