@@ -315,7 +315,8 @@ def dirty_periods(*, since: dict) -> dict[str, Dirty]:
         events.filter(ticket__business_type=BusinessType.FAULT_REPAIR, ticket__transformer_area__isnull=False),
         "month", "ticket__transformer_area__feeder__substation__branch_id",
     ))
-    # An outage can be revised to other areas: its month is re-computed for every branch.
+    # An outage can be revised to other areas: its month is re-computed for every branch. (One moved to another
+    # month leaves its old month to the nightly rebuild: the old start is not kept.)
     saved_since = datetime.datetime.fromisoformat(since["outage_at"])
     outages: Dirty = {
         (month.date() if isinstance(month, datetime.datetime) else month): None

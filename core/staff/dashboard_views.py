@@ -90,7 +90,7 @@ def _filters(request: HttpRequest) -> tuple[ReportScope, int, int]:
     return scope, months, 200
 
 
-def _context(request: HttpRequest, scope: ReportScope, months: int, current: str) -> dict:
+def _context(scope: ReportScope, months: int, current: str) -> dict:
     return {
         "scope": scope,
         "months": months,
@@ -108,7 +108,7 @@ def _context(request: HttpRequest, scope: ReportScope, months: int, current: str
 @reports_required
 def index(request: HttpRequest) -> HttpResponse:
     scope, months, status = _filters(request)
-    context = _context(request, scope, months, "index")
+    context = _context(scope, months, "index")
     context["overview"] = overview(scope=scope)
     return render(request, "core/staff/reports/index.html", context, status=status)
 
@@ -118,7 +118,7 @@ def _dashboard_view(name: str, title, selector):
     @reports_required
     def view(request: HttpRequest) -> HttpResponse:
         scope, months, status = _filters(request)
-        context = _context(request, scope, months, name)
+        context = _context(scope, months, name)
         context.update(title=title, dashboard=selector(scope=scope, months=months), refreshed=last_refresh())
         return render(request, "core/staff/reports/dashboard.html", context, status=status)
 

@@ -194,7 +194,7 @@ def test_ticket_volumes_and_on_time_rates_by_month_of_acceptance(world):
     close_ticket(on_time, agent, clerk, local(2026, 10, 13, 10))
     late = open_one(world.z)
     close_ticket(late, agent, clerk, local(2026, 11, 20, 10))
-    open_one(world.y)
+    still_open = open_one(world.y)
     open_one(branch=world.branch_b)  # no account: no station
     # 2026-10-31 23:30 in Shanghai is 15:30 UTC: still October
     open_one(world.x, at=local(2026, 10, 31, 23, 30))
@@ -213,6 +213,14 @@ def test_ticket_volumes_and_on_time_rates_by_month_of_acceptance(world):
         (OCT, "A", "A2", kind): (1, 1, 1, 0, 0),
         (OCT, "B", None, kind): (1, 0, 0, 0, 0),
     }
+
+    # Closing October's open ticket in November re-computes October for branch A only.
+    b_row = TicketSummary.objects.get(branch=world.branch_b).pk
+    close_ticket(still_open, agent, clerk, local(2026, 11, 23, 10))
+    report = reports_refresh()
+    assert report.periods["tickets"] == ["2026-10"] and report.periods["billing"] == []
+    assert TicketSummary.objects.get(branch=world.branch_b).pk == b_row
+    assert TicketSummary.objects.get(station=world.a1).closed == 2
 
 
 def test_outages_and_fault_reports_by_feeder(world):
