@@ -74,3 +74,14 @@ def audit_scan() -> dict[str, int]:
     from core.services.audit_rules import audit_scan as audit_scan_service
 
     return audit_scan_service(as_of=timezone.localdate()).raised
+
+
+@shared_task(name="core.quality_reports_monthly")
+def quality_reports_monthly() -> str:
+    """Monthly (beat, on the 1st): last month's quality reports in one workbook under VAR_DIR/reports/quality/
+    (core.services.quality_monthly); returns the file's name."""
+    from core.selectors.quality_reports import ReportPeriod
+    from core.services.quality_monthly import quality_monthly_directory, quality_monthly_pack_write
+
+    period = ReportPeriod.previous_month(today=timezone.localdate())
+    return quality_monthly_pack_write(period=period, directory=quality_monthly_directory()).name

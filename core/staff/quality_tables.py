@@ -6,14 +6,17 @@ link on the page and as its text in files). `display` gives every cell's text, s
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Callable
 from urllib.parse import urlencode
 
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -28,6 +31,11 @@ from core.selectors.quality_reports import (
     SlaReport,
     SlaRow,
     UNCLASSIFIED,
+    call_centre_report,
+    collection_report,
+    complaint_report,
+    self_service_report,
+    sla_report,
 )
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -229,6 +237,90 @@ def audit_table(work_list: AuditWorkList) -> Table:
         _("处理说明"),
     ]
     return Table(_("稽查疑点"), headers, rows)
+
+
+# --- the catalogue of reports -------------------------------------------------------------------------------
+
+
+# Complaint figures look back a year by default so the by-month table shows the trend.
+COMPLAINT_DEFAULT_MONTHS = 12
+
+
+def complaint_default_period(today: datetime.date) -> ReportPeriod:
+    """The twelve months to today: complaint figures show their trend by month."""
+    first = today.replace(day=1)
+    for _month in range(COMPLAINT_DEFAULT_MONTHS - 1):
+        first = (first - datetime.timedelta(days=1)).replace(day=1)
+    return ReportPeriod(first=first, last=today)
+
+
+def previous_month_period(today: datetime.date) -> ReportPeriod:
+    return ReportPeriod.previous_month(today=today)
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report page: its title, default period, and how its tables are built from the filters."""
+
+    slug: str
+    title: str
+    build: Callable[[ReportPeriod, int | None], list]
+    branch_filter: bool = True
+    default_period: Callable[[datetime.date], ReportPeriod] = previous_month_period
+    notes: tuple = ()
+
+
+REPORTS = {
+    report.slug: report
+    for report in (
+        Report(
+            "sla", gettext_lazy("时限达成率"),
+            lambda period, branch_id: sla_tables(sla_report(period=period, branch_id=branch_id)),
+            notes=(gettext_lazy("环节按提交时间统计：到期前提交为按时，跳过的环节不计按时。"),),
+        ),
+        Report(
+            "complaints", gettext_lazy("投诉统计"),
+            lambda period, branch_id: complaint_tables(
+                complaint_report(period=period, branch_id=branch_id), branch_id=branch_id
+            ),
+            default_period=complaint_default_period,
+            notes=(gettext_lazy("按受理时间统计；同一客户（或同一联系电话）期间内投诉两次及以上为重复投诉。"),),
+        ),
+        Report(
+            "calls", gettext_lazy("呼叫中心指标"),
+            lambda period, branch_id: call_tables(call_centre_report(period=period)),
+            branch_filter=False,
+            notes=(
+                gettext_lazy("接通率、服务水平、放弃率以进入人工队列并离开队列（接听或放弃）的来电为基数。"),
+                gettext_lazy("首次解决率：已识别客户的每次联系（坐席或自助语音服务的来电、其他渠道受理的工单），"
+                             "7天内同一客户就同一事项再次联系的计为未解决。"),
+            ),
+        ),
+        Report(
+            "collection", gettext_lazy("电费回收与欠费账龄"),
+            lambda period, branch_id: collection_tables(collection_report(period=period, branch_id=branch_id)),
+            notes=(gettext_lazy("回收率按所选期间的电费年月统计，实收为截至今日已收金额；账龄按逾期天数截至今日统计。"),),
+        ),
+        Report(
+            "self-service", gettext_lazy("自助渠道占比"),
+            lambda period, branch_id: self_service_tables(self_service_report(period=period, branch_id=branch_id)),
+            notes=(gettext_lazy("自助渠道：网上缴费、移动支付、电话缴费；网站、语音自助受理；自助语音办结的来电。"),),
+        ),
+    )
+}
+
+
+def report_tables(*, report: Report, period: ReportPeriod, branch_id: int | None = None) -> ReportTables:
+    return ReportTables(
+        slug=report.slug, title=str(report.title), period=period,
+        tables=report.build(period, branch_id if report.branch_filter else None),
+        notes=[str(note) for note in report.notes],
+    )
+
+
+def quality_pack(*, period: ReportPeriod, branch_id: int | None = None) -> list[ReportTables]:
+    """Every report of one period: the monthly pack, a sheet each in the workbook."""
+    return [report_tables(report=report, period=period, branch_id=branch_id) for report in REPORTS.values()]
 
 
 # --- files ------------------------------------------------------------------------------------------------------

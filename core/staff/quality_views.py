@@ -1,6 +1,7 @@
 """Quality-management pages under /staff/reports/quality/ (营销工作质量管理): the audit work list with resolve-with-
 note, complaint figures with the complaints behind them, and the reports — SLA compliance, complaints, call-centre
-KPIs, collection and arrears ageing, self-service share — each exportable as CSV and Excel.
+KPIs, collection and arrears ageing, self-service share — each exportable as CSV and Excel, alone or all together
+(the monthly pack, also written each month by beat and offered on the index).
 
 For auditors (稽查员) and supervisors (班长) only (core.services.audit_rules.audit_staff). Each view checks access,
 reads one selector or calls one service, and renders; bad filters are shown against their field, never a 500.
@@ -8,19 +9,16 @@ reads one selector or calls one service, and renders; bad filters are shown agai
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 from functools import wraps
-from typing import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import DomainError
@@ -29,32 +27,30 @@ from core.selectors.quality_reports import (
     ComplaintFilters,
     ReportPeriod,
     audit_work_list,
-    call_centre_report,
-    collection_report,
     complaint_list,
-    complaint_report,
-    self_service_report,
-    sla_report,
 )
 from core.services.audit_rules import audit_flag_resolve, audit_staff
+from core.services.quality_monthly import (
+    quality_monthly_directory,
+    quality_monthly_pack_path,
+    quality_monthly_packs,
+)
 
 from .quality_forms import AuditFilterForm, ComplaintListForm, ReportFilterForm, ResolveForm
 from .quality_tables import (
+    REPORTS,
     XLSX_CONTENT_TYPE,
+    Report,
     ReportTables,
     audit_table,
-    call_tables,
-    collection_tables,
-    complaint_tables,
-    self_service_tables,
-    sla_tables,
+    complaint_default_period,
+    quality_pack,
+    report_tables,
     tables_csv,
     tables_xlsx,
 )
 
 EXPORT_FORMATS = ("csv", "xlsx")
-# Complaint figures look back a year by default so the by-month table shows the trend.
-COMPLAINT_DEFAULT_MONTHS = 12
 
 
 def quality_required(view):
@@ -71,65 +67,6 @@ def quality_required(view):
 
 def _today() -> datetime.date:
     return timezone.localdate()
-
-
-def _complaint_default(today: datetime.date) -> ReportPeriod:
-    first = today.replace(day=1)
-    for _month in range(COMPLAINT_DEFAULT_MONTHS - 1):
-        first = (first - datetime.timedelta(days=1)).replace(day=1)
-    return ReportPeriod(first=first, last=today)
-
-
-@dataclass(frozen=True)
-class Report:
-    """One report page: its title, default period, and how its tables are built from the filters."""
-
-    slug: str
-    title: str
-    build: Callable[[ReportPeriod, int | None], list]
-    branch_filter: bool = True
-    default_period: Callable[[datetime.date], ReportPeriod] = lambda today: ReportPeriod.previous_month(today=today)
-    notes: tuple = ()
-
-
-REPORTS = {
-    report.slug: report
-    for report in (
-        Report(
-            "sla", gettext_lazy("时限达成率"),
-            lambda period, branch_id: sla_tables(sla_report(period=period, branch_id=branch_id)),
-            notes=(gettext_lazy("环节按提交时间统计：到期前提交为按时，跳过的环节不计按时。"),),
-        ),
-        Report(
-            "complaints", gettext_lazy("投诉统计"),
-            lambda period, branch_id: complaint_tables(
-                complaint_report(period=period, branch_id=branch_id), branch_id=branch_id
-            ),
-            default_period=_complaint_default,
-            notes=(gettext_lazy("按受理时间统计；同一客户（或同一联系电话）期间内投诉两次及以上为重复投诉。"),),
-        ),
-        Report(
-            "calls", gettext_lazy("呼叫中心指标"),
-            lambda period, branch_id: call_tables(call_centre_report(period=period)),
-            branch_filter=False,
-            notes=(
-                gettext_lazy("接通率、服务水平、放弃率以进入人工队列并离开队列（接听或放弃）的来电为基数。"),
-                gettext_lazy("首次解决率：已识别客户的每次联系（坐席或自助语音服务的来电、其他渠道受理的工单），"
-                             "7天内同一客户就同一事项再次联系的计为未解决。"),
-            ),
-        ),
-        Report(
-            "collection", gettext_lazy("电费回收与欠费账龄"),
-            lambda period, branch_id: collection_tables(collection_report(period=period, branch_id=branch_id)),
-            notes=(gettext_lazy("回收率按所选期间的电费年月统计，实收为截至今日已收金额；账龄按逾期天数截至今日统计。"),),
-        ),
-        Report(
-            "self-service", gettext_lazy("自助渠道占比"),
-            lambda period, branch_id: self_service_tables(self_service_report(period=period, branch_id=branch_id)),
-            notes=(gettext_lazy("自助渠道：网上缴费、移动支付、电话缴费；网站、语音自助受理；自助语音办结的来电。"),),
-        ),
-    )
-}
 
 
 def _report(slug: str) -> Report:
@@ -149,11 +86,13 @@ def _report_tables(request: HttpRequest, report: Report) -> tuple[ReportFilterFo
     today = _today()
     period = form.period(default=report.default_period(today), today=today)
     branch_id = form.branch_id() if report.branch_filter else None
-    tables = ReportTables(
-        slug=report.slug, title=str(report.title), period=period, tables=report.build(period, branch_id),
-        notes=[str(note) for note in report.notes],
-    )
-    return form, tables
+    return form, report_tables(report=report, period=period, branch_id=branch_id)
+
+
+def _form_errors(form) -> HttpResponse:
+    """A file asked for with bad filters: the errors as plain text, status 400."""
+    errors = "; ".join(str(error) for errors in form.errors.values() for error in errors)
+    return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
 
 
 def _file_response(tables: list[ReportTables], *, name: str, file_format: str) -> HttpResponse:
@@ -170,7 +109,10 @@ def _file_response(tables: list[ReportTables], *, name: str, file_format: str) -
 @quality_required
 def index(request: HttpRequest) -> HttpResponse:
     work = audit_work_list(filters=AuditFilters(), limit=0)
-    context = {"reports": list(REPORTS.values()), "open_flags": work.total, "open_by_rule": work.counts_by_rule}
+    context = {
+        "reports": list(REPORTS.values()), "open_flags": work.total, "open_by_rule": work.counts_by_rule,
+        "monthly_packs": quality_monthly_packs(directory=quality_monthly_directory()),
+    }
     return render(request, "core/staff/quality/index.html", context)
 
 
@@ -191,30 +133,33 @@ def report_export(request: HttpRequest, slug: str, file_format: str) -> HttpResp
         raise Http404
     form, tables = _report_tables(request, report)
     if tables is None:
-        errors = "; ".join(str(error) for errors in form.errors.values() for error in errors)
-        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
+        return _form_errors(form)
     return _file_response([tables], name=f"quality-{slug}", file_format=file_format)
 
 
 @require_GET
 @quality_required
 def monthly_pack(request: HttpRequest) -> HttpResponse:
-    """Every report of one period in one workbook, a sheet each: the monthly pack."""
+    """Every report of one period (last month unless chosen) in one workbook, a sheet each."""
     form = ReportFilterForm(request.GET or None)
     if form.is_bound and not form.is_valid():
-        errors = "; ".join(str(error) for errors in form.errors.values() for error in errors)
-        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
+        return _form_errors(form)
     today = _today()
     period = form.period(default=ReportPeriod.previous_month(today=today), today=today)
-    branch_id = form.branch_id()
-    packs = [
-        ReportTables(
-            slug=report.slug, title=str(report.title), period=period,
-            tables=report.build(period, branch_id if report.branch_filter else None), notes=[],
-        )
-        for report in REPORTS.values()
-    ]
-    return _file_response(packs, name="quality-monthly", file_format="xlsx")
+    return _file_response(quality_pack(period=period, branch_id=form.branch_id()), name="quality-pack",
+                          file_format="xlsx")
+
+
+@require_GET
+@quality_required
+def monthly_pack_download(request: HttpRequest, year: int, month: int) -> FileResponse:
+    """A pack the monthly task wrote."""
+    if not 1 <= month <= 12:
+        raise Http404
+    path = quality_monthly_pack_path(month=datetime.date(year, month, 1), directory=quality_monthly_directory())
+    if path is None:
+        raise Http404
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name, content_type=XLSX_CONTENT_TYPE)
 
 
 @require_GET
@@ -224,7 +169,7 @@ def complaints(request: HttpRequest) -> HttpResponse:
     if form.is_bound and not form.is_valid():
         return render(request, "core/staff/quality/complaint_list.html", {"form": form, "found": None}, status=400)
     today = _today()
-    period = form.period(default=_complaint_default(today), today=today)
+    period = form.period(default=complaint_default_period(today), today=today)
     data = form.cleaned_data if form.is_bound else {}
     filters = ComplaintFilters(
         complaint_class=data.get("complaint_class", ""), branch_id=form.branch_id(),
@@ -264,8 +209,7 @@ def audit_export(request: HttpRequest, file_format: str) -> HttpResponse:
         raise Http404
     form = AuditFilterForm(request.GET or None)
     if form.is_bound and not form.is_valid():
-        errors = "; ".join(str(error) for errors in form.errors.values() for error in errors)
-        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
+        return _form_errors(form)
     work = audit_work_list(filters=_audit_filters(form), limit=None)
     tables = ReportTables(slug="audit", title=_("稽查疑点"), period=None, tables=[audit_table(work)], notes=[])
     return _file_response([tables], name="audit-flags", file_format=file_format)

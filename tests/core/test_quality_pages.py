@@ -316,6 +316,27 @@ class TestReports:
         assert book.sheetnames == ["时限达成率", "投诉统计", "呼叫中心指标", "电费回收与欠费账龄", "自助渠道占比"]
         assert book["自助渠道占比"]["B2"].value == "2026-10-01 ~ 2026-10-31"
 
+    def test_the_monthly_task_writes_last_months_pack_for_the_index(self, client, settings, tmp_path, calls):
+        from core.tasks import quality_reports_monthly
+
+        settings.VAR_DIR = tmp_path
+        last_month = (timezone.localdate().replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
+        client.force_login(quality_user())
+        assert "尚未生成月报" in client.get(BASE).content.decode()
+
+        name = quality_reports_monthly.apply().get()
+
+        assert name == f"quality-{last_month:%Y-%m}.xlsx"
+        assert (tmp_path / "reports" / "quality" / name).is_file()
+        link = f"{BASE}monthly/{last_month:%Y-%m}.xlsx"
+        assert f'href="{link}"' in client.get(BASE).content.decode()
+        download = client.get(link)
+        assert download["Content-Disposition"] == f'attachment; filename="{name}"'
+        book = load_workbook(io.BytesIO(b"".join(download.streaming_content)))
+        assert len(book.sheetnames) == 5
+        assert client.get(f"{BASE}monthly/1999-01.xlsx").status_code == 404
+        assert client.get(f"{BASE}monthly/2026-13.xlsx").status_code == 404
+
     def test_report_pages_query_a_fixed_number_of_times(self, client, calls, django_assert_max_num_queries):
         client.force_login(quality_user())
         for slug, most in (("sla", 14), ("complaints", 13), ("calls", 11), ("collection", 12), ("self-service", 11)):
