@@ -423,7 +423,7 @@ def bank_collection_import(
     return _import_report(batch=batch, replayed=False)
 
 
-def bank_statement_import(*, bank: Bank, content: bytes, user=None) -> BankBatch:
+def bank_statement_import(*, bank: Bank, content: bytes, user=None, progress: Progress | None = None) -> BankBatch:
     """Keep a bank's daily statement (对账文件): every transaction the bank says it made for us that day."""
     kind = BankBatch.Kind.STATEMENT
     bank_file, digest, existing = _received(bank=bank, content=content, kind=kind)
@@ -433,18 +433,21 @@ def bank_statement_import(*, bank: Bank, content: bytes, user=None) -> BankBatch
     try:
         with transaction.atomic():
             batch = _batch_start(bank=bank, bank_file=bank_file, kind=kind, digest=digest, user=user)
-            BankBatchLine.objects.bulk_create(
-                [
-                    _line_record(
-                        batch=batch,
-                        line=line,
-                        account=accounts.get(line.account_number),
-                        outcome=BankBatchLine.Outcome.RECORDED,
-                    )
-                    for line in bank_file.lines
-                ],
-                batch_size=1000,
-            )
+            for start in range(0, bank_file.count, PROGRESS_EVERY):
+                chunk = bank_file.lines[start:start + PROGRESS_EVERY]
+                BankBatchLine.objects.bulk_create(
+                    [
+                        _line_record(
+                            batch=batch,
+                            line=line,
+                            account=accounts.get(line.account_number),
+                            outcome=BankBatchLine.Outcome.RECORDED,
+                        )
+                        for line in chunk
+                    ]
+                )
+                if progress:
+                    progress(start + len(chunk), bank_file.count)
     except IntegrityError:
         existing = BankBatch.objects.filter(bank=bank, kind=kind, batch_number=bank_file.header.batch_number).first()
         if existing is None or existing.content_sha256 != digest:

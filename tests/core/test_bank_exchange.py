@@ -370,6 +370,7 @@ def test_commands_export_import_and_reconcile_with_progress(world, tmp_path):
         f"D,C0001,{world['settled'].number},,,5.00,20260110120000,0000,",
     ]))
     output = run("bank_reconcile", "--bank", "TBK", str(statement))
+    assert "100% 2/2" in output
     assert f"相符：2笔，银行{first.amount + 5:.2f}元，账务{first.amount + 5:.2f}元" in output
     assert "对账平衡" in output
     assert "对账平衡" in run("bank_reconcile", "--bank", "TBK", "--date", "2026-01-10")

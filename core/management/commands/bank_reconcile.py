@@ -27,7 +27,9 @@ class Command(BankCommand):
         try:
             if file is not None:
                 self.stdout.write(_("正在导入对账文件 %(path)s") % {"path": file})
-                day = bank_statement_import(bank=found, content=self.file_read(file)).business_date
+                content = self.file_read(file)
+                statement = bank_statement_import(bank=found, content=content, progress=self.progress_printer(_("笔/秒")))
+                day = statement.business_date
             else:
                 try:
                     day = datetime.date.fromisoformat(date)
