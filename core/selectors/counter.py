@@ -134,7 +134,7 @@ def counter_deposit_accounts(*, seat: CounterCashier) -> list[DepositAccount]:
 
 
 def counter_review_list(*, accountant, limit: int = 100) -> list[CounterSettlement]:
-    """The settlements of the accountant's branches: those waiting for review first, then the reviewed; latest day first."""
+    """The settlements of the accountant's branches: waiting for review first, then reviewed; latest day first."""
     outlets = CounterOutlet.objects.filter(accountant_branch_filter(user=accountant)).values("pk")
     return list(
         CounterSettlement.objects.filter(outlet__in=outlets)
@@ -157,7 +157,9 @@ class SettlementDetail:
 def counter_settlement_for_review(*, settlement_id: int, accountant) -> SettlementDetail | None:
     """A settlement the accountant may review, with its day's receipts; None for anyone else's."""
     settlement = (
-        CounterSettlement.objects.select_related("cashier", "outlet", "outlet__branch", "deposit_account", "reviewed_by")
+        CounterSettlement.objects.select_related(
+            "cashier", "outlet", "outlet__branch", "deposit_account", "reviewed_by"
+        )
         .filter(pk=settlement_id)
         .first()
     )

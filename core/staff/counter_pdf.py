@@ -44,7 +44,9 @@ def _allocation_text(allocation: PaymentAllocation) -> str:
     return gettext("%(period)s电费违约金") % {"period": f"{allocation.late_fee.bill.period:%Y-%m}"}
 
 
-def _table(rows: list[list[str]], widths: list[float], *, figures_from: int | None = None, header: bool = False) -> Table:
+def _table(
+    rows: list[list[str]], widths: list[float], *, figures_from: int | None = None, header: bool = False
+) -> Table:
     table = Table(rows, colWidths=widths)
     style = [
         ("FONTNAME", (0, 0), (-1, -1), CJK_FONT),

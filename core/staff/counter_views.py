@@ -225,7 +225,9 @@ def receipt_reverse(request: HttpRequest, number: str) -> HttpResponse:
     form = ReverseForm(request.POST)
     form.is_valid()
     try:
-        reversal = counter_receipt_reverse(receipt=found, cashier=request.user, reason=form.cleaned_data.get("reason", ""))
+        reversal = counter_receipt_reverse(
+            receipt=found, cashier=request.user, reason=form.cleaned_data.get("reason", "")
+        )
     except DomainError as exc:
         _errors_to_form(form, exc)
         return _receipt_render(request, found, reverse_form=form)
@@ -297,7 +299,8 @@ def close(request: HttpRequest) -> HttpResponse:
 @require_GET
 @accountant_required
 def review(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/staff/counter/review.html", {"settlements": counter_review_list(accountant=request.user)})
+    settlements = counter_review_list(accountant=request.user)
+    return render(request, "core/staff/counter/review.html", {"settlements": settlements})
 
 
 @require_http_methods(["GET", "POST"])
@@ -309,7 +312,9 @@ def review_detail(request: HttpRequest, settlement_id: int) -> HttpResponse:
     form = ReviewForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            counter_settlement_review(settlement=detail.settlement, accountant=request.user, note=form.cleaned_data["note"])
+            counter_settlement_review(
+                settlement=detail.settlement, accountant=request.user, note=form.cleaned_data["note"]
+            )
         except DomainError as exc:
             messages.error(request, exc.message)
         else:

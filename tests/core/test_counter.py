@@ -62,7 +62,8 @@ def close(world, day, cash="0", bank_slip="0", list_slip="0", cashier=None, depo
 
 
 def counts():
-    return tuple(m.objects.count() for m in (Payment, LedgerEntry, PaymentAllocation, CounterReceipt, CounterSettlement))
+    models = (Payment, LedgerEntry, PaymentAllocation, CounterReceipt, CounterSettlement)
+    return tuple(model.objects.count() for model in models)
 
 
 def test_a_cashier_takes_cash_for_an_account_of_another_county_and_it_settles_the_bill(world, lichuan_account):
@@ -76,9 +77,9 @@ def test_a_cashier_takes_cash_for_an_account_of_another_county_and_it_settles_th
     )
     assert (receipt.outlet, receipt.cashier, receipt.account) == (world.outlet, world.cashier, lichuan_account)
     payment = receipt.payment
-    assert (payment.channel, payment.amount, payment.external_reference, payment.idempotency_key, payment.created_by) == (
-        "counter", D("100.00"), receipt.number, "counter:k1", world.cashier,
-    )
+    assert (
+        payment.channel, payment.amount, payment.external_reference, payment.idempotency_key, payment.created_by
+    ) == ("counter", D("100.00"), receipt.number, "counter:k1", world.cashier)
     bill.refresh_from_db()
     lichuan_account.refresh_from_db()
     assert (bill.amount_paid, bill.state, payment.unallocated, lichuan_account.balance) == (
