@@ -11,6 +11,7 @@ urlpatterns = [
     path("portal/requests/", include("portal.requests.urls")),
     path("portal/tickets/", include("portal.tickets.urls")),
     path("portal/inbox/", include("portal.inbox.urls")),
+    path("portal/export/", include("portal.exports.urls")),
     path("bill/lookup/", include("portal.dashboard.guest_urls")),
     path("track/", include("portal.tickets.guest_urls")),
     path("payments/stripe/", include("portal.payments.webhook_urls")),

@@ -19,7 +19,7 @@ from integrations.clients import api_client_create
 from integrations.scopes import SCOPES
 
 SEED = 95598
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = 8
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
