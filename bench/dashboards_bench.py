@@ -64,7 +64,7 @@ def _run(cursor, label: str, sql: str, params: dict | None = None) -> float:
 
 
 def world_build() -> dict:
-    """Through the ORM (a few thousand rows): company, branches, stations, the grid, tariffs, a process, a supervisor."""
+    """Through the ORM (a few thousand rows): company, branches, stations, grid, tariffs, a process, a supervisor."""
     from decimal import Decimal
 
     from django.contrib.auth import get_user_model

@@ -354,7 +354,8 @@ def customers_dashboard(*, scope: ReportScope, months: int) -> Dashboard:
     dashboard.unit_headings = [gettext("户数"), gettext("期间新增")]
     dashboard.unit_rows = _unit_rows(
         scope, CustomerSummary,
-        {"total": Sum("opened", filter=Q(period__lte=window[-1])), "new": Sum("opened", filter=Q(period__gte=window[0]))},
+        {"total": Sum("opened", filter=Q(period__lte=window[-1])),
+         "new": Sum("opened", filter=Q(period__gte=window[0]))},
         lambda v: [str(v["total"] or 0), str(v["new"] or 0)],
     )
     return dashboard
@@ -486,7 +487,8 @@ def tickets_dashboard(*, scope: ReportScope, months: int) -> Dashboard:
     dashboard.detail_headings = [gettext("业务类型"), gettext("受理量"), gettext("办结量"), gettext("按时办结率")]
     dashboard.detail_rows = [
         MonthRow(str(labels_by_type.get(values["business_type"], values["business_type"])),
-                 [str(values["opened"]), str(values["closed"]), percent_display(_percent(values["on_time"], values["due"]))])
+                 [str(values["opened"]), str(values["closed"]),
+                  percent_display(_percent(values["on_time"], values["due"]))])
         for values in rows.values("business_type").annotate(**sums).order_by("-opened", "business_type")
     ]
     dashboard.unit_title = gettext("各单位工单（期间合计）")
@@ -618,9 +620,11 @@ def overview(*, scope: ReportScope) -> Overview:
         Figure(gettext("欠费余额"), format_yuan(owed)),
     ]
     unit_rows = _unit_rows(
-        scope, BillingSummary, {"kwh": Sum("kwh", filter=Q(period=latest)), "billed": Sum("billed", filter=Q(period=latest)),
-                                "outstanding": Sum("outstanding")},
-        lambda v: [kwh_display(v["kwh"] or ZERO), format_yuan(v["billed"] or ZERO), format_yuan(v["outstanding"] or ZERO)],
+        scope, BillingSummary,
+        {"kwh": Sum("kwh", filter=Q(period=latest)), "billed": Sum("billed", filter=Q(period=latest)),
+         "outstanding": Sum("outstanding")},
+        lambda v: [kwh_display(v["kwh"] or ZERO), format_yuan(v["billed"] or ZERO),
+                   format_yuan(v["outstanding"] or ZERO)],
     )
     headings = [gettext("%(month)s 电量(kWh)") % {"month": _label(latest)},
                 gettext("%(month)s 应收电费") % {"month": _label(latest)}, gettext("欠费余额")]

@@ -95,7 +95,8 @@ def billing_rows(*, period: datetime.date | None = None, branches: set[int] | No
     # Bills in force: not credit notes, nor the originals they cancelled (their re-bills count instead).
     charged = ~Q(kind=Bill.Kind.CREDIT_NOTE) & ~Q(state=Bill.State.CREDITED)
     owed = ExpressionWrapper(
-        F("total") - F("amount_paid") - F("amount_adjusted"), output_field=models.DecimalField(max_digits=16, decimal_places=2)
+        F("total") - F("amount_paid") - F("amount_adjusted"),
+        output_field=models.DecimalField(max_digits=16, decimal_places=2),
     )
     return bills.values(
         s_period=F("period"), s_branch_id=F("account__branch_id"), s_station_id=F("account__station_id"),
@@ -330,7 +331,9 @@ def dirty_periods(*, since: dict) -> dict[str, Dirty]:
 def _scan_start() -> dict | None:
     """The marks to read from: those of the refresh before the last one (so each window is read twice and a late
     commit is not lost), or of the last one when it is the only one; None when nothing was refreshed yet."""
-    finished = list(ReportRefresh.objects.filter(finished_at__isnull=False).order_by("-id").values_list("marks", flat=True)[:2])
+    finished = list(
+        ReportRefresh.objects.filter(finished_at__isnull=False).order_by("-id").values_list("marks", flat=True)[:2]
+    )
     if not finished:
         return None
     marks = finished[-1]
