@@ -14,6 +14,7 @@ from integrations.api.auth import scope_require
 from integrations.api.errors import ApiError, ErrorOut
 
 router = Router(tags=["finance"])
+ERRORS = {401: ErrorOut, 403: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -74,7 +75,7 @@ def period_parse(text: str) -> datetime.date:
 
 @router.get(
     "/finance/summary/",
-    response={200: FinanceSummaryOut, 422: ErrorOut},
+    response={200: FinanceSummaryOut, **ERRORS},
     summary=str(_("应收、实收、欠费（按县公司、电费年月）")),
 )
 def finance_summary_get(request, query: Query[FinanceSummaryQuery]):

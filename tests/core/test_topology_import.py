@@ -1,8 +1,12 @@
 """The distribution-network import: a document applied as a diff, with its report; refused whole when it would
 leave a service point (or an area, or a feeder) hanging, or names what does not exist."""
+import io
+import json
+import re
 from decimal import Decimal as D
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from core.models import Feeder, ServicePoint, Substation, TopologyImport, TransformerArea
 from core.services.topology_import import TopologyImportRefused, topology_document_parse, topology_import_apply
@@ -20,6 +24,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def grid():
+    return grid_build()
+
+
+def grid_build():
     """N01: S1 -> F1 -> A1 (P1, P2), A2 (P3); S1 -> F2 -> A3 (P4). N02: S9 -> F9 -> A9 (P9)."""
     north = BranchFactory(code="N01", name="恩施市")
     south = BranchFactory(code="N02", name="利川市")
@@ -285,3 +293,69 @@ def test_document_shape_errors_name_their_path(data, expected):
         topology_document_parse(data=data)
     assert excinfo.value.errors == expected
     assert excinfo.value.code == "topology_refused"
+
+
+def test_command_applies_a_file_with_progress_lines(grid, tmp_path):
+    path = tmp_path / "topology.json"
+    path.write_text(json.dumps(GROWTH, ensure_ascii=False), encoding="utf-8")
+    stdout = io.StringIO()
+    call_command("topology_import", str(path), stdout=stdout)
+    lines = stdout.getvalue().splitlines()
+    record = TopologyImport.objects.get()
+    assert lines[:4] == [
+        f"[{'#' * 30}] 100% 变电站 3/3",
+        f"[{'#' * 30}] 100% 线路 4/4",
+        f"[{'#' * 30}] 100% 台区 5/5",
+        f"[{'#' * 30}] 100% 计量点 1/1",
+    ]
+    assert re.fullmatch(
+        rf"已导入 #{record.pk}：新增3，修改1，迁移2，退运0，未变1，重新挂接用电户1，用时\d+\.\d秒", lines[4]
+    )
+    assert (record.source, record.status) == ("file:topology.json", TopologyImport.Status.APPLIED)
+    assert ("P1", "A4") in state()[3]
+
+
+def test_command_dry_run_changes_nothing(grid, tmp_path):
+    path = tmp_path / "topology.json"
+    path.write_text(json.dumps(GROWTH), encoding="utf-8")
+    before = state()
+    stdout = io.StringIO()
+    call_command("topology_import", str(path), "--dry-run", stdout=stdout)
+    assert state() == before
+    assert stdout.getvalue().startswith(f"试算（未修改） #{TopologyImport.objects.get().pk}：新增3，修改1，迁移2")
+
+
+def test_command_reads_capacities_as_decimals(grid, tmp_path):
+    path = tmp_path / "topology.json"
+    path.write_text('{"mode": "partial", "transformer_areas": [{"code": "A1", "capacity_kva": 630.10}]}', encoding="utf-8")
+    call_command("topology_import", str(path), stdout=io.StringIO())
+    assert TransformerArea.objects.get(code="A1").capacity_kva == D("630.10")
+
+
+def test_command_refusal_lists_each_problem_and_changes_nothing(grid, tmp_path):
+    path = tmp_path / "topology.json"
+    path.write_text(json.dumps({"mode": "partial", "feeders": [{"code": "F2", "retired": True}]}), encoding="utf-8")
+    before = state()
+    stderr = io.StringIO()
+    with pytest.raises(CommandError) as excinfo:
+        call_command("topology_import", str(path), stdout=io.StringIO(), stderr=stderr)
+    assert str(excinfo.value) == "配网拓扑文档未导入：发现1处问题，未做任何修改"
+    assert stderr.getvalue().splitlines() == ["feeders.0.retired: 线路F2退运后，台区A3将失去所属线路"]
+    assert state() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "文件{path}不存在"),
+        (b"\xff\xfe{", "文件{path}不是UTF-8编码的JSON：'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
+        (b"{mode", "文件{path}不是UTF-8编码的JSON：Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+    ],
+)
+def test_command_refuses_unreadable_files(tmp_path, content, message):
+    path = tmp_path / "topology.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(CommandError) as excinfo:
+        call_command("topology_import", str(path), stdout=io.StringIO())
+    assert str(excinfo.value) == message.format(path=path)
