@@ -8,8 +8,7 @@ import datetime
 from django.http import Http404, HttpResponse
 from ninja import File, Query, Router, Schema, Status, UploadedFile
 
-from core.models.banks import Bank, BankBatch
-from core.models.banks import BankFileStyle
+from core.models.banks import Bank, BankBatch, BankFileStyle
 from core.services.bank_exchange import (
     BankImportReport,
     BankNotFound,
@@ -25,6 +24,7 @@ from core.services.bank_exchange import (
 )
 from integrations import scopes
 from integrations.api.auth import scope_require
+from integrations.api.errors import ErrorOut
 from integrations.models import ApiClient
 
 router = Router(tags=["banks"])
@@ -37,17 +37,7 @@ BATCH_LIST_LIMIT = 100
 # --- schemas --------------------------------------------------------------------------------------------------
 
 
-class BankErrorDetail(Schema):
-    code: str
-    message: str
-    fields: dict[str, list[str]]
-
-
-class BankError(Schema):
-    error: BankErrorDetail
-
-
-ERRORS = {401: BankError, 403: BankError, 404: BankError, 422: BankError, 429: BankError}
+ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 
 class BankBatchOut(Schema):
