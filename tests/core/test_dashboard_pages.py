@@ -180,6 +180,9 @@ def test_index_drills_from_company_to_branch_to_station(client, figures, supervi
     ]
     assert '<a href="?branch=A&amp;station=A2&amp;months=12">小渡船供电所</a>' in branch.content.decode()
 
+    # The quality-management reports sit beside these, under /staff/reports/quality/.
+    assert '<a href="/staff/reports/quality/">' in html
+
     station = client.get(url("index") + "?branch=A&station=A2")
     assert "小渡船供电所" in station.content.decode()
     assert 'id="report-units"' not in station.content.decode()
