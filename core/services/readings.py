@@ -121,7 +121,7 @@ def _date_parse(value, *, field_name: str) -> datetime.date:
 
 
 def _power_factor_parse(value) -> Decimal | None:
-    number = quantity_parse(value, field="power_factor", label=gettext("功率因数"), allow_none=True)
+    number = quantity_parse(value, field="power_factor", label=_("功率因数"), allow_none=True)
     if number is not None and number > 1:
         raise InvalidReading(_("功率因数应在0到1之间"), field="power_factor")
     return number
@@ -143,17 +143,18 @@ def reading_suspect_reason(*, consumption: Decimal, history: Sequence[Decimal]) 
     return ""
 
 
+# Field labels stay lazy: a batch of a million rows translates them only for the rows that are refused.
 def reading_values_clean(
     *, read_on, total, peak=None, flat=None, valley=None, max_demand_kw=None, power_factor=None
 ) -> tuple[datetime.date, dict[str, Decimal | None]]:
     """The reading's own values parsed and checked against each other (horizontal checks)."""
     values = {
-        "total": quantity_parse(total, field="total", label=gettext("总示数")),
-        "peak": quantity_parse(peak, field="peak", label=gettext("峰示数"), allow_none=True),
-        "flat": quantity_parse(flat, field="flat", label=gettext("平示数"), allow_none=True),
-        "valley": quantity_parse(valley, field="valley", label=gettext("谷示数"), allow_none=True),
+        "total": quantity_parse(total, field="total", label=_("总示数")),
+        "peak": quantity_parse(peak, field="peak", label=_("峰示数"), allow_none=True),
+        "flat": quantity_parse(flat, field="flat", label=_("平示数"), allow_none=True),
+        "valley": quantity_parse(valley, field="valley", label=_("谷示数"), allow_none=True),
         "max_demand_kw": quantity_parse(
-            max_demand_kw, field="max_demand_kw", label=gettext("最大需量"), allow_none=True
+            max_demand_kw, field="max_demand_kw", label=_("最大需量"), allow_none=True
         ),
         "power_factor": _power_factor_parse(power_factor),
     }
