@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -70,14 +71,14 @@ class ReportScope:
     def query(self) -> str:
         """The scope as query-string parameters (without the window)."""
         if self.station:
-            return f"branch={self.branch.code}&station={self.station.code}"
-        return f"branch={self.branch.code}" if self.branch else ""
+            return urlencode({"branch": self.branch.code, "station": self.station.code})
+        return urlencode({"branch": self.branch.code}) if self.branch else ""
 
     @property
     def crumbs(self) -> list[Crumb]:
         crumbs = [Crumb(gettext("全公司"), "")]
         if self.branch:
-            crumbs.append(Crumb(self.branch.name, f"branch={self.branch.code}"))
+            crumbs.append(Crumb(self.branch.name, urlencode({"branch": self.branch.code})))
         if self.station:
             crumbs.append(Crumb(self.station.name, self.query))
         return crumbs
@@ -165,13 +166,12 @@ class Chart:
     title: str
     labels: list[str]
     series: list[dict]
-    kind: str = "bar"
     stacked: bool = False
     percent_axis: bool = False
 
     def as_json(self) -> dict:
-        return {"title": self.title, "labels": self.labels, "series": self.series, "kind": self.kind,
-                "stacked": self.stacked, "percentAxis": self.percent_axis}
+        return {"title": self.title, "labels": self.labels, "series": self.series, "stacked": self.stacked,
+                "percentAxis": self.percent_axis}
 
 
 def _series(name, values, *, kind="bar", axis=0, places=2) -> dict:
@@ -217,9 +217,9 @@ def _unit_rows(scope: ReportScope, model, aggregates: dict, cells, *, where: Q =
             result.append(UnitRow(label=gettext("未关联供电所"), query="", cells=cells(values)))
             continue
         if scope.level == "company":
-            query = f"branch={values[code]}"
+            query = urlencode({"branch": values[code]})
         else:
-            query = f"branch={scope.branch.code}&station={values[code]}"
+            query = urlencode({"branch": scope.branch.code, "station": values[code]})
         result.append(UnitRow(label=values[name], query=query, cells=cells(values)))
     return result
 
@@ -232,7 +232,9 @@ def last_refresh() -> ReportRefresh | None:
 
 
 @dataclass
-class MonthRow:
+class TableRow:
+    """A table row: its heading cell (a month, a category, a feeder...) and the figures after it."""
+
     label: str
     cells: list[str]
 
@@ -242,9 +244,9 @@ class Dashboard:
     scope: ReportScope
     months: list[datetime.date]
     charts: list[Chart] = field(default_factory=list)
-    month_rows: list[MonthRow] = field(default_factory=list)
+    month_rows: list[TableRow] = field(default_factory=list)
     month_headings: list[str] = field(default_factory=list)
-    detail_rows: list[MonthRow] = field(default_factory=list)
+    detail_rows: list[TableRow] = field(default_factory=list)
     detail_headings: list[str] = field(default_factory=list)
     detail_title: str = ""
     unit_rows: list[UnitRow] = field(default_factory=list)
@@ -296,7 +298,7 @@ def consumption_dashboard(*, scope: ReportScope, months: int) -> Dashboard:
     ))
     dashboard.month_headings = [gettext("电费年月"), gettext("电量(kWh)"), gettext("应收电费"), gettext("实收电费")]
     dashboard.month_rows = [
-        MonthRow(_label(m), [kwh_display(month_value(m, "kwh")), format_yuan(month_value(m, "billed")),
+        TableRow(_label(m), [kwh_display(month_value(m, "kwh")), format_yuan(month_value(m, "billed")),
                              format_yuan(month_value(m, "paid"))])
         for m in window
     ]
@@ -304,7 +306,7 @@ def consumption_dashboard(*, scope: ReportScope, months: int) -> Dashboard:
     dashboard.detail_title = gettext("%(month)s 分类电量电费") % {"month": _label(latest)}
     dashboard.detail_headings = [gettext("用电类别"), gettext("电量(kWh)"), gettext("应收电费")]
     dashboard.detail_rows = [
-        MonthRow(category.label, [kwh_display(by_category[(latest, category.value)]["kwh"]),
+        TableRow(category.label, [kwh_display(by_category[(latest, category.value)]["kwh"]),
                                   format_yuan(by_category[(latest, category.value)]["billed"])])
         for category in categories if (latest, category.value) in by_category
     ]
@@ -347,7 +349,7 @@ def customers_dashboard(*, scope: ReportScope, months: int) -> Dashboard:
     ))
     dashboard.month_headings = [gettext("立户年月"), gettext("新增户数"), gettext("期末户数")]
     dashboard.month_rows = [
-        MonthRow(_label(m), [str(sum(opened.get((m, c.value), 0) for c in CustomerCategory)), str(total)])
+        TableRow(_label(m), [str(sum(opened.get((m, c.value), 0) for c in CustomerCategory)), str(total)])
         for m, total in zip(window, totals)
     ]
     dashboard.unit_title = gettext("各单位户数")
@@ -395,7 +397,7 @@ def tiers_dashboard(*, scope: ReportScope, months: int) -> Dashboard:
         billed = reached.get((month, 1), 0)
         cells = [f"{top(month, tier)} ({percent_display(_percent(top(month, tier), billed))})" for tier in tiers]
         cells.append(" / ".join(kwh_display(kwh.get((month, tier)) or ZERO) for tier in tiers))
-        dashboard.month_rows.append(MonthRow(_label(month), cells))
+        dashboard.month_rows.append(TableRow(_label(month), cells))
     latest = window[-1]
     dashboard.unit_title = gettext("%(month)s 各单位阶梯分布") % {"month": _label(latest)}
     dashboard.unit_headings = [gettext("居民账单数")] + [gettext("达到第%(n)s档") % {"n": tier} for tier in tiers[1:]]
@@ -438,7 +440,7 @@ def arrears_dashboard(*, scope: ReportScope, months: int) -> Dashboard:
     dashboard.month_headings = [gettext("电费年月"), gettext("应收电费"), gettext("欠费余额"), gettext("欠费户数"),
                                 gettext("回收率")]
     dashboard.month_rows = [
-        MonthRow(_label(m), [format_yuan(value(m, "billed") or ZERO), format_yuan(value(m, "outstanding") or ZERO),
+        TableRow(_label(m), [format_yuan(value(m, "billed") or ZERO), format_yuan(value(m, "outstanding") or ZERO),
                              str(value(m, "accounts")), percent_display(rate)])
         for m, rate in zip(window, rates)
     ]
@@ -479,14 +481,14 @@ def tickets_dashboard(*, scope: ReportScope, months: int) -> Dashboard:
     ))
     dashboard.month_headings = [gettext("受理年月"), gettext("受理量"), gettext("办结量"), gettext("按时办结率")]
     dashboard.month_rows = [
-        MonthRow(_label(m), [str(value(m, "opened")), str(value(m, "closed")), percent_display(rate)])
+        TableRow(_label(m), [str(value(m, "opened")), str(value(m, "closed")), percent_display(rate)])
         for m, rate in zip(window, rates)
     ]
     labels_by_type = dict(BusinessType.choices)
     dashboard.detail_title = gettext("按业务类型（期间合计）")
     dashboard.detail_headings = [gettext("业务类型"), gettext("受理量"), gettext("办结量"), gettext("按时办结率")]
     dashboard.detail_rows = [
-        MonthRow(str(labels_by_type.get(values["business_type"], values["business_type"])),
+        TableRow(str(labels_by_type.get(values["business_type"], values["business_type"])),
                  [str(values["opened"]), str(values["closed"]),
                   percent_display(_percent(values["on_time"], values["due"]))])
         for values in rows.values("business_type").annotate(**sums).order_by("-opened", "business_type")
@@ -559,14 +561,14 @@ def outages_dashboard(*, scope: ReportScope, months: int) -> Dashboard:
                                  gettext("其中故障"), gettext("影响计量点"), gettext("停电时户数"), gettext("报修量"),
                                  gettext("报修按时办结率")]
     dashboard.detail_rows = [
-        MonthRow(v["feeder__name"], [v["branch__name"], str(v["n"] or 0), str(v["planned"] or 0), str(v["fault"] or 0),
+        TableRow(v["feeder__name"], [v["branch__name"], str(v["n"] or 0), str(v["planned"] or 0), str(v["fault"] or 0),
                                      str(v["customers"] or 0), kwh_display(_hours(v["interruption"])),
                                      str(v["reports"] or 0), percent_display(_percent(v["on_time"], v["closed"]))])
         for v in ranked
     ]
     dashboard.month_headings = [gettext("停电年月")] + [str(kind.label) for kind in OutageKind]
     dashboard.month_rows = [
-        MonthRow(_label(m), [str(by_month_kind.get((m, kind.value), 0)) for kind in OutageKind]) for m in window
+        TableRow(_label(m), [str(by_month_kind.get((m, kind.value), 0)) for kind in OutageKind]) for m in window
     ]
     if scope.level == "company":
         dashboard.unit_title = gettext("各县公司停电与报修（期间合计）")
