@@ -70,6 +70,7 @@ from core.models import (
     WarningThreshold,
     WorkCalendarDay,
 )
+from core.models.banks import Bank, BankBatch, WithholdingAgreement
 from core.models.counter import CounterCashier, CounterOutlet, CounterReceipt, CounterSettlement, DepositAccount
 from core.models.tickets import TicketAttachment
 from core.services.process_definitions import (
@@ -977,3 +978,28 @@ class CounterSettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["business_day", "cashier", "outlet", "total", "receipt_count", "state"]
     list_filter = ["state", "outlet__branch"]
     list_select_related = ["cashier", "outlet"]
+
+
+# Banks: their file layouts are data; agreements are signed at the counter or by the bank; batches are written only
+# by core.services.bank_exchange.
+@admin.register(Bank)
+class BankAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "file_style", "file_encoding", "api_client_name", "active"]
+    list_filter = ["file_style", "active"]
+
+
+@admin.register(WithholdingAgreement)
+class WithholdingAgreementAdmin(admin.ModelAdmin):
+    list_display = ["account", "bank", "bank_account_name", "signed_on", "status", "cancelled_on"]
+    list_filter = ["bank", "status"]
+    list_select_related = ["account", "bank"]
+    search_fields = ["account__number", "bank_account_name"]
+    raw_id_fields = ["account"]
+
+
+@admin.register(BankBatch)
+class BankBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["business_date", "bank", "kind", "batch_number", "status", "record_count", "total_amount"]
+    list_filter = ["bank", "kind", "status"]
+    list_select_related = ["bank"]
+    date_hierarchy = "business_date"

@@ -38,10 +38,18 @@ def error_body(code: str, message, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": str(message), "fields": fields or {}}}
 
 
+_SOURCES = {"body", "query", "path", "file", "form", "header", "cookie"}
+
+
 def _validation_fields(errors: list[dict]) -> dict[str, list[str]]:
     fields: dict[str, list[str]] = {}
     for error in errors:
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload", "query", "path")]
+        # Ninja puts where the value came from first (body, query, path, file, form, header): the caller wants the
+        # field's own name.
+        location = [str(part) for part in error.get("loc", ())]
+        if location and location[0] in _SOURCES:
+            location = location[1:]
+        location = [part for part in location if part != "payload"]
         name = ".".join(location) or "__all__"
         fields.setdefault(name, []).append(_validation_message(error))
     return fields
