@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.models import AuditFlag, AuditRule, Branch, ComplaintClass
@@ -31,8 +32,8 @@ class ReportFilterForm(forms.Form):
         first, last = data.get("date_from"), data.get("date_to")
         if first and last and first > last:
             self.add_error("date_to", _("结束日期不能早于开始日期"))
-        elif first and last and (last - first).days >= LONGEST_PERIOD_DAYS:
-            self.add_error("date_to", _("统计期间不能超过一年"))
+        elif first and ((last or timezone.localdate()) - first).days >= LONGEST_PERIOD_DAYS:
+            self.add_error("date_from", _("统计期间不能超过一年"))
         return data
 
     def period(self, *, default: ReportPeriod, today: datetime.date) -> ReportPeriod:
@@ -77,5 +78,5 @@ class AuditFilterForm(forms.Form):
 class ResolveForm(forms.Form):
     note = forms.CharField(
         label=_("处理说明"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
-        error_messages={"required": _("请填写处理说明")},
+        error_messages={"required": _("请填写处理说明"), "max_length": _("处理说明不能超过2000字")},
     )

@@ -154,9 +154,11 @@ def monthly_pack(request: HttpRequest) -> HttpResponse:
 @quality_required
 def monthly_pack_download(request: HttpRequest, year: int, month: int) -> FileResponse:
     """A pack the monthly task wrote."""
-    if not 1 <= month <= 12:
-        raise Http404
-    path = quality_monthly_pack_path(month=datetime.date(year, month, 1), directory=quality_monthly_directory())
+    try:
+        first = datetime.date(year, month, 1)
+    except ValueError:
+        raise Http404 from None
+    path = quality_monthly_pack_path(month=first, directory=quality_monthly_directory())
     if path is None:
         raise Http404
     return FileResponse(path.open("rb"), as_attachment=True, filename=path.name, content_type=XLSX_CONTENT_TYPE)
@@ -223,7 +225,7 @@ def audit_resolve(request: HttpRequest, flag_id: int) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = ""
     if not form.is_valid():
-        messages.error(request, _("请填写处理说明"))
+        messages.error(request, " ".join(str(error) for error in form.errors["note"]))
     else:
         try:
             flag = audit_flag_resolve(flag_id=flag_id, user=request.user, note=form.cleaned_data["note"])

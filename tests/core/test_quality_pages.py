@@ -200,6 +200,8 @@ class TestResolve:
         assert outside.redirect_chain == [(AUDIT, 302)]
         again = client.post(f"{AUDIT}{flag.pk}/resolve/", {"note": "再看"}, follow=True)
         assert messages_shown(again) == ["该稽查疑点已处理"]
+        too_long = client.post(f"{AUDIT}{flag.pk}/resolve/", {"note": "长" * 2001}, follow=True)
+        assert messages_shown(too_long) == ["处理说明不能超过2000字"]
         flag.refresh_from_db()
         assert flag.resolution_note == "看过"
 
@@ -291,6 +293,7 @@ class TestReports:
             ({"month": "2026-13"}, "请按“年-月”填写月份，例如 2026-10"),
             ({"date_from": "2026-10-05", "date_to": "2026-10-01"}, "结束日期不能早于开始日期"),
             ({"date_from": "2024-01-01", "date_to": "2026-01-01"}, "统计期间不能超过一年"),
+            ({"date_from": "1999-01-01"}, "统计期间不能超过一年"),
         ],
     )
     def test_bad_periods_are_explained(self, client, query, message):
@@ -336,6 +339,7 @@ class TestReports:
         assert len(book.sheetnames) == 5
         assert client.get(f"{BASE}monthly/1999-01.xlsx").status_code == 404
         assert client.get(f"{BASE}monthly/2026-13.xlsx").status_code == 404
+        assert client.get(f"{BASE}monthly/99999-01.xlsx").status_code == 404
 
     def test_report_pages_query_a_fixed_number_of_times(self, client, calls, django_assert_max_num_queries):
         client.force_login(quality_user())
