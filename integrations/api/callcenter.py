@@ -10,7 +10,7 @@ from typing import Literal
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from core.account_numbers import account_number_validate
 from core.errors import InvalidAccountNumber, TicketError, TicketValidationError
@@ -504,7 +504,8 @@ def _ticket_accept(request, payload: CallcenterTicketAccept) -> tuple[int, dict]
 )
 def ticket_accept(request, payload: CallcenterTicketAccept):
     scope_require(request, scopes.CALLCENTER_WRITE)
-    return idempotent(request, lambda: _ticket_accept(request, payload))
+    status, body = idempotent(request, lambda: _ticket_accept(request, payload))
+    return Status(status, body)
 
 
 # --- fee reminders ------------------------------------------------------------------------------------------------

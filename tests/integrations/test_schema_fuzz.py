@@ -6,7 +6,9 @@ Kept short and repeatable for CI (which runs it on SQLite and again on PostgreSQ
 number of examples per operation, no coverage phase, no example database."""
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
@@ -32,7 +34,21 @@ def api_key(db) -> str:
 
 
 @pytest.fixture
-def api_schema(db, api_key):
+def wsgi_app(db):
+    """The project's WSGI app, called in the test's own transaction: like django.test.Client, it must not close
+    the database connection at the end of each request (PostgreSQL would then need a new one, which an open
+    atomic block refuses)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield get_wsgi_application()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_schema(wsgi_app, api_key):
     config = SchemathesisConfig.from_dict(
         {
             "seed": SEED,
@@ -46,7 +62,7 @@ def api_schema(db, api_key):
             "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
         }
     )
-    return schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application(), config=config)
+    return schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app, config=config)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
