@@ -30,6 +30,7 @@ from core.errors import DomainError
 from core.models import Branch, Company, Feeder, ServicePoint, Substation, TopologyImport, TransformerArea
 
 CHUNK = 500
+PROGRESS_EVERY = 10_000
 CODE_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.\-]*$")
 CODE_MAX = 32
 NAME_MAX = 100
@@ -550,15 +551,18 @@ def _write(*, plan: _Plan, progress: Progress | None) -> None:
         ids = level_ids
         if progress is not None:
             progress(str(level.label), len(finals), len(finals))
-    moves = plan.point_moves
-    done = 0
-    for chunk in _chunks(moves):
-        ServicePoint.objects.bulk_update(
-            [ServicePoint(pk=move.pk, transformer_area_id=ids[move.area_to]) for move in chunk], ["transformer_area"]
-        )
-        done += len(chunk)
-        if progress is not None:
-            progress(gettext("计量点"), done, len(moves))
+    # One plain UPDATE per target area (and chunk): far cheaper than bulk_update's CASE over every row.
+    by_target: dict[str, list[int]] = defaultdict(list)
+    for move in plan.point_moves:
+        by_target[move.area_to].append(move.pk)
+    total, done, reported = len(plan.point_moves), 0, 0
+    for area_code in sorted(by_target):
+        for pks in _chunks(by_target[area_code]):
+            ServicePoint.objects.filter(pk__in=pks).update(transformer_area_id=ids[area_code])
+            done += len(pks)
+            if progress is not None and (done - reported >= PROGRESS_EVERY or done == total):
+                progress(gettext("计量点"), done, total)
+                reported = done
 
 
 def topology_import_apply(
