@@ -35,7 +35,6 @@ class Migration(migrations.Migration):
                 ('period', models.DateField(verbose_name='电费年月')),
                 ('category', models.CharField(choices=[('residential', '居民生活'), ('non_residential', '一般工商业'), ('large_industry', '大工业'), ('agricultural', '农业生产')], max_length=20, verbose_name='用电类别')),
                 ('bills', models.PositiveIntegerField(default=0, verbose_name='账单数')),
-                ('accounts', models.PositiveIntegerField(default=0, verbose_name='计费户数')),
                 ('kwh', models.DecimalField(decimal_places=2, default=Decimal('0.00'), max_digits=16, verbose_name='电量(kWh)')),
                 ('billed', models.DecimalField(decimal_places=2, default=Decimal('0.00'), max_digits=16, verbose_name='应收电费')),
                 ('paid', models.DecimalField(decimal_places=2, default=Decimal('0.00'), max_digits=16, verbose_name='实收电费')),
@@ -143,5 +142,9 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['branch', 'period'], name='tier_summary_branch')],
                 'constraints': [models.UniqueConstraint(fields=('period', 'branch', 'station', 'tier'), name='tier_summary_key')],
             },
+        ),
+        migrations.AddIndex(
+            model_name="bill",
+            index=models.Index(fields=["period"], name="bill_period_idx"),
         ),
     ]

@@ -75,7 +75,10 @@ class Bill(models.Model):
                 fields=["account", "period"], condition=models.Q(kind="regular"), name="bill_one_regular_per_period"
             ),
         ]
-        indexes = [models.Index(fields=["account", "state"], name="bill_account_state_idx")]
+        indexes = [
+            models.Index(fields=["account", "state"], name="bill_account_state_idx"),
+            models.Index(fields=["period"], name="bill_period_idx"),  # one month's bills (report refresh)
+        ]
 
     def __str__(self) -> str:
         return self.number

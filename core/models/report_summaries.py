@@ -46,15 +46,15 @@ class ReportRefresh(models.Model):
 class BillingSummary(models.Model):
     """Consumption, revenue and arrears of one billing month (电费年月) per station and customer category.
 
-    Credit notes net out the bills they cancel (their kWh and totals are negative); `outstanding` is what is
-    still owed today on that month's bills."""
+    Credit notes net out the bills they cancel (their kWh and totals are negative); `bills` counts the bills in
+    force, one per account billed (a corrected bill's re-bill, not the original); `outstanding` is what is still
+    owed today on that month's bills."""
 
     period = models.DateField(_("电费年月"))
     branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="+", verbose_name=_("县公司"))
     station = models.ForeignKey(ServiceStation, on_delete=models.CASCADE, related_name="+", verbose_name=_("供电所"))
     category = models.CharField(_("用电类别"), max_length=20, choices=CustomerCategory.choices)
     bills = models.PositiveIntegerField(_("账单数"), default=0)
-    accounts = models.PositiveIntegerField(_("计费户数"), default=0)
     kwh = models.DecimalField(_("电量(kWh)"), max_digits=16, decimal_places=2, default=ZERO)
     billed = models.DecimalField(_("应收电费"), max_digits=16, decimal_places=2, default=ZERO)
     paid = models.DecimalField(_("实收电费"), max_digits=16, decimal_places=2, default=ZERO)

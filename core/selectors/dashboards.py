@@ -609,7 +609,7 @@ def overview(*, scope: ReportScope) -> Overview:
     """The scope's latest billing month at a glance, and its units one level down to drill into."""
     latest = _last_period(BillingSummary, scope.rows())
     month = BillingSummary.objects.filter(scope.rows(), period=latest).aggregate(
-        kwh=Sum("kwh"), billed=Sum("billed"), paid=Sum("paid"), accounts=Sum("accounts")
+        kwh=Sum("kwh"), billed=Sum("billed"), paid=Sum("paid")
     )
     owed = BillingSummary.objects.filter(scope.rows()).aggregate(n=Sum("outstanding"))["n"] or ZERO
     accounts = CustomerSummary.objects.filter(scope.rows()).aggregate(n=Sum("opened"))["n"] or 0

@@ -69,7 +69,7 @@ def units():
 def billing_row(units, period, station, category, kwh, billed, paid, outstanding, arrears, bills=1):
     unit = units[station]
     BillingSummary.objects.create(
-        period=period, branch=unit.branch, station=unit, category=category, bills=bills, accounts=bills,
+        period=period, branch=unit.branch, station=unit, category=category, bills=bills,
         kwh=D(kwh), billed=D(billed), paid=D(paid), outstanding=D(outstanding), accounts_in_arrears=arrears,
     )
 
