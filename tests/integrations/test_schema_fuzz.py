@@ -52,6 +52,8 @@ def api_schema(wsgi_app, api_key):
     config = SchemathesisConfig.from_dict(
         {
             "seed": SEED,
+            # The only health check that hangs on the clock, not the inputs: a busy CI machine must not fail it.
+            "suppress-health-check": ["too_slow"],
             "headers": {"Authorization": f"Bearer {api_key}"},
             "generation": {
                 "max-examples": EXAMPLES_PER_OPERATION,
@@ -76,5 +78,6 @@ def test_every_operation_answers_as_documented(case):
 @pytest.mark.django_db
 def test_the_schema_lists_the_stable_entry_points(client):
     paths = client.get("/api/schema/").json()["paths"]
-    assert "/api/v1/whoami/" in paths
-    assert "/api/v1/callcenter/tickets/" in paths
+    assert "post" in paths["/api/v1/readings/"]
+    assert "get" in paths["/api/v1/whoami/"]
+    assert set(paths["/api/v1/callcenter/tickets/"]) == {"get", "post"}
