@@ -94,6 +94,7 @@ class CallcenterAccount(Schema):
 
 class CallcenterAccountList(Schema):
     accounts: list[CallcenterAccount]
+    more: bool = Field(description=str(_("该号码名下还有更多用电户未列出（每次最多10户）")))
 
 
 class CallcenterBillLine(Schema):
@@ -335,9 +336,14 @@ def accounts_lookup(
         if not caller_number_normalise(phone):
             message = _("来电号码应包含数字")
             raise ApiError(422, "invalid_request", message, fields={"phone": [str(message)]})
-        accounts = accounts_for_caller_number(phone=phone)[:ACCOUNTS_LIMIT]
+        accounts = accounts_for_caller_number(phone=phone)
     now = timezone.now()
-    return {"accounts": [_account_out(account, now=now) for account in accounts]}
+    # Each account is read as the IVR reads it (amount due with late fees accruing today, latest bill, outage now):
+    # a few queries per account, so a number on file for many accounts answers the first ACCOUNTS_LIMIT of them.
+    return {
+        "accounts": [_account_out(account, now=now) for account in accounts[:ACCOUNTS_LIMIT]],
+        "more": len(accounts) > ACCOUNTS_LIMIT,
+    }
 
 
 # --- bills and charges ----------------------------------------------------------------------------------------

@@ -147,8 +147,18 @@ def test_lookup_by_calling_number_lists_the_open_accounts_masked(client, reader)
         },
         "outage_now": None,
     }
+    assert response.json()["more"] is False
     body = response.content.decode()
     assert "张三丰" not in body and "13812345678" not in body and "施州大道12号" not in body
+
+
+def test_a_number_on_file_for_many_accounts_answers_the_first_ten(client, reader):
+    customer = CustomerFactory(phone="13512340000")
+    station = ServiceStationFactory()
+    accounts = sorted(AccountFactory.create_batch(12, customer=customer, station=station), key=lambda a: a.number)
+    response = client.get("/api/v1/callcenter/accounts/", {"phone": "13512340000"}, **auth(reader))
+    assert [row["number"] for row in response.json()["accounts"]] == [account.number for account in accounts[:10]]
+    assert response.json()["more"] is True
 
 
 def test_lookup_by_account_number_and_its_refusals(client, reader):
@@ -159,7 +169,7 @@ def test_lookup_by_account_number_and_its_refusals(client, reader):
     assert found.json()["accounts"][0]["latest_bill"] is None
 
     nobody = client.get("/api/v1/callcenter/accounts/", {"phone": "13900000000"}, **auth(reader))
-    assert nobody.status_code == 200 and nobody.json() == {"accounts": []}
+    assert nobody.status_code == 200 and nobody.json() == {"accounts": [], "more": False}
 
     wrong_digit = account.number[:-1] + str((int(account.number[-1]) + 1) % 10)
     typo = client.get("/api/v1/callcenter/accounts/", {"number": wrong_digit}, **auth(reader))
@@ -337,6 +347,9 @@ def test_bad_acceptances_name_the_field_and_change_nothing(client, writer):
         response = accept(client, writer, body)
         assert response.status_code == 422, body
         assert field in response.json()["error"]["fields"], (body, response.json())
+    not_json = client.post("/api/v1/callcenter/tickets/", "summary=x", content_type="application/json", **auth(writer))
+    assert not_json.status_code == 422
+    assert not_json.json()["error"]["code"] == "invalid_request"
     assert Ticket.objects.count() == 0
 
     fine = accept(client, writer, {**base, "account_number": account.number})
