@@ -315,8 +315,13 @@ def test_full_rebuild_equals_incremental_figures(world):
 def test_command_prints_progress_and_the_tasks_refresh():
     out = io.StringIO()
     call_command("reports_refresh", stdout=out)
-    text = out.getvalue()
-    assert "billing" in text and "rows" in text
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "正在刷新决策支持汇总表（增量）"
+    # The first refresh is a full one: each summary in one statement, then what was re-computed.
+    assert lines[1:7] == [f"  {name:<14} 1/1 期间" for name in
+                          ("billing", "tiers", "customers", "tickets", "outages", "fault_reports")]
+    assert lines[7] == f"  {'billing':<14} 全部"
+    assert lines[-1].startswith("完成：全量，写入 0 行，用时 ")
     assert ReportRefresh.objects.count() == 1
     assert reports_refresh_task()["full"] is False
     assert reports_rebuild_task()["full"] is True

@@ -23,6 +23,6 @@ class Command(BaseCommand):
             shown = _("全部") if periods == ["*"] else (", ".join(periods) or _("无变化"))
             self.stdout.write(f"  {summary:<14} {shown}")
         self.stdout.write(self.style.SUCCESS(
-            _("完成：%(mode)s，写入 %(rows)s 行（rows），用时 %(seconds)s 秒")
+            _("完成：%(mode)s，写入 %(rows)s 行，用时 %(seconds)s 秒")
             % {"mode": _("全量") if report.full else _("增量"), "rows": report.rows, "seconds": report.seconds}
         ))
