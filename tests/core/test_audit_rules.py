@@ -284,3 +284,26 @@ class TestResolve:
         assert str(again.value) == "该稽查疑点已处理"
         flag.refresh_from_db()
         assert (flag.resolved_by, flag.resolution_note) == (first, "已追补电量")
+
+
+def test_the_command_scans_and_reports_what_it_raised():
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    account = AccountFactory()
+    monthly_readings(account, {AUG: "0", SEP: "0", OCT: "0"})
+    out = StringIO()
+
+    call_command("audit_scan", "--as-of", "2026-11-05", "--full", stdout=out)
+    call_command("audit_scan", "--as-of", "2026-11-05", stdout=out)
+
+    assert out.getvalue().splitlines() == [
+        "电费年月：2026-10, 2026-11", "连续零电量：新增1条", "电量突增：新增0条", "账单发行后更正：新增0条",
+        "缴费冲正：新增0条", "违约金减免：新增0条", "共新增稽查疑点1条",
+        "电费年月：2026-10, 2026-11", "连续零电量：新增0条", "电量突增：新增0条", "账单发行后更正：新增0条",
+        "缴费冲正：新增0条", "违约金减免：新增0条", "共新增稽查疑点0条",
+    ]
+    with pytest.raises(CommandError) as bad:
+        call_command("audit_scan", "--as-of", "2026-13-01")
+    assert str(bad.value) == "日期格式应为YYYY-MM-DD，例如2026-11-05"
