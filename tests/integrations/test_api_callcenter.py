@@ -11,7 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core.models import Account, Bill, BusinessType, Channel, LateFee, Payment, Ticket
+from core.models import (
+    Account, Bill, BusinessType, Channel, LateFee, Outage, OutageArea, OutageKind, Payment, Ticket,
+)
 from core.selectors.portal_bills import month_add
 from core.services.late_fees import late_fees_assess
 from core.services.payments import payment_post
@@ -19,7 +21,13 @@ from core.services.tickets import ticket_open
 from integrations.clients import api_client_create
 from integrations.models import ApiRequestLog
 from integrations.scopes import CALLCENTER_READ, CALLCENTER_WRITE, FINANCE_READ
-from tests.factories import AccountFactory, BranchFactory, CustomerFactory, ServiceStationFactory
+from tests.factories import (
+    AccountFactory,
+    BranchFactory,
+    CustomerFactory,
+    ServicePointFactory,
+    ServiceStationFactory,
+)
 from tests.portal.factories import billed_months, residential_policy
 from tests.ticket_factories import sample_process
 
@@ -93,15 +101,20 @@ def overdue_account(kwhs, *, account=None, **account_fields):
 def test_every_endpoint_wants_a_key_and_its_scope(client, outsider, reader, method, path):
     # The body is checked against the schema before the view asks for the scope, so send a valid one.
     body = json.dumps({"reference": "R1", "business_type": "complaint", "summary": "x"}) if method == "post" else None
-    call = getattr(client, method)
-    missing = call(path, body, content_type="application/json") if body else call(path)
+
+    def call(**headers):
+        if body:
+            return client.post(path, body, content_type="application/json", **headers)
+        return client.get(path, **headers)
+
+    missing = call()
     assert missing.status_code == 401
     assert missing.json()["error"]["code"] == "unauthenticated"
-    wrong = call(path, body, content_type="application/json", **auth(outsider)) if body else call(path, **auth(outsider))
+    wrong = call(**auth(outsider))
     assert wrong.status_code == 403
     assert wrong.json()["error"]["code"] == "scope_missing"
     if method == "post":
-        read_only = client.post(path, body, content_type="application/json", **auth(reader))
+        read_only = call(**auth(reader))
         assert read_only.status_code == 403
         assert "callcenter:write" in read_only.json()["error"]["message"]
 
@@ -150,6 +163,23 @@ def test_lookup_by_calling_number_lists_the_open_accounts_masked(client, reader)
     assert response.json()["more"] is False
     body = response.content.decode()
     assert "张三丰" not in body and "13812345678" not in body and "施州大道12号" not in body
+
+
+def test_lookup_tells_of_an_outage_on_now_over_the_account(client, reader):
+    point = ServicePointFactory()
+    account = point.account
+    now = timezone.now().replace(microsecond=0)
+    outage = Outage.objects.create(
+        branch=account.branch, kind=OutageKind.TEMPORARY, title="临时检修", reason="设备消缺",
+        starts_at=now - datetime.timedelta(hours=1), ends_at=now + datetime.timedelta(hours=2),
+        announced_at=now - datetime.timedelta(days=1),
+    )
+    OutageArea.objects.create(outage=outage, transformer_area=point.transformer_area)
+    response = client.get("/api/v1/callcenter/accounts/", {"number": account.number}, **auth(reader))
+    found = response.json()["accounts"][0]["outage_now"]
+    assert (found["title"], found["reason"]) == ("临时检修", "设备消缺")
+    assert datetime.datetime.fromisoformat(found["starts_at"]) == outage.starts_at
+    assert datetime.datetime.fromisoformat(found["ends_at"]) == outage.ends_at
 
 
 def test_a_number_on_file_for_many_accounts_answers_the_first_ten(client, reader):
