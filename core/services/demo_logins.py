@@ -22,6 +22,8 @@ from core.services.roles import (
     ROLE_AGENT,
     ROLE_ARCHIVIST,
     ROLE_AUDITOR,
+    ROLE_BRANCH_ACCOUNTANT,
+    ROLE_CASHIER,
     ROLE_CONTENT_APPROVER,
     ROLE_CONTENT_EDITOR,
     ROLE_COUNTER_CLERK,
@@ -82,6 +84,15 @@ DEMO_USERS = (
     _DemoUser("demo-editor", "内容编辑", "/admin/", role=ROLE_CONTENT_EDITOR, is_staff=True),
     _DemoUser("demo-approver", "内容审核", "/admin/", role=ROLE_CONTENT_APPROVER, is_staff=True),
     _DemoUser("demo-admin", "系统管理员", "/django-admin/", is_staff=True, is_superuser=True),
+    # The business hall's money: the cashier takes payments at the first branch's hall (seated there by the demo
+    # seed) and the branch accountant reviews each day's settlement.
+    _DemoUser(
+        "demo-cashier", "收费员", "/staff/counter/", role=ROLE_CASHIER, is_staff=True, posts=(ROLE_CASHIER,),
+    ),
+    _DemoUser(
+        "demo-accountant", "账务员", "/staff/counter/review/", role=ROLE_BRANCH_ACCOUNTANT, is_staff=True,
+        posts=(ROLE_BRANCH_ACCOUNTANT,),
+    ),
 )
 
 
