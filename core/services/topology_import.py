@@ -354,8 +354,18 @@ def _orphans_check(*, errors: _Errors, level: _Level, parent_level: _Level, fina
         if not item.active:
             continue
         parent = parent_finals.get(item.parent)
-        if parent is not None and not parent.active:
-            hanging[item.parent].append(code)
+        if parent is None or parent.active:
+            continue
+        if parent.path is None and parent.stored is not None and parent.stored.retired:
+            # The parent was out of service before this document: only what the document names under it is its
+            # doing; anything already hanging there is older than this import and not its to refuse.
+            if item.path is not None:
+                errors.add(
+                    f"{item.path}.{level.parent_key}",
+                    _("%(parent)s%(code)s已退运") % {"parent": parent_level.label, "code": item.parent},
+                )
+            continue
+        hanging[item.parent].append(code)
     for parent_code, children in sorted(hanging.items()):
         parent = parent_finals[parent_code]
         errors.add(

@@ -359,3 +359,9 @@ def test_command_refuses_unreadable_files(tmp_path, content, message):
     with pytest.raises(CommandError) as excinfo:
         call_command("topology_import", str(path), stdout=io.StringIO())
     assert str(excinfo.value) == message.format(path=path)
+
+
+def test_hanging_an_area_on_a_feeder_already_retired_is_refused(grid):
+    Feeder.objects.filter(code="F9").update(retired_at="2026-01-01T00:00:00+08:00")
+    errors = refused({"mode": "partial", "transformer_areas": [{"code": "A1", "feeder": "F9"}]})
+    assert errors == {"transformer_areas.0.feeder": ["线路F9已退运"]}
