@@ -296,6 +296,22 @@ def refresh_time(*, full: bool) -> dict:
     return {"full": report.full, "rows": report.rows, "seconds": round(seconds, 3), "periods": report.periods}
 
 
+def plans_print(*, latest: str) -> dict[str, str]:
+    """EXPLAIN ANALYZE of one month's re-computation, as the incremental refresh runs it for every branch."""
+    from core.models import Branch
+    from core.services.report_refresh import billing_rows, tier_rows
+
+    period = datetime.date.fromisoformat(latest)
+    branches = set(Branch.objects.values_list("pk", flat=True))
+    plans = {}
+    for name, rows in (("billing", billing_rows), ("tiers", tier_rows)):
+        plans[name] = rows(period=period, branches=branches).explain(analyze=True, buffers=True)
+        print(f"   plan ({name}, {latest}):")
+        for line in plans[name].splitlines():
+            print(f"     {line}")
+    return plans
+
+
 def pages_time(*, world: dict) -> list[dict]:
     from django.test import Client
 
@@ -329,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=None, help="customers and accounts (default 1,100,000)")
     parser.add_argument("--months", type=int, default=None, help="billing months (default 6)")
     parser.add_argument("--smoke", action="store_true", help="20,000 customers, 3 months")
+    parser.add_argument("--explain", action="store_true", help="print the plans of one month's re-computation")
     parser.add_argument("--results-dir", default=str(ROOT / "bench-results"))
     args = parser.parse_args(argv)
     customers = args.customers or (20_000 if args.smoke else 1_100_000)
@@ -367,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== A day's {PAYMENTS_IN_A_DAY:,} payments, then the incremental refresh")
         day = payments_post_a_day(latest=load["latest_period"])
         incremental = refresh_time(full=False)
+        plans = plans_print(latest=load["latest_period"]) if args.explain else {}
         print("== Dashboards (in-process, supervisor, 5 requests each after a warm-up)")
         pages = pages_time(world=world)
         worst = max(figure["worst_ms"] for figure in pages)
@@ -380,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(json.dumps({
             "when": stamp, "server": server.description, "server_settings": settings, "customers": customers,
             "months": months, "tickets": tickets, "outages": outages, "load_seconds": load,
-            "refresh_full": full, "payments": day, "refresh_incremental": incremental, "pages": pages,
+            "refresh_full": full, "payments": day, "refresh_incremental": incremental, "plans": plans,
+            "pages": pages,
             "target_seconds": TARGET_SECONDS, "load_average_1min": round(os.getloadavg()[0], 2),
             "elapsed_seconds": round(time.monotonic() - started, 1),
         }, ensure_ascii=False, indent=2))
