@@ -275,7 +275,7 @@ def _stored_level(level: _Level, parent_codes: dict[int, str]) -> dict[str, _Sto
     return stored
 
 
-def _in_scope(level: _Level, stored: _Stored, scope: set[str] | None) -> bool:
+def _in_scope(stored: _Stored, scope: set[str] | None) -> bool:
     return scope is None or stored.parent in scope
 
 
@@ -342,7 +342,7 @@ def _plan_level(
         )
     if document.mode == TopologyImport.Mode.FULL:
         for code, item in stored.items():
-            if code not in seen and not item.retired and _in_scope(level, item, scope):
+            if code not in seen and not item.retired and _in_scope(item, scope):
                 finals[code] = _Final(item.name, item.parent, item.capacity_kva, False, item, None)
     return finals
 
