@@ -19,12 +19,13 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError, TicketError
@@ -113,6 +114,12 @@ class _Recorded:
     account_id: int
 
 
+def _stored(message, params: dict) -> str:
+    """Text kept in records (outage notices, ticket data), in the default language whatever the request's was."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(message) % params
+
+
 def _moment_parse(value) -> datetime.datetime:
     if isinstance(value, str):
         try:
@@ -128,7 +135,8 @@ def _moment_parse(value) -> datetime.datetime:
 
 def outage_rule_for(*, branch_id: int | None) -> OutageDetectionRule:
     """The branch's own rule, else the default one (no branch), else the model's defaults."""
-    rules = {rule.branch_id: rule for rule in OutageDetectionRule.objects.filter(Q(branch_id=branch_id) | Q(branch=None))}
+    candidates = OutageDetectionRule.objects.filter(Q(branch_id=branch_id) | Q(branch=None))
+    rules = {rule.branch_id: rule for rule in candidates}
     return rules.get(branch_id) or rules.get(None) or OutageDetectionRule()
 
 
@@ -247,9 +255,10 @@ def _area_mark(*, area: TransformerArea, rule: OutageDetectionRule, user, now: d
     outage = outage_announce(
         branch=branch,
         kind=OutageKind.FAULT,
-        title=gettext("%(area)s故障停电") % {"area": area.name},
-        reason=gettext("用电信息采集系统监测到台区%(off)d/%(total)d块电能表失电")
-        % {"off": len(together), "total": total},
+        title=_stored(_("%(area)s故障停电"), {"area": area.name}),
+        reason=_stored(
+            _("用电信息采集系统监测到台区%(off)d/%(total)d块电能表失电"), {"off": len(together), "total": total}
+        ),
         streets="",
         starts_at=starts_at,
         ends_at=max(starts_at, now) + datetime.timedelta(minutes=rule.expected_minutes),
@@ -336,14 +345,16 @@ def _tickets_close(*, recorded: list[_Recorded], restored: list[tuple[Transforme
         ).order_by("occurred_at", "pk").select_related("meter__service_point"):
             latest_kind[event.meter.service_point.account_id, event.meter_id] = event
         for ticket in _tickets_waiting(query=Q(account_id__in=restores)):
-            account_latest = [event for (account_id, _m), event in latest_kind.items() if account_id == ticket.account_id]
+            account_latest = [
+                event for (account_id, _meter), event in latest_kind.items() if account_id == ticket.account_id
+            ]
             if any(event.kind == MeterEvent.Kind.POWER_OFF for event in account_latest):
                 continue  # one of the customer's meters is still off
             event = max(restores[ticket.account_id], key=lambda event: event.occurred_at)
-            evidence = gettext("用电信息采集系统：电能表%(meter)s于%(time)s上报复电") % {
+            evidence = _stored(_("用电信息采集系统：电能表%(meter)s于%(time)s上报复电"), {
                 "meter": event.meter.asset_number,
                 "time": timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M"),
-            }
+            })
             _ticket_restore(ticket=ticket, restored_at=event.occurred_at, evidence=evidence, user=user, now=now,
                             report=report)
             done.add(ticket.pk)
@@ -353,10 +364,10 @@ def _tickets_close(*, recorded: list[_Recorded], restored: list[tuple[Transforme
         for ticket in _tickets_waiting(query=query):
             if ticket.pk in done:
                 continue
-            evidence = gettext("用电信息采集系统：台区%(area)s于%(time)s恢复送电") % {
+            evidence = _stored(_("用电信息采集系统：台区%(area)s于%(time)s恢复送电"), {
                 "area": area.name,
                 "time": timezone.localtime(outage.restored_at).strftime("%Y-%m-%d %H:%M"),
-            }
+            })
             _ticket_restore(ticket=ticket, restored_at=outage.restored_at, evidence=evidence, user=user, now=now,
                             report=report)
             done.add(ticket.pk)

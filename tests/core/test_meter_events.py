@@ -90,7 +90,8 @@ def test_each_event_is_recorded_once_and_bad_ones_say_why(world):
         (9, "accepted", ""),
     ]
     assert report.rows[1].event_id == report.rows[0].event_id
-    assert list(MeterEvent.objects.order_by("pk").values_list("meter__asset_number", "kind", "source", "received_at")) == [
+    recorded = MeterEvent.objects.order_by("pk").values_list("meter__asset_number", "kind", "source", "received_at")
+    assert list(recorded) == [
         ("A1", OFF, ACQ, NOW), ("A2", OFF, ACQ, NOW),
     ]
     # Two of four meters off is under the rule's three: no outage.

@@ -69,7 +69,9 @@ def test_each_row_gets_its_result_and_bad_rows_change_nothing():
     # The duplicate names the reading its twin created.
     assert report.rows[1].reading_id == report.rows[0].reading_id is not None
     # 250 - 100 = 150 and 620.50 - 500 = 120.50.
-    assert [(r[0], r[2], r[3]) for r in stored()] == [("A1", D("250.00"), D("150.00")), ("A2", D("620.50"), D("120.50"))]
+    assert [(r[0], r[2], r[3]) for r in stored()] == [
+        ("A1", D("250.00"), D("150.00")), ("A2", D("620.50"), D("120.50")),
+    ]
 
 
 def test_unknown_source_refuses_the_whole_batch():
