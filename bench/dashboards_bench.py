@@ -3,7 +3,7 @@
 then incremental after a day's payments), and each dashboard's response time.
 
     python bench/dashboards_bench.py                  1,100,000 customers, 6 billing months
-    python bench/dashboards_bench.py --smoke          20,000 customers, 3 billing months
+    python bench/dashboards_bench.py --smoke          10,000 customers, 2 billing months, 2 requests a page
 
 The data set is made by INSERT ... SELECT over generate_series (no row passes through Python): customers,
 accounts (8 branches, 10 stations each; 90 % residential), a service point each, one bill per account and month
@@ -11,8 +11,8 @@ with its tier lines for residential bills, tickets over the last year (a fifth a
 with their transformer areas. Then core.services.report_refresh builds the summaries from scratch (timed), a day's
 70,000 counter payments are posted in SQL against the latest month's unpaid bills, and the incremental refresh
 re-computes what they touched (timed). Every dashboard page is requested in-process through Django's test client
-by a supervisor, at company, branch and station scope, 5 times each after one warm-up; the median and the worst
-are printed and compared with the 1 s target (never asserted).
+by a supervisor, at company, branch and station scope, 5 times each (2 in --smoke) after one warm-up; the median
+and the worst are printed and compared with the 1 s target (never asserted).
 Uses the server of DATABASE_URL (a fresh bench_dashboards_<pid> database, dropped afterwards) or a throwaway
 cluster (bench/pg.py). Figures are printed and written to bench-results/.
 """
@@ -312,7 +312,7 @@ def plans_print(*, latest: str) -> dict[str, str]:
     return plans
 
 
-def pages_time(*, world: dict) -> list[dict]:
+def pages_time(*, world: dict, repeats: int) -> list[dict]:
     from django.test import Client
 
     client = Client(HTTP_HOST="localhost")
@@ -327,7 +327,7 @@ def pages_time(*, world: dict) -> list[dict]:
             if response.status_code != 200:
                 raise RuntimeError(f"{path}{query} answered {response.status_code}")
             times = []
-            for _ in range(REPEATS):
+            for _ in range(repeats):
                 t0 = time.monotonic()
                 client.get(path + query)
                 times.append(time.monotonic() - t0)
@@ -344,12 +344,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=None, help="customers and accounts (default 1,100,000)")
     parser.add_argument("--months", type=int, default=None, help="billing months (default 6)")
-    parser.add_argument("--smoke", action="store_true", help="20,000 customers, 3 months")
+    parser.add_argument("--smoke", action="store_true", help="10,000 customers, 2 months, 2 requests a page")
     parser.add_argument("--explain", action="store_true", help="print the plans of one month's re-computation")
     parser.add_argument("--results-dir", default=str(ROOT / "bench-results"))
     args = parser.parse_args(argv)
-    customers = args.customers or (20_000 if args.smoke else 1_100_000)
-    months = args.months or (3 if args.smoke else 6)
+    customers = args.customers or (10_000 if args.smoke else 1_100_000)
+    months = args.months or (2 if args.smoke else 6)
     if customers <= 0 or not 1 <= months <= 24:
         parser.error("--customers must be positive and --months between 1 and 24")
     tickets, outages = customers // 5, max(customers // 200, 50)
@@ -385,8 +385,9 @@ def main(argv: list[str] | None = None) -> int:
         day = payments_post_a_day(latest=load["latest_period"])
         incremental = refresh_time(full=False)
         plans = plans_print(latest=load["latest_period"]) if args.explain else {}
-        print("== Dashboards (in-process, supervisor, 5 requests each after a warm-up)")
-        pages = pages_time(world=world)
+        repeats = 2 if args.smoke else REPEATS
+        print(f"== Dashboards (in-process, supervisor, {repeats} requests each after a warm-up)")
+        pages = pages_time(world=world, repeats=repeats)
         worst = max(figure["worst_ms"] for figure in pages)
         print(f"   slowest page: {worst:.1f} ms (target < {TARGET_SECONDS * 1000:.0f} ms: "
               f"{'PASS' if worst < TARGET_SECONDS * 1000 else 'ABOVE TARGET'}); "
