@@ -27,7 +27,7 @@ from core.models import (
     TicketStep,
     TransitionDefinition,
 )
-from core.services.roles import ROLE_NAMES, ROLE_SUPERVISOR
+from core.services.roles import ROLE_AUDITOR, ROLE_NAMES, ROLE_SUPERVISOR
 from core.services.tickets import step_can_work, ticket_supervises
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -158,10 +158,15 @@ def staff_is_supervisor(*, user) -> bool:
     return user.groups.filter(name=ROLE_NAMES[ROLE_SUPERVISOR]).exists()
 
 
+def _staff_is_auditor(*, user) -> bool:
+    return user.is_authenticated and user.is_staff and user.groups.filter(name=ROLE_NAMES[ROLE_AUDITOR]).exists()
+
+
 def ticket_visible_to(*, ticket: Ticket, user) -> bool:
-    """A ticket is visible to a supervisor, to anyone who held one of its steps, and to staff of its branch
-    (or of the current step's post, for an assignment that covers every branch)."""
-    if staff_is_supervisor(user=user):
+    """A ticket is visible to a supervisor, to an auditor (稽查员: read-only, their work list links every complaint),
+    to anyone who held one of its steps, and to staff of its branch (or of the current step's post, for an
+    assignment that covers every branch)."""
+    if staff_is_supervisor(user=user) or _staff_is_auditor(user=user):
         return True
     if TicketStep.objects.filter(ticket=ticket, assignee=user).exists():
         return True

@@ -72,6 +72,22 @@ def test_staff_of_the_branch_and_supervisors_of_any_branch_see_it(client, world)
     assert client.get(url(world["ticket"])).status_code == 200
 
 
+def test_an_auditor_of_any_branch_reads_it_but_cannot_act(client, world):
+    from django.contrib.auth.models import Group
+
+    from core.services.roles import ROLE_AUDITOR, ROLE_NAMES
+
+    auditor = viewer(ticket_factories.staff_user("agent", BranchFactory(name="鹤峰县")))
+    auditor.groups.add(Group.objects.get(name=ROLE_NAMES[ROLE_AUDITOR]))
+    client.force_login(auditor)
+
+    assert client.get(url(world["ticket"])).status_code == 200
+    refused = client.post(url(world["ticket"], "suspend"), {"suspend-reason": "x"}, follow=True)
+    assert [str(note) for note in refused.context["messages"]] == ["您没有办理该工单环节的权限"]
+    world["ticket"].refresh_from_db()
+    assert world["ticket"].state == Ticket.State.OPEN
+
+
 def test_an_unknown_number_is_not_found(client, world):
     client.force_login(world["agent"])
 
