@@ -94,7 +94,7 @@ def _context(scope: ReportScope, months: int, current: str) -> dict:
     return {
         "scope": scope,
         "months": months,
-        "month_choices": MONTH_CHOICES,
+        "month_choices": sorted({*MONTH_CHOICES, months}),
         "current": current,
         # The scope and window, carried by every tab link.
         "query": f"{scope.query}&months={months}" if scope.query else f"months={months}",
