@@ -12,7 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import ValidationError
 from pydantic import Field
 
@@ -21,7 +21,7 @@ from core.services.readings import ImportReport, ReadingRow
 from core.services.readings_batch import ReadingFileInvalid, readings_batch_import, readings_csv_rows
 from integrations import scopes
 from integrations.api.auth import scope_require
-from integrations.api.errors import ApiError
+from integrations.api.errors import ApiError, ErrorOut
 from integrations.api.idempotency import idempotent
 
 router = Router(tags=["readings"])
@@ -35,17 +35,7 @@ EventSource = Literal["acquisition", "concentrator", "load_management"]
 Quantity = Decimal | int | str
 
 
-class ReadingsErrorDetail(Schema):
-    code: str
-    message: str
-    fields: dict[str, list[str]]
-
-
-class ReadingsErrorOut(Schema):
-    error: ReadingsErrorDetail
-
-
-ERRORS = {status: ReadingsErrorOut for status in (401, 403, 413, 415, 422, 429)}
+ERRORS = {status: ErrorOut for status in (401, 403, 413, 415, 422, 429)}
 
 
 class ReadingIn(Schema):
@@ -260,7 +250,7 @@ def readings_post(request):
         report = readings_batch_import(rows=rows, source=source)
         return 200, readings_body(source=source, report=report)
 
-    return idempotent(request, run)
+    return Status(*idempotent(request, run))
 
 
 def _iso(moment) -> str:
@@ -305,4 +295,4 @@ def meter_events_post(request, payload: MeterEventsIn):
         report = meter_events_record(rows=rows, source=payload.source)
         return 200, meter_events_body(source=payload.source, report=report)
 
-    return idempotent(request, run)
+    return Status(*idempotent(request, run))
