@@ -28,7 +28,7 @@ endif
 # Playwright drives Debian's /usr/bin/chromium; it must never download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help install bench-packages debian-packages run test bench bench-smoke messages compilemessages prompts
+.PHONY: help install bench-packages debian-packages run test bench bench-smoke messages compilemessages prompts assets node
 
 help:
 	@echo "make run        install, migrate, seed demo data, serve http://127.0.0.1:8000 with a Celery worker"
@@ -37,7 +37,7 @@ help:
 	@echo "make bench      full benchmark; make bench-smoke: a quick one"
 	@echo "make messages   extract translatable strings into locale/en"
 
-install: $(INSTALL_STAMP) debian-packages compilemessages prompts
+install: $(INSTALL_STAMP) debian-packages compilemessages prompts assets
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,19 @@ debian-packages:
 	@scripts/apt_ensure.sh $(DEBIAN_PACKAGES)
 
 compilemessages: $(MO_FILES)
+
+# Front-end libraries from the npm registry at build time (package-lock.json pins them), copied into
+# static/vendor/ (not committed): the staff dashboards' ECharts. Again only when the lock file changes.
+ASSETS_STAMP := static/vendor/.built
+assets: $(ASSETS_STAMP)
+
+$(ASSETS_STAMP): package.json package-lock.json scripts/build_assets.sh | node
+	@bash scripts/build_assets.sh
+	@touch $@
+
+# Node.js and npm: the machine's own when present, else Debian's.
+node:
+	@command -v npm >/dev/null 2>&1 || scripts/apt_ensure.sh nodejs npm
 
 # The IVR's prompts as 8 kHz WAV files for Asterisk, spoken by espeak-ng from the flow's own text; rebuilt when the
 # flow or the script changes (the files are built, never committed).
@@ -95,6 +108,8 @@ bench: install bench-packages
 	$(PY) bench/portal_bench.py
 	$(PY) bench/webhook_bench.py
 	$(PY) bench/ami_bench.py
+	$(PY) bench/readings_bench.py
+	$(PY) bench/dashboards_bench.py
 
 bench-smoke: install bench-packages
 	$(PY) bench/run.py --smoke
@@ -104,3 +119,5 @@ bench-smoke: install bench-packages
 	$(PY) bench/portal_bench.py --smoke
 	$(PY) bench/webhook_bench.py --smoke
 	$(PY) bench/ami_bench.py --smoke
+	$(PY) bench/readings_bench.py --smoke
+	$(PY) bench/dashboards_bench.py --smoke

@@ -70,9 +70,12 @@ from core.models import (
     WarningThreshold,
     WorkCalendarDay,
 )
+from core.models.audit_flags import AuditFlag
 from core.models.banks import Bank, BankBatch, WithholdingAgreement
 from core.models.counter import CounterCashier, CounterOutlet, CounterReceipt, CounterSettlement, DepositAccount
+from core.models.meter_events import MeterEvent, OutageDetectionRule
 from core.models.tickets import TicketAttachment
+from core.models.topology_imports import TopologyImport
 from core.services.process_definitions import (
     ProcessDefinitionActivationRefused,
     process_definition_activate,
@@ -1003,3 +1006,35 @@ class BankBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["bank", "kind", "status"]
     list_select_related = ["bank"]
     date_hierarchy = "business_date"
+
+
+@admin.register(AuditFlag)
+class AuditFlagAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: flags are raised by the audit scan and resolved on /staff/reports/quality/ (audit_rules)."""
+
+    list_display = ["raised_at", "rule", "account", "branch", "period", "amount", "state"]
+    list_filter = ["rule", "state", "branch"]
+    list_select_related = ["account", "branch"]
+    search_fields = ["account__number"]
+
+
+@admin.register(OutageDetectionRule)
+class OutageDetectionRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "branch", "min_meters", "off_share_percent", "window_minutes", "restore_share_percent", "expected_minutes"
+    ]
+
+
+@admin.register(MeterEvent)
+class MeterEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["occurred_at", "meter", "kind", "source", "received_at", "outage"]
+    list_filter = ["kind", "source"]
+    list_select_related = ["meter", "outage"]
+    search_fields = ["meter__asset_number"]
+    date_hierarchy = "occurred_at"
+
+
+@admin.register(TopologyImport)
+class TopologyImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "mode", "status", "source", "scope_branch", "created", "updated", "moved", "retired"]
+    list_filter = ["mode", "status"]

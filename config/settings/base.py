@@ -180,6 +180,8 @@ else:
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
 
 CELERY_RESULT_BACKEND = None
+# Task modules beyond each app's tasks.py (autodiscovered): the decision-support summaries' refresh.
+CELERY_IMPORTS = ("core.report_tasks",)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -207,6 +209,17 @@ CELERY_BEAT_SCHEDULE = {
     "core.stripe_reconcile": {"task": "core.stripe_reconcile", "schedule": crontab(hour=2, minute=30)},
     # Agents whose after-call work outlived CALLCENTER_WRAP_UP_SECONDS go back to ready.
     "core.agents_wrap_up_expire": {"task": "core.agents_wrap_up_expire", "schedule": 5.0},
+    # Business audit (稽查): zero consumption, jumps, corrected bills, reversals, waivers -> the audit work list,
+    # after the night's readings and the customer alerts.
+    "core.audit_scan": {"task": "core.audit_scan", "schedule": crontab(hour=10, minute=0)},
+    # Decision-support summaries: what changed since the last refresh every 15 minutes, everything nightly.
+    "core.reports_refresh": {"task": "core.reports_refresh", "schedule": 900.0},
+    "core.reports_rebuild": {"task": "core.reports_rebuild", "schedule": crontab(hour=1, minute=30)},
+    # Last month's quality pack (every quality report in one workbook), offered on /staff/reports/quality/.
+    "core.quality_reports_monthly": {
+        "task": "core.quality_reports_monthly",
+        "schedule": crontab(day_of_month=1, hour=6, minute=0),
+    },
 }
 
 # Electronic work tickets: the warning threshold of operators who have not set their own

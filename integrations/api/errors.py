@@ -2,6 +2,7 @@
 request's Accept-Language (Chinese by default)."""
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -100,6 +101,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(Throttled)
     def throttled(request, exc: Throttled):
         return respond(request, 429, error_body("rate_limited", _("请求过于频繁，请稍后再试")))
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request, exc):
+        return respond(request, 413, error_body("request_too_large", _("请求体过大：请分批提交，每次不超过2.5MB")))
 
     @api.exception_handler(Http404)
     def not_found(request, exc):

@@ -173,3 +173,16 @@ def test_a_body_that_is_not_json_at_all_is_a_422_not_a_400():
 
     assert response.status_code == 422
     assert response.json() == {"error": {"code": "invalid_request", "message": "请求体应为JSON对象", "fields": {}}}
+
+
+def test_a_body_over_the_upload_limit_is_a_413_with_the_error_body(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    issued = api_client_create(name="呼叫中心", system="callcenter", scopes=["callcenter:write"])
+
+    response = Client().post(
+        "/api/v1/callcenter/tickets/", data=b'{"summary": "x"}' + b" " * 2000,
+        content_type="application/json", **bearer(issued.key),
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
