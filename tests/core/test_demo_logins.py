@@ -24,6 +24,8 @@ EXPECTED = [
     DemoLogin("demo-editor", "demo95598", "内容编辑", "/admin/"),
     DemoLogin("demo-approver", "demo95598", "内容审核", "/admin/"),
     DemoLogin("demo-admin", "demo95598", "系统管理员", "/django-admin/"),
+    DemoLogin("demo-cashier", "demo95598", "收费员", "/staff/counter/"),
+    DemoLogin("demo-accountant", "demo95598", "账务员", "/staff/counter/review/"),
 ]
 
 
@@ -54,9 +56,11 @@ def test_demo_users_ensure_is_idempotent_and_gives_each_role_its_group():
     assert demo_users_ensure(allow_fixed_passwords=True) == EXPECTED
     assert user_summary() == first
     assert first == [
+        ("demo-accountant", True, False, ["账务员"]),
         ("demo-admin", True, True, []),
         ("demo-agent", True, False, ["95598坐席"]),
         ("demo-approver", True, False, ["内容审核"]),
+        ("demo-cashier", True, False, ["收费员"]),
         ("demo-clerk", True, False, ["营业厅受理员"]),
         ("demo-customer", False, False, []),
         ("demo-editor", True, False, ["内容编辑"]),
@@ -68,7 +72,9 @@ def test_demo_users_ensure_is_idempotent_and_gives_each_role_its_group():
         ("dispatcher", "恩施市", None, True),
     ]
     assert held_posts() == {
+        "demo-accountant": ["branch_accountant"],
         "demo-agent": ["agent", "dispatcher"],
+        "demo-cashier": ["cashier"],
         "demo-clerk": ["archivist", "counter_clerk", "meter_fitter", "repair_crew", "surveyor"],
         "demo-supervisor": ["account_manager", "auditor", "supervisor"],
     }

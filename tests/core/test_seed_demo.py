@@ -15,6 +15,7 @@ from core.account_numbers import account_number_validate
 from core.demo.generator import last_complete_month, month_starts
 from core.models import (
     Account,
+    AuditFlag,
     Bill,
     BillLine,
     Branch,
@@ -30,6 +31,8 @@ from core.models import (
     ServicePoint,
     Ticket,
 )
+from core.models.banks import WithholdingAgreement
+from core.models.counter import CounterReceipt, CounterSettlement
 from core.money import to_money
 
 pytestmark = pytest.mark.django_db
@@ -50,10 +53,13 @@ def _digest() -> str:
 
 
 def _wipe_customers() -> None:
-    """Back to an empty customer base (the organisation stays: demo staff hold posts in it); the demo tickets
-    point at customers and accounts, so they go first."""
-    for model in (Evaluation, Ticket, LedgerEntry, PaymentAllocation, LateFee, Payment, BillLine, Bill, MeterReading, Meter, ServicePoint,
-                  Account, Customer):
+    """Back to an empty customer base (the organisation stays: demo staff hold posts in it); the demo tickets,
+    counter days, withholding agreements and audit flags point at customers, accounts and payments, so they go
+    first (a reversal receipt before the receipt it reverses)."""
+    CounterReceipt.objects.filter(reverses__isnull=False).delete()
+    for model in (AuditFlag, CounterReceipt, CounterSettlement, WithholdingAgreement, Evaluation, Ticket, LedgerEntry,
+                  PaymentAllocation, LateFee, Payment, BillLine, Bill, MeterReading, Meter, ServicePoint, Account,
+                  Customer):
         model.objects.all().delete()
 
 
@@ -127,7 +133,10 @@ def test_ledger_identities_hold_for_every_account():
     for fee in LateFee.objects.annotate(allocated=Sum("allocations__amount")):
         assert fee.amount_paid == (fee.allocated or Decimal("0.00"))
     for payment in Payment.objects.annotate(allocated=Sum("allocations__amount")):
-        assert payment.amount - payment.unallocated == (payment.allocated or Decimal("0.00"))
+        # A reversed payment (the demo counter's two) gave back everything it had paid and holds no credit.
+        paid = Decimal("0.00") if payment.status == Payment.Status.REVERSED else payment.amount - payment.unallocated
+        assert paid == (payment.allocated or Decimal("0.00"))
+    assert Payment.objects.filter(status=Payment.Status.REVERSED).count() == 2
     assert Account.objects.filter(balance__gt=0).exists()
 
 
