@@ -339,9 +339,12 @@ def test_demo_staff_get_the_fixed_totp_secret_in_debug_and_the_command_prints_it
     assert out.getvalue().splitlines()[-1] == f"员工账号登录需两步验证，身份验证器密钥（TOTP）：{DEMO_TOTP_SECRET}"
     totp = Authenticator.objects.filter(type=Authenticator.Type.TOTP)
     holders = sorted(totp.values_list("user__username", flat=True))
-    assert holders == ["demo-admin", "demo-agent", "demo-approver", "demo-clerk", "demo-editor", "demo-supervisor"]
+    assert holders == [
+        "demo-accountant", "demo-admin", "demo-agent", "demo-approver", "demo-cashier", "demo-clerk", "demo-editor",
+        "demo-supervisor",
+    ]
     demo_users_ensure()
-    assert Authenticator.objects.count() == 6
+    assert Authenticator.objects.count() == 8
 
     client = Client()
     response = client.post(reverse("account_login"), {"login": "demo-agent", "password": "demo95598"})
