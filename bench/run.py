@@ -59,10 +59,21 @@ def django_start(database_url: str) -> None:
     django.setup()
 
 
+def connections_release() -> None:
+    """Close every connection and each connection pool (PostgreSQL): a database used as a template must have no
+    session left, and a pool made for one database would keep lending connections to it after a switch."""
+    from django.db import connections
+
+    connections.close_all()
+    for connection in connections.all():
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
+
+
 def database_switch(name: str) -> None:
     from django.db import connection
 
-    connection.close()
+    connections_release()
     connection.settings_dict["NAME"] = name
 
 
@@ -182,11 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         template_url = server.database_create(template)
         django_start(template_url)
         from django.core.management import call_command
-        from django.db import connection
 
         t0 = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
-        connection.close()
+        connections_release()
         print(f"Migrated {template} in {time.monotonic() - t0:,.1f} s (each size starts from a copy of it)")
 
         results: list[dict] = []
@@ -208,7 +218,6 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(size_run(size=size, seed=args.seed))
             finally:
                 database_switch(template)
-                connection.close()
                 server.database_drop(name)
 
         table_print(results, skipped)
@@ -230,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.db import connections
 
         if "django" in sys.modules and connections.settings:
-            connections.close_all()
+            connections_release()
         server.stop()
     return 0
 

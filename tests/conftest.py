@@ -71,3 +71,16 @@ def _default_language():
     """LocaleMiddleware leaves a request's language active on the test thread; the next test starts in zh-hans."""
     yield
     translation.deactivate()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_pools_closed_before_the_test_database_is_dropped(django_db_setup):
+    """On PostgreSQL each process keeps a connection pool: closed before pytest-django drops the test database, or
+    the drop is refused ("being accessed by other users") and the database is left behind."""
+    yield
+    from django.db import connections
+
+    connections.close_all()
+    for connection in connections.all():
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
