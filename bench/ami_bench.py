@@ -355,9 +355,9 @@ def run(args: argparse.Namespace, folder: str) -> dict:
         for process in reversed(started):
             process_stop(process)
         if pg_server is not None:
-            from django.db import connections
+            from bench.harness import connections_release
 
-            connections.close_all()
+            connections_release()
             pg_server.stop()
     return result
 

@@ -18,6 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def connections_release() -> None:
+    """Close every database connection and each PostgreSQL connection pool. Needed before a database is used as a
+    template or dropped (no session may remain), before switching databases (a pool serves the database it was made
+    for), and before forking (a child inherits the pool but not its threads, and would wait on it forever)."""
+    from django.db import connections
+
+    connections.close_all()
+    for connection in connections.all():
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
+
+
 @dataclass
 class BenchServices:
     """The benchmark's folder, its Redis URL ('' when none), and the processes to stop at the end."""
@@ -37,9 +49,7 @@ class BenchServices:
         from bench.notifications_bench import free_port, process_start
 
         # The parent's connections (and their pool) are not the server's: it opens its own.
-        from django.db import connections
-
-        connections.close_all()
+        connections_release()
         port = free_port()
         server = process_start(server_command(python=sys.executable, port=port, proxy_headers=proxy_headers),
                                stdout=subprocess.DEVNULL, stderr=open(Path(self.folder) / "server.log", "w"))
@@ -77,10 +87,5 @@ def bench_services(folder: str, *, eager_tasks: bool = True) -> Iterator[BenchSe
         for process in reversed(services.processes):
             process_stop(process)
         if pg_server is not None:
-            from django.db import connections
-
-            connections.close_all()
-            for connection in connections.all():
-                if hasattr(connection, "close_pool"):
-                    connection.close_pool()
+            connections_release()
             pg_server.stop()

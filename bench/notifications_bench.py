@@ -359,9 +359,9 @@ def run(args: argparse.Namespace, folder: str) -> dict:
         if fake is not None:
             fake_stats = fake_twilio_stop(fake)
         if pg_server is not None:
-            from django.db import connections
+            from bench.harness import connections_release
 
-            connections.close_all()
+            connections_release()
             pg_server.stop()
     received = fake_stats.get("received", 0)
     result["delivered_to_fake_twilio"] = received - result["fake_direct_requests"]

@@ -255,8 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         from django.db import connections
 
+        from bench.harness import connections_release
+
         if "django" in sys.modules and connections.settings:
-            connections.close_all()
+            connections_release()
         server.stop()
         for leftover in Path(folder).glob("*"):
             leftover.unlink()

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+
 TARGET_ACCOUNTS_PER_SECOND = 2000
 DEFAULT_SIZES = "10000,100000,1100000"
 
@@ -59,19 +60,10 @@ def django_start(database_url: str) -> None:
     django.setup()
 
 
-def connections_release() -> None:
-    """Close every connection and each connection pool (PostgreSQL): a database used as a template must have no
-    session left, and a pool made for one database would keep lending connections to it after a switch."""
-    from django.db import connections
-
-    connections.close_all()
-    for connection in connections.all():
-        if hasattr(connection, "close_pool"):
-            connection.close_pool()
-
-
 def database_switch(name: str) -> None:
     from django.db import connection
+
+    from bench.harness import connections_release
 
     connections_release()
     connection.settings_dict["NAME"] = name
@@ -194,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         django_start(template_url)
         from django.core.management import call_command
 
+        from bench.harness import connections_release
+
         t0 = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
         connections_release()
@@ -239,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         from django.db import connections
 
         if "django" in sys.modules and connections.settings:
+            from bench.harness import connections_release
+
             connections_release()
         server.stop()
     return 0

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+
 TARGET_SCAN_SECONDS = 5.0
 COPY_CHUNK = 50_000
 TICKET_DAYS = 30
@@ -236,11 +237,18 @@ def scans_time(*, now: datetime.datetime) -> list[dict]:
     return figures
 
 
+def _child_start() -> None:
+    """A pool worker dies on SIGTERM, as the pool's terminate() expects: the parent's handler (SystemExit) would
+    leave it waiting on its own threads."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def _submit_worker(args: tuple[list[int], int]) -> tuple[int, int, float]:
     """In a child process: submit each accept step (its own tickets only); (done, refused, seconds)."""
     from django.contrib.auth import get_user_model
-    from django.db import connections
 
+    from bench.harness import connections_release
     from core.errors import DomainError
     from core.services.tickets import ticket_step_submit
 
@@ -255,7 +263,7 @@ def _submit_worker(args: tuple[list[int], int]) -> tuple[int, int, float]:
         except DomainError:
             refused += 1
     seconds = time.monotonic() - t0
-    connections.close_all()
+    connections_release()  # the child's own pool and its threads go before the child is told to stop
     return done, refused, seconds
 
 
@@ -278,7 +286,10 @@ def submissions_time(*, world: dict, plan: dict[str, range], processes: int, per
         if offset > later.stop:
             print(f"   submissions with {workers} processes: skipped, not enough tickets")
             continue
-        connections.close_all()
+        from bench.harness import connections_release
+
+        # A forked child must share neither the parent's sockets nor its connection pool (whose threads stay behind).
+        connections_release()
         saved = ticket_changed.receivers
         if not subscribers:
             ticket_changed.receivers = []
@@ -286,7 +297,7 @@ def submissions_time(*, world: dict, plan: dict[str, range], processes: int, per
         try:
             context = multiprocessing.get_context("fork")
             t0 = time.monotonic()
-            with context.Pool(workers) as pool:
+            with context.Pool(workers, initializer=_child_start) as pool:
                 results = pool.map(_submit_worker, batches)
             seconds = time.monotonic() - t0
         finally:
@@ -370,8 +381,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         from django.db import connections
 
+        from bench.harness import connections_release
+
         if "django" in sys.modules and connections.settings:
-            connections.close_all()
+            connections_release()
         server.stop()
     return 0
 

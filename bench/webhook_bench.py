@@ -123,9 +123,21 @@ def deliveries_share(share: list[tuple[str, bytes]], threads: int) -> tuple[floa
     return started, time.time(), statuses
 
 
+def _child_start() -> None:
+    """A pool worker dies on SIGTERM, as the pool's terminate() expects: the parent's handler (SystemExit) would
+    leave it waiting on its own threads."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def _share_run(arguments: tuple[list[tuple[str, bytes]], int]) -> tuple[float, float, dict[int, int]]:
+    from bench.harness import connections_release
+
     share, threads = arguments
-    return deliveries_share(share, threads)
+    try:
+        return deliveries_share(share, threads)
+    finally:
+        connections_release()  # the child's own pool and its threads go before the child is told to stop
 
 
 def deliveries_run(deliveries: list[tuple[str, bytes]], *, processes: int, threads: int) -> tuple[float, dict[int, int]]:
@@ -133,15 +145,12 @@ def deliveries_run(deliveries: list[tuple[str, bytes]], *, processes: int, threa
     them; one Python process is held to one core by its interpreter lock); dealt round-robin, so copies of one
     event often land in different processes at nearly the same moment. Seconds from the first post to the last,
     and status counts."""
-    from django.db import connections
+    from bench.harness import connections_release
 
     # A forked child must share neither the parent's sockets nor its connection pool (whose threads stay behind).
-    connections.close_all()
-    for connection in connections.all():
-        if hasattr(connection, "close_pool"):
-            connection.close_pool()
+    connections_release()
     shares = [(deliveries[index::processes], threads) for index in range(processes)]
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
+    with multiprocessing.get_context("fork").Pool(processes, initializer=_child_start) as pool:
         results = pool.map(_share_run, shares)
     statuses: dict[int, int] = {}
     for _start, _end, counts in results:
@@ -225,9 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   exactly once: {'yes' if not problems else 'NO: ' + '; '.join(problems)}")
         verdict = "meets" if events_per_second >= TARGET_EVENTS_PER_SECOND else "below"
         print(f"   target {TARGET_EVENTS_PER_SECOND} events/s: {verdict}")
-        from django.db import connections
+        from bench.harness import connections_release
 
-        connections.close_all()
+        connections_release()
         return 0 if not problems else 1
     finally:
         server.stop()
