@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.money import format_yuan
 
@@ -32,7 +33,7 @@ class AuditFlag(models.Model):
 
     class State(models.TextChoices):
         OPEN = "open", _("待核查")
-        RESOLVED = "resolved", _("已处理")
+        RESOLVED = "resolved", pgettext_lazy("audit flag state", "已处理")
 
     rule = models.CharField(_("稽查规则"), max_length=20, choices=AuditRule.choices)
     account = models.ForeignKey(
