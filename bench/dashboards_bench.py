@@ -393,26 +393,20 @@ def main(argv: list[str] | None = None) -> int:
               f"{'PASS' if worst < TARGET_SECONDS * 1000 else 'ABOVE TARGET'}); "
               f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
-        Path(args.results_dir).mkdir(parents=True, exist_ok=True)
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = Path(args.results_dir) / f"dashboards-{'smoke-' if args.smoke else ''}{stamp}.json"
-        path.write_text(json.dumps({
-            "when": stamp, "server": server.description, "server_settings": settings, "customers": customers,
+        from bench.harness import results_write
+
+        results_write(args.results_dir, "dashboards", smoke=args.smoke, figures={
+            "server": server.description, "server_settings": settings, "customers": customers,
             "months": months, "tickets": tickets, "outages": outages, "load_seconds": load,
             "refresh_full": full, "payments": day, "refresh_incremental": incremental, "plans": plans,
             "pages": pages,
             "target_seconds": TARGET_SECONDS, "load_average_1min": round(os.getloadavg()[0], 2),
             "elapsed_seconds": round(time.monotonic() - started, 1),
-        }, ensure_ascii=False, indent=2))
-        print(f"\nResults written to {path}")
+        })
     finally:
-        from django.db import connections
+        from bench.harness import server_release
 
-        from bench.harness import connections_release
-
-        if "django" in sys.modules and connections.settings:
-            connections_release()
-        server.stop()
+        server_release(server)
     return 0
 
 

@@ -9,6 +9,8 @@ and stopped (the database dropped) whatever happens.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import json
 import os
 import shutil
 import subprocess
@@ -28,6 +30,27 @@ def connections_release() -> None:
     for connection in connections.all():
         if hasattr(connection, "close_pool"):
             connection.close_pool()
+
+
+def results_write(results_dir: str, name: str, *, smoke: bool, figures: dict) -> Path:
+    """The run's figures as bench-results/<name>[-smoke]-<time>.json (with the time as "when"); says where."""
+    Path(results_dir).mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(results_dir) / f"{name}-{'smoke-' if smoke else ''}{stamp}.json"
+    path.write_text(json.dumps({"when": stamp, **figures}, ensure_ascii=False, indent=2))
+    print(f"\nResults written to {path}")
+    return path
+
+
+def server_release(server) -> None:
+    """The end of a bench on its PostgreSQL server (bench/pg.py): Django's connections and pools closed, then the
+    server stopped (a throwaway cluster) or the bench database dropped (DATABASE_URL's server)."""
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        if connections.settings:
+            connections_release()
+    server.stop()
 
 
 @dataclass

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import io
-import json
 import os
 import random
 import signal
@@ -240,26 +239,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Check: {stored['rows']:,} readings stored (expected {expected['accepted']:,}), consumption "
               f"{stored['consumption']:,} kWh (expected {expected['consumption']:,}): {'OK' if correct else 'WRONG'}")
 
-        Path(args.results_dir).mkdir(parents=True, exist_ok=True)
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path(args.results_dir) / f"readings-{'smoke-' if args.smoke else ''}{stamp}.json"
-        out.write_text(json.dumps({
-            "when": stamp, "server": server.description, "server_settings": settings, "meters": len(meters),
+        from bench.harness import results_write
+
+        results_write(args.results_dir, "readings", smoke=args.smoke, figures={
+            "server": server.description, "server_settings": settings, "meters": len(meters),
             "days": args.days, "rows": expected["rows"], "accepted": expected["accepted"],
             "duplicates": expected["duplicates"], "rejected": expected["rejected"], "chunk_size": chunk_size,
             "seconds": round(seconds, 2), "rows_per_second": round(rate, 1), "cpu_seconds": round(cpu, 2),
             "verdict": verdict(rows=expected["rows"], seconds=seconds), "check": "OK" if correct else "WRONG",
-        }, ensure_ascii=False, indent=2))
-        print(f"Results written to {out}")
+        })
         return 0 if correct else 1
     finally:
-        from django.db import connections
+        from bench.harness import server_release
 
-        from bench.harness import connections_release
-
-        if "django" in sys.modules and connections.settings:
-            connections_release()
-        server.stop()
+        server_release(server)
         for leftover in Path(folder).glob("*"):
             leftover.unlink()
         os.rmdir(folder)

@@ -10,8 +10,6 @@ Figures are printed and written to bench-results/; the 2,000 accounts/s target i
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import resource
 import signal
@@ -215,11 +213,9 @@ def main(argv: list[str] | None = None) -> int:
                 server.database_drop(name)
 
         table_print(results, skipped)
-        Path(args.results_dir).mkdir(parents=True, exist_ok=True)
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = Path(args.results_dir) / f"bench-{'smoke-' if args.smoke else ''}{stamp}.json"
-        path.write_text(json.dumps({
-            "when": stamp,
+        from bench.harness import results_write
+
+        results_write(args.results_dir, "bench", smoke=args.smoke, figures={
             "server": server.description,
             "server_settings": settings,
             "target_accounts_per_second": TARGET_ACCOUNTS_PER_SECOND,
@@ -227,16 +223,11 @@ def main(argv: list[str] | None = None) -> int:
             "results": results,
             "skipped": skipped,
             "elapsed_seconds": round(time.monotonic() - started, 1),
-        }, ensure_ascii=False, indent=2))
-        print(f"\nResults written to {path}")
+        })
     finally:
-        from django.db import connections
+        from bench.harness import server_release
 
-        if "django" in sys.modules and connections.settings:
-            from bench.harness import connections_release
-
-            connections_release()
-        server.stop()
+        server_release(server)
     return 0
 
 

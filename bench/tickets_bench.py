@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import multiprocessing
 import os
 import random
@@ -368,24 +367,18 @@ def main(argv: list[str] | None = None) -> int:
         submissions = submissions_time(world=world, plan=plan, processes=args.processes, per_process=per_process)
         print(f"   load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
 
-        Path(args.results_dir).mkdir(parents=True, exist_ok=True)
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = Path(args.results_dir) / f"tickets-{'smoke-' if args.smoke else ''}{stamp}.json"
-        path.write_text(json.dumps({
-            "when": stamp, "server": server.description, "server_settings": settings, "tickets": count,
+        from bench.harness import results_write
+
+        results_write(args.results_dir, "tickets", smoke=args.smoke, figures={
+            "server": server.description, "server_settings": settings, "tickets": count,
             "target_scan_seconds": TARGET_SCAN_SECONDS, "load": load, "plans": plans, "scans": scans,
             "submissions": submissions, "load_average_1min": round(os.getloadavg()[0], 2),
             "elapsed_seconds": round(time.monotonic() - started, 1),
-        }, ensure_ascii=False, indent=2))
-        print(f"\nResults written to {path}")
+        })
     finally:
-        from django.db import connections
+        from bench.harness import server_release
 
-        from bench.harness import connections_release
-
-        if "django" in sys.modules and connections.settings:
-            connections_release()
-        server.stop()
+        server_release(server)
     return 0
 
 
