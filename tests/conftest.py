@@ -74,13 +74,20 @@ def _default_language():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _database_pools_closed_before_the_test_database_is_dropped(django_db_setup):
-    """On PostgreSQL each process keeps a connection pool: closed before pytest-django drops the test database, or
-    the drop is refused ("being accessed by other users") and the database is left behind."""
+def _database_pools_closed_before_the_test_database_is_dropped(django_db_setup, django_db_blocker):
+    """On PostgreSQL each process keeps a connection pool, and threads that served live-server or channel requests
+    keep their own connections: all are closed before pytest-django drops the test database, or the drop is
+    refused ("being accessed by other users") and the database is left behind."""
     yield
-    from django.db import connections
+    from django.db import connection, connections
 
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
     connections.close_all()
-    for connection in connections.all():
-        if hasattr(connection, "close_pool"):
-            connection.close_pool()
+    for each in connections.all():
+        if hasattr(each, "close_pool"):
+            each.close_pool()
