@@ -220,7 +220,14 @@ def test_the_wallboard_draws_its_charts_and_follows_pushed_snapshots(live_server
         assert page.locator("#agents-plot rect").count() == 4
         assert page.locator("#tile-service_level").inner_text() == "50.0%"
 
+        # Taken now: newer than the page's own figures and than its catch-up answer, wherever that is.
+        pushed["at"] = timezone.now().isoformat()
         page.evaluate("payload => window.__deliver({kind: 'wallboard', snapshot: payload})", pushed)
+        assert page.locator("#tile-waiting").inner_text() == "3"
+        # Figures older than those shown (a slow catch-up answer) are ignored.
+        stale = {**pushed, "at": (timezone.now() - datetime.timedelta(minutes=1)).isoformat(),
+                 "queue": {"waiting": 9, "longest_wait_seconds": 1}}
+        page.evaluate("payload => window.__deliver({kind: 'wallboard', snapshot: payload})", stale)
         assert page.locator("#tile-waiting").inner_text() == "3"
         assert page.locator("#tile-longest_wait").inner_text() in {"0:42", "0:43"}
         assert page.locator("#tile-calls").inner_text() == "7"

@@ -203,8 +203,15 @@
     drawAgents();
   }
 
+  function takenAt(figures) {
+    var moment = figures ? Date.parse(figures.at) : NaN;
+    return isNaN(moment) ? null : moment;
+  }
   function accept(next) {
     if (!next || !next.queue || !next.today || !next.hours) { return; }
+    // A catch-up answer that left the server before the last push arrived must not undo it: older figures lose.
+    var nextAt = takenAt(next), shownAt = takenAt(snapshot);
+    if (nextAt !== null && shownAt !== null && nextAt < shownAt) { return; }
     snapshot = next;
     receivedAt = Date.now();
     render();
