@@ -47,7 +47,8 @@ $(INSTALL_STAMP): pyproject.toml | $(PY)
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-# The benchmarks start their own PostgreSQL cluster and Redis server on loopback.
+# The benchmarks and the operations tests (replication, scale-out, fault tests) start their own PostgreSQL cluster
+# and Redis server on loopback.
 bench-packages:
 	@scripts/apt_ensure.sh postgresql-15 redis-server
 
@@ -97,7 +98,7 @@ run: install
 	@$(MANAGE) seed_demo --customers $(CUSTOMERS)
 	@$(PY) scripts/run_platform.py
 
-test: install
+test: install bench-packages
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/
 
 bench: install bench-packages
