@@ -81,6 +81,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A database that is down or restarting answers 503 with a retry page, never a 500 (config/db_unavailable.py).
+    "config.db_unavailable.DatabaseUnavailableMiddleware",
     # /api/v1/ requests: a request id and one log row each (integrations/middleware.py).
     "integrations.middleware.ApiRequestLogMiddleware",
     # Anonymous copies of Wagtail pages, replayed before sessions, locale and CSRF run (cms/cache.py).
