@@ -33,6 +33,7 @@ urlpatterns = [
     path("staff/counter/", include("core.staff.counter_urls")),
     path("staff/reports/quality/", include("core.staff.quality_urls")),
     path("staff/reports/", include("core.staff.dashboard_urls")),
+    path("staff/audit/personal-data/", include("core.staff.personal_data_audit_urls")),
     path("staff/", include("core.staff.urls")),
 ]
 

@@ -76,6 +76,7 @@ from core.models.counter import CounterCashier, CounterOutlet, CounterReceipt, C
 from core.models.meter_events import MeterEvent, OutageDetectionRule
 from core.models.tickets import TicketAttachment
 from core.models.topology_imports import TopologyImport
+from core.services.personal_data import PersonalDataShown, personal_data_access_record
 from core.services.process_definitions import (
     ProcessDefinitionActivationRefused,
     process_definition_activate,
@@ -145,8 +146,42 @@ class StaffAssignmentAdmin(admin.ModelAdmin):
 # Customers and accounts
 
 
+class PersonalDataAuditedAdmin(admin.ModelAdmin):
+    """Customer and account pages show personal data in full: each opening of a change form or of a list page
+    leaves a PersonalDataAccess row per record shown, for the auditors."""
+
+    # What the change form and the list page show in full (core.services.personal_data.RECORDED_FIELDS names).
+    personal_data_fields: tuple[str, ...] = ()
+    personal_data_list_fields: tuple[str, ...] = ()
+
+    def _record(self, request, objects, context: str, *, listed: bool) -> None:
+        fields = self.personal_data_list_fields if listed else self.personal_data_fields
+        personal_data_access_record(
+            staff=request.user, context=context,
+            shown=[
+                PersonalDataShown(customer_id=obj.pk, account_id=None, fields=fields) if isinstance(obj, Customer)
+                else PersonalDataShown(customer_id=obj.customer_id, account_id=obj.pk, fields=fields)
+                for obj in objects
+            ],
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = (getattr(response, "context_data", None) or {}).get("original")
+        if original is not None and original.pk is not None:
+            self._record(request, [original], f"admin:{self.opts.model_name}:{original.pk}", listed=False)
+        return response
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if changelist is not None:
+            self._record(request, changelist.result_list, f"admin:{self.opts.model_name}:list", listed=True)
+        return response
+
+
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(PersonalDataAuditedAdmin):
     list_display = ["name", "kind", "phone", "id_number_masked", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name", "phone", "email"]
@@ -154,9 +189,12 @@ class CustomerAdmin(admin.ModelAdmin):
     exclude = ["id_number_hash"]
     readonly_fields = ["id_number_masked", "created_at"]
 
+    personal_data_fields = ("name", "phone", "email")
+    personal_data_list_fields = ("name", "phone")
+
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(PersonalDataAuditedAdmin):
     list_display = ["number", "name", "customer", "branch", "station", "category", "tariff", "status", "balance"]
     list_filter = ["category", "status", "billing_mode", "branch"]
     list_select_related = ["customer", "branch", "station__branch", "tariff"]
@@ -164,6 +202,10 @@ class AccountAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer", "station"]
     # The balance is the ledger's running sum; it moves only with a ledger posting.
     readonly_fields = ["balance"]
+
+    # The list names the holder (the customer column) and the account; the form shows the address too.
+    personal_data_fields = ("account_name", "address")
+    personal_data_list_fields = ("name", "account_name")
 
 
 # Grid and metering

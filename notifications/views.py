@@ -13,7 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from core.services.personal_data import PersonalDataShown, personal_data_access_record
+
 from .errors import NotificationError
+from .models import Channel
 from .selectors import messages_needing_attention
 from .services import message_resend, sms_inbound_handle, sms_status_record
 
@@ -57,6 +60,10 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     return HttpResponse(str(twiml), content_type="application/xml")
 
 
+# Which personal field a message's address is, per channel (in-app and staff messages carry no contact detail).
+RECIPIENT_FIELDS = {Channel.SMS: "phone", Channel.EMAIL: "email"}
+
+
 def _staff_only(view):
     def check(request, *args, **kwargs):
         if not request.user.is_staff:
@@ -70,6 +77,13 @@ def _staff_only(view):
 @_staff_only
 def staff_failures(request: HttpRequest) -> HttpResponse:
     failures = list(messages_needing_attention()[:200])
+    # The page shows each message's address in full: a customer's phone or e-mail is recorded for the auditors.
+    personal_data_access_record(
+        staff=request.user, context="notifications:failures",
+        shown=[PersonalDataShown(customer_id=message.recipient_customer_id, account_id=None,
+                                 fields=(RECIPIENT_FIELDS[message.channel],))
+               for message in failures if message.recipient_customer_id and message.channel in RECIPIENT_FIELDS],
+    )
     return render(request, "notifications/staff_failures.html", {"failures": failures})
 
 

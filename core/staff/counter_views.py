@@ -35,6 +35,11 @@ from core.selectors.counter import (
     counter_settlement_for_review,
 )
 from core.selectors.ticket_queue import staff_name
+from core.services.personal_data import (
+    PersonalDataShown,
+    personal_data_access_record,
+    personal_data_shown_account,
+)
 from core.services.counter import (
     REVIEW_PERMISSION,
     TAKE_PERMISSION,
@@ -94,6 +99,21 @@ def _today() -> datetime.date:
     return business_day_of(timezone.now())
 
 
+def _accounts_shown(request: HttpRequest, accounts, context: str) -> None:
+    """Every page here shows account names and addresses in full: the auditors' trail, one row per account."""
+    personal_data_access_record(staff=request.user, shown=[personal_data_shown_account(a) for a in accounts],
+                                context=context)
+
+
+def _receipts_shown(request: HttpRequest, receipts, context: str) -> None:
+    """A day's receipts table shows each receipt's account name."""
+    personal_data_access_record(
+        staff=request.user, context=context,
+        shown=[PersonalDataShown(customer_id=r.account.customer_id, account_id=r.account_id, fields=("account_name",))
+               for r in receipts],
+    )
+
+
 # --- account search and payment ----------------------------------------------------------------------------------
 
 
@@ -102,6 +122,7 @@ def _today() -> datetime.date:
 def search(request: HttpRequest) -> HttpResponse:
     form = AccountSearchForm(request.GET or None)
     accounts = counter_account_search(query=form.cleaned_data["q"]) if form.is_bound and form.is_valid() else []
+    _accounts_shown(request, accounts, "counter:search")
     return render(request, "core/staff/counter/search.html", {
         "form": form, "accounts": accounts, "searched": form.is_bound, "seat": _seat_or_message(request),
     })
@@ -115,6 +136,7 @@ def _account_or_404(number: str):
 
 
 def _pay_form_render(request: HttpRequest, account, form: PaymentForm) -> HttpResponse:
+    _accounts_shown(request, [account], "counter:pay")
     return render(request, "core/staff/counter/pay.html", {
         "account": account, "form": form, "due": counter_amount_due(account=account, as_of=_today()),
     })
@@ -143,6 +165,7 @@ def pay(request: HttpRequest, number: str) -> HttpResponse:
         "amount": str(draft.amount), "method": draft.method, "slip_reference": draft.slip_reference,
         "token": uuid.uuid4().hex,
     })
+    _accounts_shown(request, [account], "counter:pay")
     return render(request, "core/staff/counter/pay_confirm.html", {
         "account": account, "summary": counter_payment_summary(draft=draft, as_of=_today()), "form": confirm,
     })
@@ -194,6 +217,7 @@ def _receipt_render(request: HttpRequest, receipt: CounterReceipt, *, reverse_fo
         and request.user.has_perm(TAKE_PERMISSION)
         and not hasattr(receipt, "reversal")
     )
+    _accounts_shown(request, [receipt.account], f"counter:receipt:{receipt.number}")
     return render(request, "core/staff/counter/receipt.html", {
         "receipt": receipt,
         "cashier_name": staff_name(receipt.cashier),
@@ -212,6 +236,7 @@ def receipt(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 def receipt_pdf(request: HttpRequest, number: str) -> HttpResponse:
     found = _visible_receipt(request, number)
+    _accounts_shown(request, [found.account], f"counter:receipt:{found.number}")
     content = counter_receipt_pdf_render(receipt=found, allocations=counter_receipt_allocations(receipt=found))
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="receipt-{found.number}.pdf"'
@@ -253,6 +278,7 @@ def _day_render(request: HttpRequest, seat, business_day: datetime.date, *, form
     day = counter_cashier_day(seat=seat, business_day=business_day)
     if form is None and day.can_close:
         form = SettlementForm(initial={"business_day": business_day}, deposit_accounts=day.deposit_accounts)
+    _receipts_shown(request, day.receipts, f"counter:day:{business_day.isoformat()}")
     return render(request, "core/staff/counter/day.html", {
         "day": day, "form": form if day.can_close else None, "is_today": business_day == _today(),
     })
@@ -322,6 +348,7 @@ def review_detail(request: HttpRequest, settlement_id: int) -> HttpResponse:
                 "cashier": staff_name(detail.settlement.cashier), "day": detail.settlement.business_day.isoformat(),
             })
             return redirect("core_counter:review")
+    _receipts_shown(request, detail.receipts, f"counter:settlement:{detail.settlement.pk}")
     return render(request, "core/staff/counter/review_detail.html", {
         "detail": detail, "cashier_name": staff_name(detail.settlement.cashier),
         "form": form if detail.settlement.state == detail.settlement.State.SUBMITTED else None,

@@ -30,6 +30,11 @@ from core.selectors.quality_reports import (
     complaint_list,
 )
 from core.services.audit_rules import audit_flag_resolve, audit_staff
+from core.services.personal_data import (
+    PersonalDataShown,
+    personal_data_access_record,
+    personal_data_shown_ticket_name,
+)
 from core.services.quality_monthly import (
     quality_monthly_directory,
     quality_monthly_pack_path,
@@ -178,7 +183,20 @@ def complaints(request: HttpRequest) -> HttpResponse:
         complainer=data.get("complainer", ""),
     )
     found = complaint_list(period=period, filters=filters)
+    personal_data_access_record(
+        staff=request.user, context="quality:complaints",
+        shown=[shown for ticket in found.tickets for shown in personal_data_shown_ticket_name(ticket)],
+    )
     return render(request, "core/staff/quality/complaint_list.html", {"form": form, "found": found, "period": period})
+
+
+def _flag_accounts_shown(request: HttpRequest, work, context: str) -> None:
+    """The work list shows each flagged account's holder name: the auditors' trail, one row per account."""
+    personal_data_access_record(
+        staff=request.user, context=context,
+        shown=[PersonalDataShown(customer_id=flag.account.customer_id, account_id=flag.account_id,
+                                 fields=("account_name",)) for flag in work.flags],
+    )
 
 
 def _audit_filters(form: AuditFilterForm) -> AuditFilters:
@@ -197,6 +215,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     if form.is_bound and not form.is_valid():
         return render(request, "core/staff/quality/audit_list.html", {"form": form, "work": None}, status=400)
     work = audit_work_list(filters=_audit_filters(form))
+    _flag_accounts_shown(request, work, "quality:audit")
     context = {
         "form": form, "work": work, "export_query": request.GET.urlencode(),
         "back": request.get_full_path(),
@@ -213,6 +232,7 @@ def audit_export(request: HttpRequest, file_format: str) -> HttpResponse:
     if form.is_bound and not form.is_valid():
         return _form_errors(form)
     work = audit_work_list(filters=_audit_filters(form), limit=None)
+    _flag_accounts_shown(request, work, f"quality:audit:{file_format}")
     tables = ReportTables(slug="audit", title=_("稽查疑点"), period=None, tables=[audit_table(work)], notes=[])
     return _file_response([tables], name="audit-flags", file_format=file_format)
 

@@ -34,6 +34,7 @@ from core.selectors.ticket_queue import (
     ticket_visible_to,
     work_queue_for,
 )
+from core.services.personal_data import personal_data_access_record, personal_data_shown_ticket
 from core.services.tickets import (
     ticket_assign,
     ticket_attachment_add,
@@ -128,6 +129,9 @@ def ticket_page_render(request: HttpRequest, ticket, *, step_form=None, status=2
         "attachment_form": forms.get("attachment_form")
         or (AttachmentForm() if ticket_attachment_allowed(ticket=ticket, user=request.user) else None),
     }
+    # The page shows the customer's name, address and contact details in full: the auditors' trail first.
+    personal_data_access_record(staff=request.user, shown=personal_data_shown_ticket(ticket),
+                                context=f"ticket:{ticket.number}")
     return render(request, "core/staff/ticket.html", context, status=status)
 
 
