@@ -48,9 +48,9 @@ $(INSTALL_STAMP): pyproject.toml | $(PY)
 	@touch $@
 
 # The benchmarks and the operations tests (replication, scale-out, fault tests) start their own PostgreSQL cluster
-# and Redis server on loopback.
+# and Redis server on loopback; the production-layout tests run nginx with a self-signed certificate (openssl).
 bench-packages:
-	@scripts/apt_ensure.sh postgresql-15 redis-server
+	@scripts/apt_ensure.sh postgresql-15 redis-server nginx openssl
 
 debian-packages:
 	@scripts/apt_ensure.sh $(DEBIAN_PACKAGES)
