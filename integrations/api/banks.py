@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 
 from django.http import Http404, HttpResponse
+from django.utils.translation import gettext_lazy as _
 from ninja import File, Query, Router, Schema, Status, UploadedFile
 
 from core.models.banks import Bank, BankBatch, BankFileStyle
@@ -191,8 +192,8 @@ def _content(file: UploadedFile) -> bytes:
 @router.get(
     "/banks/{code}/withholding-batches/",
     response={200: BankBatchList, **ERRORS},
-    summary="代扣请求批次列表",
-    description="本行的代扣请求批次（最新在前，最多100个），可按业务日期筛选。权限：bank:read。",
+    summary=str(_("代扣请求批次列表")),
+    description=str(_("本行的代扣请求批次（最新在前，最多100个），可按业务日期筛选。权限：bank:read。")),
 )
 def withholding_batches(request, code: str, filters: Query[BankBatchFilter]):
     scope_require(request, scopes.BANK_READ)
@@ -206,13 +207,15 @@ def withholding_batches(request, code: str, filters: Query[BankBatchFilter]):
 @router.get(
     "/banks/{code}/withholding-batches/{batch_number}/file",
     response=ERRORS,
-    summary="下载代扣请求文件",
-    description="代扣请求批次的文件：首记录、明细、尾记录（笔数、总金额），按本行的定长（字节宽度）或逗号分隔格式与编码。"
-    "权限：bank:read。",
+    summary=str(_("下载代扣请求文件")),
+    description=str(_(
+        "代扣请求批次的文件：首记录、明细、尾记录（笔数、总金额），按本行的定长（字节宽度）或逗号分隔格式与编码。"
+        "权限：bank:read。"
+    )),
     openapi_extra={
         "responses": {
             200: {
-                "description": "代扣请求文件",
+                "description": str(_("代扣请求文件")),
                 "content": {
                     "text/plain": {"schema": {"type": "string", "format": "binary"}},
                     "text/csv": {"schema": {"type": "string", "format": "binary"}},
@@ -240,9 +243,11 @@ def withholding_batch_file(request, code: str, batch_number: str):
 @router.post(
     "/banks/{code}/withholding-results/",
     response={200: BankImportOut, 201: BankImportOut, **ERRORS},
-    summary="上传代扣回盘文件",
-    description="每笔扣款成功的明细入账一次（银行+流水号）；失败的记入对应请求。有误的行或尾记录使整个文件退回并指明行号。"
-    "同一文件重复上传返回首次结果（200）。权限：bank:write。",
+    summary=str(_("上传代扣回盘文件")),
+    description=str(_(
+        "每笔扣款成功的明细入账一次（银行+流水号）；失败的记入对应请求。有误的行或尾记录使整个文件退回并指明行号。"
+        "同一文件重复上传返回首次结果（200）。权限：bank:write。"
+    )),
 )
 def withholding_results_upload(request, code: str, file: File[UploadedFile]):
     scope_require(request, scopes.BANK_WRITE)
@@ -253,9 +258,11 @@ def withholding_results_upload(request, code: str, file: File[UploadedFile]):
 @router.post(
     "/banks/{code}/collections/",
     response={200: BankImportOut, 201: BankImportOut, **ERRORS},
-    summary="上传代收明细文件",
-    description="每笔代收入账一次（银行+流水号）。有误的行或尾记录使整个文件退回并指明行号。同一文件重复上传返回首次结果（200）。"
-    "权限：bank:write。",
+    summary=str(_("上传代收明细文件")),
+    description=str(_(
+        "每笔代收入账一次（银行+流水号）。有误的行或尾记录使整个文件退回并指明行号。同一文件重复上传返回首次结果（200）。"
+        "权限：bank:write。"
+    )),
 )
 def collections_upload(request, code: str, file: File[UploadedFile]):
     scope_require(request, scopes.BANK_WRITE)
@@ -266,8 +273,8 @@ def collections_upload(request, code: str, file: File[UploadedFile]):
 @router.post(
     "/banks/{code}/statements/",
     response={201: BankReconciliationOut, **ERRORS},
-    summary="上传对账文件并对账",
-    description="银行当日全部成功交易的对账文件；返回与账务记录的对账结果。权限：bank:write。",
+    summary=str(_("上传对账文件并对账")),
+    description=str(_("银行当日全部成功交易的对账文件；返回与账务记录的对账结果。权限：bank:write。")),
 )
 def statement_upload(request, code: str, file: File[UploadedFile]):
     scope_require(request, scopes.BANK_WRITE)
@@ -280,8 +287,8 @@ def statement_upload(request, code: str, file: File[UploadedFile]):
 @router.get(
     "/banks/{code}/reconciliation/",
     response={200: BankReconciliationOut, **ERRORS},
-    summary="对账报告",
-    description="某日本行最新对账文件与账务记录的比对：相符、银行无记录、账务无记录、金额不符。权限：bank:read。",
+    summary=str(_("对账报告")),
+    description=str(_("某日本行最新对账文件与账务记录的比对：相符、银行无记录、账务无记录、金额不符。权限：bank:read。")),
 )
 def reconciliation(request, code: str, query: Query[BankReconciliationQuery]):
     scope_require(request, scopes.BANK_READ)

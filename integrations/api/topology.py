@@ -101,11 +101,11 @@ def import_body(record: TopologyImport) -> dict:
     "/topology/",
     response={200: TopologyImportOut, 201: TopologyImportOut, **ERRORS},
     summary=str(_("导入配网拓扑（按差异应用）")),
-    description=(
+    description=str(_(
         "应用后返回201与差异报告（新增、修改、迁移、退运，计量点重新挂接）；dry_run=true只试算，返回200，不做修改。"
         "会使计量点、台区或线路失去上级的文档整体退回（422），fields逐项指明位置。同一文档重复导入不再改动（报告均为未变）；"
         "带Idempotency-Key重复提交返回首次结果。权限：topology:write。"
-    ),
+    )),
 )
 def topology_import(request, payload: TopologyDocumentIn, query: Query[TopologyImportQuery]):
     client = scope_require(request, scopes.TOPOLOGY_WRITE)
@@ -123,7 +123,7 @@ def topology_import(request, payload: TopologyDocumentIn, query: Query[TopologyI
     "/topology/imports/{import_id}/",
     response={200: TopologyImportOut, 404: ErrorOut, **ERRORS},
     summary=str(_("配网拓扑导入的差异报告")),
-    description="权限：topology:read。",
+    description=str(_("权限：topology:read。")),
 )
 def topology_import_report(request, path: Path[TopologyImportPath]):
     scope_require(request, scopes.TOPOLOGY_READ)
