@@ -5,8 +5,8 @@ then incremental after a day's payments), and each dashboard's response time.
     python bench/dashboards_bench.py                  1,100,000 customers, 6 billing months
     python bench/dashboards_bench.py --smoke          10,000 customers, 2 billing months, 2 requests a page
 
-The data set is made by INSERT ... SELECT over generate_series (no row passes through Python): customers,
-accounts (8 branches, 10 stations each; 90 % residential), a service point each, one bill per account and month
+The data set is bench/dataset.py's, made by INSERT ... SELECT over generate_series (no row passes through Python):
+customers, accounts (8 branches, 10 stations each; 90 % residential), a service point each, one bill per account and month
 with its tier lines for residential bills, tickets over the last year (a fifth as many as customers) and outages
 with their transformer areas. Then core.services.report_refresh builds the summaries from scratch (timed), a day's
 70,000 counter payments are posted in SQL against the latest month's unpaid bills, and the incremental refresh
@@ -33,10 +33,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 TARGET_SECONDS = 1.0
-BRANCH_NAMES = ("恩施市", "利川市", "建始县", "巴东县", "宣恩县", "咸丰县", "来凤县", "鹤峰县")
-STATIONS_PER_BRANCH = 10
-FEEDERS_PER_BRANCH = 20
-AREAS_PER_FEEDER = 20
 PAYMENTS_IN_A_DAY = 70_000
 REPEATS = 5
 PAGES = ("index", "consumption", "customers", "tiers", "arrears", "tickets", "outages")
@@ -53,200 +49,6 @@ def django_start(database_url: str) -> None:
     from bench.run import django_start as start
 
     start(database_url)
-
-
-def _run(cursor, label: str, sql: str, params: dict | None = None) -> float:
-    t0 = time.monotonic()
-    cursor.execute(sql, params or {})
-    seconds = time.monotonic() - t0
-    print(f"   {label:<44} {cursor.rowcount:>11,} rows {seconds:8.1f} s", flush=True)
-    return seconds
-
-
-def world_build() -> dict:
-    """Through the ORM (a few thousand rows): company, branches, stations, grid, tariffs, a process, a supervisor."""
-    from decimal import Decimal
-
-    from django.contrib.auth import get_user_model
-
-    from core.models import (
-        Branch,
-        Company,
-        Feeder,
-        ProcessDefinition,
-        ServiceStation,
-        Substation,
-        Tariff,
-        TariffVersion,
-        TransformerArea,
-    )
-    from core.models.customers import CustomerCategory
-    from core.services.roles import ROLE_SUPERVISOR, role_group
-    from tests.factories import residential_tiered_tariff
-    from tests.ticket_factories import sample_process
-
-    company = Company.objects.create(code="BENCH", name="基准测试供电公司")
-    branches = [Branch.objects.create(company=company, code=f"B{n}", name=name) for n, name in enumerate(BRANCH_NAMES)]
-    ServiceStation.objects.bulk_create(
-        ServiceStation(branch=branch, code=f"{branch.code}S{k:02d}", name=f"{branch.name}第{k + 1}供电所")
-        for branch in branches for k in range(STATIONS_PER_BRANCH)
-    )
-    substations = Substation.objects.bulk_create(
-        Substation(branch=branch, code=f"{branch.code}SUB", name=f"{branch.name}110kV变电站") for branch in branches
-    )
-    feeders = Feeder.objects.bulk_create(
-        Feeder(substation=substation, code=f"{substation.code}F{k:02d}", name=f"{substation.branch.name}10kV{k + 1}号线")
-        for substation in substations for k in range(FEEDERS_PER_BRANCH)
-    )
-    TransformerArea.objects.bulk_create(
-        TransformerArea(feeder=feeder, code=f"{feeder.code}T{k:02d}", name=f"{feeder.name}{k + 1}号台区")
-        for feeder in feeders for k in range(AREAS_PER_FEEDER)
-    )
-    residential = residential_tiered_tariff()
-    flat = Tariff.objects.create(code="bench-flat", name="一般工商业单一电价", category=CustomerCategory.NON_RESIDENTIAL)
-    TariffVersion.objects.create(tariff=flat, effective_from=datetime.date(2000, 1, 1),
-                                 structure=TariffVersion.Structure.FLAT, flat_price=Decimal("0.7000"))
-    sample_process()
-    supervisor = get_user_model().objects.create_user(username="bench-supervisor", password="x", is_staff=True)
-    supervisor.groups.add(role_group(code=ROLE_SUPERVISOR))
-    return {
-        "residential_tariff": residential.pk, "residential_version": residential.versions.get().pk,
-        "flat_tariff": flat.pk, "flat_version": flat.versions.get().pk,
-        "definition": ProcessDefinition.objects.filter(active=True).values_list("pk", flat=True).first(),
-        "supervisor": supervisor, "branch": branches[0].code, "station": f"{branches[0].code}S00",
-    }
-
-
-def data_load(*, world: dict, customers: int, months: int, tickets: int, outages: int, today: datetime.date) -> dict:
-    """The data set in SQL, statement by statement with their times."""
-    from django.db import DatabaseError, connection
-
-    latest = (today.replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
-    first = latest
-    for _ in range(months - 1):
-        first = (first - datetime.timedelta(days=1)).replace(day=1)
-    params = {"n": customers, "res_tariff": world["residential_tariff"], "flat_tariff": world["flat_tariff"],
-              "res_version": world["residential_version"], "flat_version": world["flat_version"],
-              "definition": world["definition"], "tickets": tickets, "outages": outages, "today": today,
-              "stations": STATIONS_PER_BRANCH * len(BRANCH_NAMES)}
-    seconds = {}
-    with connection.cursor() as cursor:
-        try:
-            # Foreign keys hold by construction; skipping the per-row checks (superuser only) speeds the load.
-            cursor.execute("SET session_replication_role = replica")
-        except DatabaseError:
-            print("   (not a superuser: foreign-key checks stay on)")
-        seconds["customers"] = _run(cursor, "customers", """
-            INSERT INTO core_customer (kind, name, phone, email, id_number_hash, id_number_masked, created_at)
-            SELECT 'person', '客户' || i, '139' || lpad(i::text, 8, '0'), '', '', '', now()
-            FROM generate_series(1, %(n)s) AS i""", params)
-        seconds["accounts"] = _run(cursor, "accounts (90 % residential)", """
-            INSERT INTO core_account (number, customer_id, branch_id, station_id, name, address, category, tariff_id,
-                                      billing_mode, status, contracted_capacity_kva, opened_on, balance)
-            SELECT lpad(c.id::text, 10, '0'), c.id, st.branch_id, st.id, c.name, '湖北省恩施州测试路' || c.id || '号',
-                   kind.category,
-                   CASE WHEN kind.category = 'residential' THEN %(res_tariff)s ELSE %(flat_tariff)s END,
-                   'postpaid', 'active', 0,
-                   CASE WHEN c.id %% 100 < 4 THEN %(today)s::date - (c.id * 31 %% 400)::int
-                        ELSE DATE '2005-01-01' + (c.id * 7919 %% 7500)::int END,
-                   0
-            FROM core_customer c
-            JOIN (SELECT id, branch_id, row_number() OVER (ORDER BY id) - 1 AS k FROM core_servicestation) st
-              ON st.k = c.id %% %(stations)s
-            CROSS JOIN LATERAL (SELECT CASE WHEN c.id %% 100 < 90 THEN 'residential'
-                                            WHEN c.id %% 100 < 97 THEN 'non_residential'
-                                            WHEN c.id %% 100 < 99 THEN 'agricultural'
-                                            ELSE 'large_industry' END AS category) kind""", params)
-        seconds["service_points"] = _run(cursor, "service points", """
-            INSERT INTO core_servicepoint (account_id, transformer_area_id, code, voltage)
-            SELECT a.id, ta.id, 'SP' || a.id, '0.4kV'
-            FROM core_account a
-            JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM core_transformerarea) ta
-              ON ta.k = a.id %% (SELECT count(*) FROM core_transformerarea)""")
-        seconds["bills"] = 0.0
-        seconds["bill_lines"] = 0.0
-        period = first
-        index = 0
-        while period <= latest:
-            # Older months are 97 % paid, the latest 60 %; residential prices are DOMAIN.md's tiers.
-            paid_share = 60 if period == latest else 97
-            state = "issued" if period == latest else "overdue"
-            seconds["bills"] += _run(cursor, f"bills {period:%Y-%m}", """
-                INSERT INTO core_bill (number, account_id, period, kind, tariff_version_id, issued_on, due_date, kwh,
-                                       total, amount_paid, amount_adjusted, state, reason)
-                SELECT 'B' || to_char(%(period)s::date, 'YYYYMM') || a.id, a.id, %(period)s, 'regular',
-                       CASE WHEN a.category = 'residential' THEN %(res_version)s ELSE %(flat_version)s END,
-                       %(issued)s, %(due)s, u.kwh, t.total,
-                       CASE WHEN (a.id + %(index)s) %% 100 < %(paid_share)s THEN t.total ELSE 0 END, 0,
-                       CASE WHEN (a.id + %(index)s) %% 100 < %(paid_share)s THEN 'paid' ELSE %(state)s END, ''
-                FROM core_account a
-                CROSS JOIN LATERAL (SELECT CASE WHEN a.category = 'residential'
-                                                THEN 30 + (a.id * 37 + %(index)s * 101) %% 470
-                                                ELSE 500 + (a.id * 37 + %(index)s * 101) %% 5000 END::numeric AS kwh) u
-                CROSS JOIN LATERAL (SELECT CASE WHEN a.category = 'residential'
-                    THEN round(least(u.kwh, 180) * 0.558 + greatest(least(u.kwh, 400) - 180, 0) * 0.608
-                               + greatest(u.kwh - 400, 0) * 0.858, 2)
-                    ELSE round(u.kwh * 0.7, 2) END AS total) t
-                WHERE a.opened_on < %(period)s""",
-                {**params, "period": period, "index": index, "paid_share": paid_share, "state": state,
-                 "issued": period + datetime.timedelta(days=35), "due": period + datetime.timedelta(days=65)})
-            seconds["bill_lines"] += _run(cursor, f"tier lines {period:%Y-%m}", """
-                INSERT INTO core_billline (bill_id, position, kind, label, quantity, unit_price, amount)
-                SELECT b.id, t.n, 'tier', '第' || t.n || '档', q.q, t.price, round(q.q * t.price, 2)
-                FROM core_bill b
-                JOIN core_account a ON a.id = b.account_id AND a.category = 'residential'
-                CROSS JOIN (VALUES (1, 0, 180, 0.5580), (2, 180, 400, 0.6080), (3, 400, NULL, 0.8580))
-                    AS t(n, lo, hi, price)
-                CROSS JOIN LATERAL (SELECT greatest(least(b.kwh, coalesce(t.hi, b.kwh)) - t.lo, 0) AS q) q
-                WHERE b.period = %(period)s AND (t.n = 1 OR q.q > 0)""", {"period": period})
-            period = (period + datetime.timedelta(days=32)).replace(day=1)
-            index += 1
-        seconds["tickets"] = _run(cursor, "tickets (last 12 months)", """
-            INSERT INTO core_ticket (number, definition_id, business_type, channel, state, branch_id, account_id,
-                                     transformer_area_id, anonymous, contact_name, contact_phone, address, summary,
-                                     description, complaint_class, appealed_to_regulator, data, opened_at, due_at,
-                                     closed_at, satisfaction_comment, version)
-            SELECT 'T' || lpad(i::text, 14, '0'), %(definition)s, k.business_type, 'agent',
-                   CASE WHEN i %% 20 = 0 THEN 'cancelled' WHEN i %% 10 < 8 THEN 'closed' ELSE 'open' END,
-                   a.branch_id, a.id,
-                   CASE WHEN k.business_type = 'fault_repair' THEN sp.transformer_area_id END,
-                   false, '', '', '', '工单', '', '', false, '{}', o.opened, o.opened + interval '5 days',
-                   CASE WHEN i %% 20 <> 0 AND i %% 10 < 8 THEN o.opened + (i %% 9) * interval '1 day' END, '', 0
-            FROM generate_series(1, %(tickets)s) AS i
-            JOIN core_account a ON a.id = 1 + (i::bigint * 7919) %% %(n)s
-            JOIN core_servicepoint sp ON sp.account_id = a.id
-            CROSS JOIN LATERAL (SELECT (ARRAY['fault_repair', 'complaint', 'consultation', 'lv_residential_connection',
-                                              'name_change', 'meter_accuracy_check'])[1 + i %% 6] AS business_type) k
-            CROSS JOIN LATERAL (SELECT now() - ((i::bigint * 7919) %% 525600) * interval '1 minute' AS opened) o""",
-            params)
-        seconds["outages"] = _run(cursor, "outages (last 12 months)", """
-            INSERT INTO core_outage (branch_id, kind, state, title, reason, streets, starts_at, ends_at, restored_at,
-                                     affected_accounts, announced_at, cancelled_reason, updated_at)
-            SELECT (SELECT id FROM core_branch ORDER BY id OFFSET i %% 8 LIMIT 1),
-                   (ARRAY['planned', 'temporary', 'fault'])[1 + i %% 3],
-                   CASE WHEN i %% 20 = 0 THEN 'cancelled' ELSE 'restored' END, '停电' || i, '检修', '', s.at,
-                   s.at + interval '4 hours',
-                   CASE WHEN i %% 20 <> 0 THEN s.at + (60 + i %% 300) * interval '1 minute' END,
-                   0, s.at - interval '1 day', '', now()
-            FROM generate_series(1, %(outages)s) AS i
-            CROSS JOIN LATERAL (SELECT now() - ((i::bigint * 7919) %% 525600) * interval '1 minute' AS at) s""",
-            params)
-        seconds["outage_areas"] = _run(cursor, "outage areas (1-3 each)", """
-            INSERT INTO core_outagearea (outage_id, transformer_area_id)
-            SELECT o.id, ta.id
-            FROM core_outage o
-            CROSS JOIN generate_series(0, 2) AS j
-            JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM core_transformerarea) ta
-              ON ta.k = (o.id * 13 + j) %% (SELECT count(*) FROM core_transformerarea)
-            WHERE j <= o.id %% 3""")
-        cursor.execute("SET session_replication_role = origin")
-        t0 = time.monotonic()
-        for table in ("core_customer", "core_account", "core_servicepoint", "core_bill", "core_billline",
-                      "core_ticket", "core_outage", "core_outagearea"):
-            cursor.execute(f"ANALYZE {table}")
-        seconds["analyze"] = time.monotonic() - t0
-        print(f"   {'analyze':<44} {'':>11}      {seconds['analyze']:8.1f} s", flush=True)
-    return {name: round(value, 1) for name, value in seconds.items()} | {"latest_period": latest.isoformat()}
 
 
 def payments_post_a_day(*, latest: str) -> dict:
@@ -373,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
 
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
+        from bench.dataset import data_load, world_build
+
         world = world_build()
         today = timezone.localdate()
         print(f"\n== Data set: {customers:,} customers, {months} billing months, {tickets:,} tickets, "
