@@ -1,0 +1,85 @@
+#!/bin/bash
+# One 95598 backup: a base backup of the PostgreSQL cluster and the public and private media folders, in one dated
+# folder with a SHA-256 manifest. With the WAL archive (deploy/postgres/primary_setup.sh) it restores the database to
+# any moment after it was taken (restore.sh); the media as they were when it was taken.
+#
+#   backup.sh --dest DIR --media DIR --private-media DIR
+#
+#   --dest           where the dated folders go: DIR/95598-<UTC time>/ (a different disk or a mounted volume)
+#   --media          MEDIA_ROOT (public uploads)
+#   --private-media  PRIVATE_MEDIA_ROOT (customers' documents: keep the backup as private as the folder)
+#
+# The cluster is reached through libpq's PGHOST/PGPORT/PGUSER (a role with REPLICATION, e.g. replicator). Run it as a
+# user that can read both media folders (e.g. from a systemd timer: 95598-backup.timer). The folder appears under its
+# real name only when everything in it is written and checked; a failed run leaves nothing that looks complete.
+#
+# Contents: base.tar.gz and pg_wal.tar.gz (pg_basebackup -Ft -z -X stream: the WAL to make the copy consistent),
+# backup_manifest (PostgreSQL's own, checked by pg_verifybackup at restore), media.tar.gz, private-media.tar.gz,
+# media-files.sha256 and private-media-files.sha256 (every file, checked after a restore), backup_info, and
+# MANIFEST.sha256 over all of them.
+set -euo pipefail
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+dest=""
+media=""
+private_media=""
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+        --dest) dest=$2; shift 2 ;;
+        --media) media=$2; shift 2 ;;
+        --private-media) private_media=$2; shift 2 ;;
+        *) echo "backup.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+if [ -z "$dest" ] || [ -z "$media" ] || [ -z "$private_media" ]; then
+    echo "usage: backup.sh --dest DIR --media DIR --private-media DIR" >&2
+    exit 2
+fi
+for folder in "$media" "$private_media"; do
+    if [ ! -d "$folder" ]; then
+        echo "backup.sh: media folder $folder does not exist" >&2
+        exit 2
+    fi
+done
+
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+name="95598-$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$dest"
+partial="$dest/.$name.partial"
+final="$dest/$name"
+if [ -e "$final" ]; then
+    echo "backup.sh: $final already exists" >&2
+    exit 1
+fi
+trap 'rm -rf "$partial"' EXIT
+mkdir -m 0700 "$partial"
+
+"$PG_BIN/pg_basebackup" --pgdata="$partial" --format=tar --gzip --wal-method=stream --checkpoint=fast \
+    --label="$name" --no-password
+
+media_archive() {
+    local folder=$1 stem=$2
+    # The file list first: a file added while tar runs is in the archive but not the list, so it is never "missing".
+    (cd "$folder" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) >"$partial/$stem-files.sha256"
+    tar --create --gzip --file="$partial/$stem.tar.gz" --directory="$folder" .
+}
+media_archive "$media" media
+media_archive "$private_media" private-media
+
+{
+    echo "name=$name"
+    echo "started=$started"
+    echo "finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "server_version=$("$PG_BIN/psql" -X -A -t -d postgres -c 'SHOW server_version' 2>/dev/null || echo unknown)"
+    echo "media_files=$(grep -c '' "$partial/media-files.sha256" || true)"
+    echo "private_media_files=$(grep -c '' "$partial/private-media-files.sha256" || true)"
+} >"$partial/backup_info"
+
+(cd "$partial" && find . -maxdepth 1 -type f ! -name MANIFEST.sha256 -printf '%f\n' | LC_ALL=C sort \
+    | xargs sha256sum >MANIFEST.sha256)
+(cd "$partial" && sha256sum --check --quiet MANIFEST.sha256)
+sync "$partial"/*
+mv "$partial" "$final"
+trap - EXIT
+sync "$dest"
+echo "$final"

@@ -1,0 +1,155 @@
+"""The restore drill and deploy/backup/: every payment committed before the target comes back after a
+point-in-time restore on a fresh cluster, none after it, the standby has them all, the media match; a backup that
+does not match its manifest, or a failed backup, never passes for a good one."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from tests.deploy.drill_support import SCRIPT, restore_drill
+
+drill = restore_drill()
+BACKUP = drill.BACKUP_DIR / "backup.sh"
+RESTORE = drill.BACKUP_DIR / "restore.sh"
+
+
+def _drill_folders() -> set[str]:
+    return {name for name in os.listdir(tempfile.gettempdir()) if name.startswith("power95598-restore-drill-")}
+
+
+def test_the_drill_restores_every_payment_committed_before_the_target_and_none_after(tmp_path):
+    report_path = tmp_path / "report.json"
+    folders_before = _drill_folders()
+
+    result = subprocess.run([sys.executable, str(SCRIPT), "--payments", "12", "--after", "3", "--json",
+                             str(report_path)], capture_output=True, text=True, timeout=280)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(report_path.read_text())
+    assert report["failures"] == []
+    assert (report["payments_before_target"], report["payments_after_target"], report["restored"]) == (12, 3, 12)
+    # Batches of 1, 2, 3, 1, 2, 3 payments: six committed transactions before the target.
+    assert report["transactions_before_target"] == 6
+    assert (report["missing"], report["extra_after_target"], report["restored_without_ledger"]) == ([], [], [])
+    assert report["standby_missing"] == []
+    # 12 payments of 20.00 + i yuan and 7i fen (i = 0..11): 20*12 + 66 yuan + 462 fen.
+    assert report["expected_amount"] == report["restored_amount"] == "310.62"
+    # Three private documents and one public image, each back with the same SHA-256.
+    assert (report["media_files"], report["media_mismatched"]) == (4, [])
+    assert report["wal_segments_archived"] >= 1
+    assert set(report["durations"]) == {
+        "primary and standby set up", "schema migrated and accounts seeded", "backup (database and media)",
+        "payments before the target", "payments after the target", "standby catch-up",
+        "WAL archived past the target", "restore to the target (RTO)", "whole drill",
+    }
+    assert "  missing (must be 0)                          0\n" in result.stdout
+    assert "  extra after target (must be 0)               0\n" in result.stdout
+    assert "OK: every payment committed before the target was restored, none after it" in result.stdout
+    # Its clusters stopped and its folder removed.
+    assert _drill_folders() == folders_before
+
+
+def test_the_report_names_every_kind_of_loss():
+    report = drill.DrillReport(
+        payments_before_target=5, restored=3, missing=["drill-before-00003", "drill-before-00004"],
+        extra_after_target=["drill-after-00000"], restored_without_ledger=["drill-before-00001"],
+        expected_amount="100.00", restored_amount="60.00", standby_missing=["drill-after-00001"],
+        media_mismatched=["private/tickets/a.pdf"],
+    )
+
+    assert drill.report_failures(report) == [
+        "2 payment(s) committed before the target are missing after the restore",
+        "1 payment(s) committed after the target were restored",
+        "1 restored payment(s) have no ledger entry",
+        "restored amount 60.00 differs from the 100.00 posted",
+        "1 committed payment(s) never reached the standby",
+        "1 media file(s) missing or different after the restore",
+    ]
+    assert drill.report_failures(drill.DrillReport(payments_before_target=2, restored=0)) == [
+        "nothing was restored"
+    ]
+    assert drill.report_failures(drill.DrillReport(payments_before_target=2, restored=2)) == []
+
+
+def _backup_folder(tmp_path):
+    """A backup folder as backup.sh leaves it, with a media archive and its manifests (no database part)."""
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "notice.png").write_bytes(b"png" * 100)
+    folder = tmp_path / "95598-20261124T060000Z"
+    folder.mkdir()
+    subprocess.run(["tar", "--create", "--gzip", f"--file={folder / 'media.tar.gz'}", f"--directory={media}", "."],
+                   check=True)
+    digest = hashlib.sha256(b"png" * 100).hexdigest()
+    (folder / "media-files.sha256").write_text(f"{digest}  ./notice.png\n")
+    manifest = "".join(f"{hashlib.sha256((folder / name).read_bytes()).hexdigest()}  {name}\n"
+                       for name in ("media-files.sha256", "media.tar.gz"))
+    (folder / "MANIFEST.sha256").write_text(manifest)
+    return folder
+
+
+def test_restore_puts_the_media_back_and_checks_every_file(tmp_path):
+    folder = _backup_folder(tmp_path)
+    target = tmp_path / "restored-media"
+
+    result = subprocess.run([str(RESTORE), "--backup", str(folder), "--media-to", str(target)],
+                            capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "manifest checked: 2 files",
+        f"media restored into {target}: 1 files checked",
+    ]
+    assert (target / "notice.png").read_bytes() == b"png" * 100
+
+
+def test_restore_refuses_a_backup_that_does_not_match_its_manifest_and_writes_nothing(tmp_path):
+    folder = _backup_folder(tmp_path)
+    with open(folder / "media.tar.gz", "ab") as damaged:
+        damaged.write(b"\0")
+    pgdata, media = tmp_path / "pgdata", tmp_path / "restored-media"
+
+    result = subprocess.run([str(RESTORE), "--backup", str(folder), "--pgdata", str(pgdata), "--archive-dir",
+                             str(tmp_path), "--media-to", str(media)], capture_output=True, text=True)
+
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(f"restore.sh: {folder} does not match its manifest; nothing restored")
+    assert (pgdata.exists(), media.exists()) == (False, False)
+
+
+def test_restore_refuses_a_folder_without_a_manifest_and_a_target_that_is_not_empty(tmp_path):
+    folder = _backup_folder(tmp_path)
+    (folder / "MANIFEST.sha256").unlink()
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "keep.txt").write_text("mine")
+
+    no_manifest = subprocess.run([str(RESTORE), "--backup", str(folder), "--media-to", str(tmp_path / "new")],
+                                 capture_output=True, text=True)
+    not_empty = subprocess.run([str(RESTORE), "--backup", str(folder), "--media-to", str(occupied)],
+                               capture_output=True, text=True)
+
+    assert (no_manifest.returncode, no_manifest.stderr.strip()) == (
+        1, f"restore.sh: {folder} has no MANIFEST.sha256: not a complete backup"
+    )
+    assert (not_empty.returncode, not_empty.stderr.strip()) == (
+        1, f"restore.sh: {occupied} is not empty; restore into an empty folder"
+    )
+    assert sorted(path.name for path in occupied.iterdir()) == ["keep.txt"]
+
+
+def test_a_backup_that_fails_leaves_nothing_that_looks_complete(tmp_path):
+    media, private, dest = tmp_path / "media", tmp_path / "private", tmp_path / "backups"
+    media.mkdir()
+    private.mkdir()
+    closed_port = str(drill._pg().free_port())
+
+    result = subprocess.run([str(BACKUP), "--dest", str(dest), "--media", str(media), "--private-media", str(private)],
+                            capture_output=True, text=True, env={**os.environ, "PGHOST": "127.0.0.1",
+                                                                 "PGPORT": closed_port, "PGCONNECT_TIMEOUT": "2"})
+
+    assert result.returncode != 0
+    assert "pg_basebackup" in result.stderr
+    assert list(dest.iterdir()) == []
