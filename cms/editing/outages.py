@@ -45,14 +45,16 @@ def _search_form(lookups: tuple[str, ...]) -> type[TopologySearchForm]:
 
 
 class TopologyChooseMixin:
-    """List with code and county beside the name, related rows fetched in the same query."""
+    """List of the elements in service with code and county beside the name, related rows fetched in the same
+    query."""
 
     related: tuple[str, ...] = ()
     branch_accessor = ""
     search_lookups: tuple[str, ...] = ()
 
     def get_object_list(self):
-        return self.model_class.objects.select_related(*self.related).order_by("code")
+        # Retired elements (退运, retired_at set by the topology import) are no longer offered.
+        return self.model_class.objects.filter(retired_at__isnull=True).select_related(*self.related).order_by("code")
 
     def get_filter_form_class(self):
         return _search_form(self.search_lookups)

@@ -104,7 +104,8 @@ def _check_notice(*, kind: str, starts_at: datetime.datetime, now: datetime.date
 
 
 def _checked_scope(*, branch: Branch, substation_ids, feeder_ids, transformer_area_ids) -> _Scope:
-    """Every pick exists and belongs to the branch; the picks expanded down the topology (one query each)."""
+    """Every pick exists, belongs to the branch and is in service (not retired); the picks expanded down the topology
+    to the transformer areas in service (one query each)."""
     substations, feeders, areas = _ids(substation_ids), _ids(feeder_ids), _ids(transformer_area_ids)
     if not (substations or feeders or areas):
         raise OutageScopeInvalid(_("请至少选择一个停电的变电站、线路或台区"), field="scope")
@@ -114,13 +115,20 @@ def _checked_scope(*, branch: Branch, substation_ids, feeder_ids, transformer_ar
         (areas, TransformerArea.objects.filter(feeder__substation__branch=branch), "transformer_area_ids", _("台区")),
     )
     for picked, owned, field, label in checks:
-        if picked and owned.filter(pk__in=picked).count() != len(picked):
+        if not picked:
+            continue
+        retired = list(owned.filter(pk__in=picked).values_list("retired_at", flat=True))
+        if len(retired) != len(picked):
             raise OutageScopeInvalid(
                 _("所选%(kind)s不属于%(branch)s") % {"kind": label, "branch": branch.name}, field=field
             )
+        if any(at is not None for at in retired):
+            raise OutageScopeInvalid(_("所选%(kind)s已退运，不能安排停电") % {"kind": label}, field=field)
+    # A substation or feeder reaches only its transformer areas still in service.
     expanded = frozenset(
         TransformerArea.objects.filter(
-            Q(pk__in=areas) | Q(feeder_id__in=feeders) | Q(feeder__substation_id__in=substations)
+            Q(pk__in=areas) | Q(feeder_id__in=feeders) | Q(feeder__substation_id__in=substations),
+            retired_at__isnull=True,
         ).values_list("pk", flat=True)
     )
     return _Scope(substations, feeders, areas, expanded)
