@@ -122,3 +122,11 @@ bench-smoke: install bench-packages
 	$(PY) bench/ami_bench.py --smoke
 	$(PY) bench/readings_bench.py --smoke
 	$(PY) bench/dashboards_bench.py --smoke
+
+# The restore drill (deploy/postgres/README.md): on loopback, a primary archiving its WAL and a streaming standby,
+# the real schema, a backup, payments through the real service, then a point-in-time restore on a fresh cluster;
+# fails if any payment committed before the target is missing or one after it came back.
+RESTORE_DRILL_PAYMENTS ?= 300
+.PHONY: restore-drill
+restore-drill: install bench-packages
+	$(PY) scripts/restore_drill.py --payments $(RESTORE_DRILL_PAYMENTS)

@@ -1,8 +1,10 @@
 """deploy/postgres/: a primary archiving its WAL and a standby streaming from it on a slot, made by the scripts an
 operator runs; the scripts are idempotent, the archive never holds a partial or overwritten segment, and the
 standby can be promoted."""
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
@@ -196,3 +198,30 @@ class TestArchiveWal:
 
         assert result.returncode != 0
         assert list(archive.iterdir()) == []
+
+
+def test_backups_kept_are_the_newest_and_the_archive_keeps_only_the_wal_they_need(pair, tmp_path):
+    primary, _standby, archive = pair
+    media, private, dest = tmp_path / "media", tmp_path / "private", tmp_path / "backups"
+    media.mkdir()
+    private.mkdir()
+    backup = [str(drill.BACKUP_DIR / "backup.sh"), "--dest", str(dest), "--media", str(media), "--private-media",
+              str(private), "--keep", "1", "--archive-dir", str(archive)]
+    env = {**os.environ, **primary.libpq_env, "PGUSER": "replicator"}
+    primary.execute("CREATE TABLE before_backups AS SELECT generate_series(1, 1000) AS n")
+    drill._archive_wait(primary, timeout=30)
+
+    first = subprocess.run(backup, capture_output=True, text=True, env=env)
+    time.sleep(1.1)  # backup folders are named to the second
+    second = subprocess.run(backup, capture_output=True, text=True, env=env)
+
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    first_folder, second_folder = Path(first.stdout.strip()), Path(second.stdout.strip())
+    assert sorted(path.name for path in dest.iterdir()) == [second_folder.name]
+    assert f"deleted old backup {first_folder.name}" in second.stderr
+    info = dict(line.split("=", 1) for line in (second_folder / "backup_info").read_text().splitlines())
+    start_wal = info["start_wal"]
+    assert len(start_wal) == 24
+    segments = sorted(path.name for path in archive.iterdir() if len(path.name) == 24)
+    assert segments and segments[0] >= start_wal
+    assert f"archive pruned: WAL before {start_wal} (needed by {second_folder.name}) deleted" in second.stderr

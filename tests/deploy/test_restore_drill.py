@@ -153,3 +153,13 @@ def test_a_backup_that_fails_leaves_nothing_that_looks_complete(tmp_path):
     assert result.returncode != 0
     assert "pg_basebackup" in result.stderr
     assert list(dest.iterdir()) == []
+
+
+def test_backup_refuses_a_keep_that_is_not_a_positive_number(tmp_path):
+    (tmp_path / "media").mkdir()
+
+    result = subprocess.run([str(BACKUP), "--dest", str(tmp_path / "backups"), "--media", str(tmp_path / "media"),
+                             "--private-media", str(tmp_path / "media"), "--keep", "0"], capture_output=True, text=True)
+
+    assert (result.returncode, result.stderr.strip()) == (2, "backup.sh: --keep takes a number of backups, at least 1")
+    assert not (tmp_path / "backups").exists()
