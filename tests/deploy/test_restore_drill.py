@@ -4,6 +4,7 @@ does not match its manifest, or a failed backup, never passes for a good one."""
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -163,3 +164,32 @@ def test_backup_refuses_a_keep_that_is_not_a_positive_number(tmp_path):
 
     assert (result.returncode, result.stderr.strip()) == (2, "backup.sh: --keep takes a number of backups, at least 1")
     assert not (tmp_path / "backups").exists()
+
+
+def test_the_backup_unit_and_its_environment_example_agree():
+    unit = (drill.BACKUP_DIR / "95598-backup.service").read_text()
+    example = dict(line.split("=", 1) for line in (drill.BACKUP_DIR / "backup.env.example").read_text().splitlines()
+                   if line and not line.startswith("#"))
+    exec_start = unit.split("ExecStart=", 1)[1].split("\nSyslogIdentifier", 1)[0]
+    used = set(re.findall(r"\$\{([A-Z_]+)\}", exec_start))
+    writable = next(line for line in unit.splitlines() if line.startswith("ReadWritePaths=")).split("=", 1)[1]
+
+    assert used == {"BACKUP_DIR", "MEDIA_ROOT", "PRIVATE_MEDIA_ROOT", "BACKUP_KEEP", "WAL_ARCHIVE_DIR"}
+    assert used <= set(example)
+    assert {"PGHOST", "PGPORT", "PGUSER", "PGPASSFILE"} <= set(example)
+    assert writable.split() == [example["BACKUP_DIR"], example["WAL_ARCHIVE_DIR"]]
+    assert "EnvironmentFile=/etc/95598/backup.env" in unit
+    timer = (drill.BACKUP_DIR / "95598-backup.timer").read_text()
+    assert ("OnCalendar=*-*-* 02:30:00 Asia/Shanghai" in timer, "Persistent=true" in timer) == (True, True)
+
+
+def test_systemd_accepts_the_backup_service_and_timer(tmp_path):
+    """systemd-analyze verify, with the units pointed at this checkout: no unknown keys, the program exists."""
+    for name in ("95598-backup.service", "95598-backup.timer"):
+        text = (drill.BACKUP_DIR / name).read_text().replace("/srv/95598", str(drill.BASE_DIR))
+        (tmp_path / name).write_text(text)
+
+    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "95598-backup.service"),
+                             str(tmp_path / "95598-backup.timer")], capture_output=True, text=True)
+
+    assert (result.returncode, result.stderr.strip()) == (0, "")
