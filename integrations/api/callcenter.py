@@ -34,6 +34,7 @@ from integrations import scopes
 from integrations.api.auth import scope_require
 from integrations.api.errors import ApiError, ErrorOut
 from integrations.api.idempotency import idempotent
+from integrations.models import ApiClient
 
 router = Router(tags=["callcenter"])
 
@@ -462,6 +463,12 @@ def ticket_detail(request, number: str):
     return _ticket_out(ticket)
 
 
+def ticket_channel_of(client: ApiClient) -> str:
+    """The channel a ticket accepted through this API came in by: the call centre's own system is the hotline's
+    agents (95598坐席), any other system granted the scope is a system interface (系统接口)."""
+    return Channel.AGENT if client.system == ApiClient.System.CALLCENTER else Channel.API
+
+
 def _ticket_accept(request, payload: CallcenterTicketAccept) -> tuple[int, dict]:
     client = request.auth
     account = None
@@ -481,7 +488,7 @@ def _ticket_accept(request, payload: CallcenterTicketAccept) -> tuple[int, dict]
     try:
         ticket = ticket_open(
             business_type=payload.business_type,
-            channel=Channel.AGENT,
+            channel=ticket_channel_of(client),
             summary=payload.summary,
             description=payload.description,
             account=account,
