@@ -291,7 +291,7 @@ def _standby_catch_up(primary: Cluster, standby: Cluster, *, timeout: float = 60
         if caught_up:
             elapsed = time.monotonic() - started
             rows = primary.query("SELECT coalesce(replay_lag::text, '') FROM pg_stat_replication "
-                                 "WHERE application_name <> 'pg_basebackup'")
+                                 "WHERE application_name = %s", (SLOT,))
             return elapsed, rows[0][0] if rows else ""
         time.sleep(0.01)
     raise DrillError(f"the standby did not replay up to {lsn} within {timeout:.0f} s")

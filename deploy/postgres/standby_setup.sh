@@ -51,6 +51,8 @@ chmod 0700 "$pgdata"
 "$PG_BIN/pg_basebackup" --pgdata="$pgdata" --host="$primary_host" --port="$primary_port" --username="$role" \
     --wal-method=stream --slot="$slot" --write-recovery-conf --checkpoint=fast --no-password
 
+# The standby's name on the primary (pg_stat_replication.application_name, synchronous_standby_names): its slot's.
+sed -i "s/^primary_conninfo = '/primary_conninfo = 'application_name=$slot /" "$pgdata/postgresql.auto.conf"
 if [ -n "$archive_dir" ]; then
     # Should the standby fall further behind than the slot allows, it catches up from the archive, then streams.
     printf "restore_command = 'cp \"%s/%%f\" \"%%p\"'\n" "$archive_dir" >>"$pgdata/postgresql.auto.conf"
