@@ -71,6 +71,8 @@ mkdir -m 0700 "$partial"
 
 "$PG_BIN/pg_basebackup" --pgdata="$partial" --format=tar --gzip --wal-method=stream --checkpoint=fast \
     --label="$name" --no-password
+# Restores to a point in time must aim after this moment (restore.sh checks): replay starts at the backup.
+database_finished=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 
 media_archive() {
     local folder=$1 stem=$2
@@ -86,6 +88,7 @@ start_wal=$(tar --extract --gzip --to-stdout --file="$partial/base.tar.gz" backu
     | sed -n -E 's/^START WAL LOCATION: .*\(file ([0-9A-F]{24})\)$/\1/p')
 {
     echo "name=$name"
+    echo "database_finished=$database_finished"
     echo "start_wal=$start_wal"
     echo "started=$started"
     echo "finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)"

@@ -9,8 +9,9 @@
 #   --backup            a dated backup folder made by backup.sh
 #   --pgdata            a new, empty data folder for the restored cluster (never an existing one)
 #   --archive-dir       the WAL archive (read-only here: the restored cluster does not archive until you set it up)
-#   --target-time       recover up to this moment, e.g. '2026-11-24 06:15:00+08' (commits at or before it are kept,
-#                       later ones are not); without it, everything in the archive is replayed
+#   --target-time       recover up to this moment, with its UTC offset, e.g. '2026-11-24 06:15:00+08' (commits at or
+#                       before it are kept, later ones are not); it must be after the backup was complete
+#                       (database_finished in backup_info; choose an older backup otherwise); without it, everything in the archive is replayed
 #   --start --port      start the restored cluster on this port (listening on 127.0.0.1, its socket and log in the
 #                       folder above --pgdata, which the postgres user must be able to write) and wait until
 #                       recovery has finished and it accepts writes
@@ -67,8 +68,12 @@ fi
 if [ "$start" = "yes" ] && { [ -z "$pgdata" ] || [ -z "$port" ]; }; then
     fail "--start needs --pgdata and --port"
 fi
-if [[ "$target_time" == *"'"* ]]; then
-    fail "--target-time must not contain a quote"
+if [ -n "$target_time" ]; then
+    # PostgreSQL would read a time without a zone in the restored cluster's own time zone: say which one is meant.
+    if ! [[ "$target_time" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}[\ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\ ?([+-][0-9]{2}(:?[0-9]{2})?|UTC|Z)$ ]]; then
+        fail "--target-time must look like '2026-11-24 06:15:00+08' (date, time and its UTC offset)"
+    fi
+    target_epoch=$(date -d "$target_time" +%s.%N 2>/dev/null) || fail "--target-time $target_time is not a valid time"
 fi
 for folder in "$pgdata" "$media_to" "$private_media_to"; do
     if [ -n "$folder" ] && [ -d "$folder" ] && [ -n "$(ls -A "$folder")" ]; then
@@ -83,6 +88,17 @@ if ! (cd "$backup" && sha256sum --check --quiet --strict MANIFEST.sha256); then
     fail "$backup does not match its manifest; nothing restored"
 fi
 echo "manifest checked: $(grep -c '' "$backup/MANIFEST.sha256" || true) files"
+
+if [ -n "$pgdata" ] && [ -n "$target_time" ]; then
+    # Replay starts where the backup started: a target before it would silently give the state at the backup's end.
+    # backup.sh notes when the database part had finished (UTC, backup_info): the target must not be earlier.
+    finished=$(sed -n 's/^database_finished=//p' "$backup/backup_info")
+    [ -n "$finished" ] || fail "$backup/backup_info does not say when the database part finished"
+    finished_epoch=$(date -d "$finished" +%s.%N) || fail "database_finished=$finished is not a time"
+    if awk -v target="$target_epoch" -v finished="$finished_epoch" 'BEGIN { exit !(target < finished) }'; then
+        fail "--target-time $target_time is before this backup was complete ($finished): restore an older backup"
+    fi
+fi
 
 if [ -n "$pgdata" ]; then
     mkdir -p "$pgdata"
@@ -132,8 +148,10 @@ if [ -n "$pgdata" ]; then
             sleep 0.2
         done
         [ "$state" = "f" ] || { tail -n 20 "$log" >&2; fail "recovery did not finish within two minutes"; }
-        echo "database recovered and accepting writes on port $port ($(grep -E 'recovery stopping|redo done' "$log" \
-            | tail -n 1 | sed -E 's/^.*(LOG|INFO): +//'))"
+        # Where replay stopped: before the first commit past the target, or at the end of the archive.
+        stopped=$(grep -E 'recovery stopping' "$log" | tail -n 1 || true)
+        stopped=${stopped:-$(grep -E 'redo done' "$log" | tail -n 1 || true)}
+        echo "database recovered and accepting writes on port $port (${stopped#*LOG:  })"
     fi
 fi
 

@@ -10,44 +10,27 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.deploy.drill_support import restore_drill
+from tests.deploy.drill_support import pair_start, pair_stop, restore_drill
 
 drill = restore_drill()
 ARCHIVE_WAL = drill.POSTGRES_DIR / "archive_wal.sh"
 PROMOTE = drill.POSTGRES_DIR / "promote_standby.sh"
 
 
-def _pair_start():
-    root = drill.drill_folder_make()
-    primary, standby = drill.Cluster("primary", root), drill.Cluster("standby", root)
-    try:
-        drill.replication_pair_start(primary=primary, standby=standby, archive=root / "archive")
-    except BaseException:
-        _pair_stop(primary, standby)
-        raise
-    return primary, standby, root / "archive"
-
-
-def _pair_stop(primary, standby) -> None:
-    standby.stop()
-    primary.stop()
-    shutil.rmtree(primary.root, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def pair():
     """One primary and standby for the tests that leave them as they were (each writes its own table)."""
-    primary, standby, archive = _pair_start()
+    primary, standby, archive = pair_start()
     yield primary, standby, archive
-    _pair_stop(primary, standby)
+    pair_stop(primary, standby)
 
 
 @pytest.fixture
 def fresh_pair():
     """A pair of its own, for a test that ends it (promotion)."""
-    primary, standby, archive = _pair_start()
+    primary, standby, archive = pair_start()
     yield primary, standby, archive
-    _pair_stop(primary, standby)
+    pair_stop(primary, standby)
 
 
 def _as_postgres(command, *, env=None):

@@ -1,6 +1,7 @@
 """The restore drill and deploy/backup/: every payment committed before the target comes back after a
 point-in-time restore on a fresh cluster, none after it, the standby has them all, the media match; a backup that
 does not match its manifest, or a failed backup, never passes for a good one."""
+import datetime
 import hashlib
 import json
 import os
@@ -9,7 +10,9 @@ import subprocess
 import sys
 import tempfile
 
-from tests.deploy.drill_support import SCRIPT, restore_drill
+import pytest
+
+from tests.deploy.drill_support import SCRIPT, pair_start, pair_stop, restore_drill
 
 drill = restore_drill()
 BACKUP = drill.BACKUP_DIR / "backup.sh"
@@ -193,3 +196,99 @@ def test_systemd_accepts_the_backup_service_and_timer(tmp_path):
                              str(tmp_path / "95598-backup.timer")], capture_output=True, text=True)
 
     assert (result.returncode, result.stderr.strip()) == (0, "")
+
+
+@pytest.fixture(scope="module")
+def backed_up(tmp_path_factory):
+    """A primary with its archive and one backup: a row before the backup, one after it before a noted time, one
+    after that time; the WAL archived past all three."""
+    primary, standby, archive = pair_start()
+    try:
+        folder = tmp_path_factory.mktemp("backup")
+        (folder / "media").mkdir()
+        (folder / "private").mkdir()
+        primary.execute("CREATE TABLE receipts (note text NOT NULL)")
+        primary.execute("INSERT INTO receipts VALUES ('before the backup')")
+        (before_backup,) = primary.query("SELECT clock_timestamp()")[0]
+        made = subprocess.run([str(BACKUP), "--dest", str(folder / "backups"), "--media", str(folder / "media"),
+                               "--private-media", str(folder / "private")], capture_output=True, text=True,
+                              env={**os.environ, **primary.libpq_env, "PGUSER": "replicator"}, check=True)
+        primary.execute("INSERT INTO receipts VALUES ('after the backup, before the target')")
+        (target,) = primary.query("SELECT clock_timestamp()")[0]
+        primary.execute("INSERT INTO receipts VALUES ('after the target')")
+        drill._archive_wait(primary, timeout=30)
+        yield {"primary": primary, "archive": archive, "backup": made.stdout.strip(), "target": target,
+               "before_backup": before_backup}
+    finally:
+        pair_stop(primary, standby)
+
+
+def _restore(backed_up, name: str, *extra: str):
+    cluster = drill.Cluster(name, backed_up["primary"].root)
+    result = subprocess.run([str(RESTORE), "--backup", backed_up["backup"], "--pgdata", str(cluster.data),
+                             "--archive-dir", str(backed_up["archive"]), "--start", "--port", str(cluster.port),
+                             *extra], capture_output=True, text=True)
+    return cluster, result
+
+
+def test_restore_to_a_point_in_time_keeps_the_commits_before_it_and_none_after(backed_up):
+    target = backed_up["target"].isoformat(sep=" ")
+    cluster, result = _restore(backed_up, "to-target", "--target-time", target)
+    try:
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[:2] == ["manifest checked: 8 files",
+                             f"database prepared in {cluster.data} (recovery target {target})"]
+        assert lines[2].startswith(f"database recovered and accepting writes on port {cluster.port} "
+                                   "(recovery stopping before commit of transaction ")
+        assert cluster.query("SELECT note FROM receipts ORDER BY note") == [
+            ("after the backup, before the target",), ("before the backup",)
+        ]
+        assert cluster.query("SELECT pg_is_in_recovery(), current_setting('archive_mode')") == [(False, "off")]
+    finally:
+        cluster.stop()
+
+
+def test_restore_without_a_target_replays_the_whole_archive(backed_up):
+    cluster, result = _restore(backed_up, "to-end")
+    try:
+        assert result.returncode == 0, result.stderr
+        assert cluster.query("SELECT count(*) FROM receipts") == [(3,)]
+    finally:
+        cluster.stop()
+
+
+def test_restore_to_a_time_before_the_backup_is_refused_and_writes_nothing(backed_up):
+    too_early = backed_up["before_backup"].isoformat(sep=" ")
+    cluster, result = _restore(backed_up, "too-early", "--target-time", too_early)
+
+    assert result.returncode == 1
+    message = result.stderr.strip()
+    assert message.startswith(f"restore.sh: --target-time {too_early} is before this backup was complete (")
+    assert message.endswith("Z): restore an older backup")
+    assert not cluster.data.exists()
+
+
+def test_restore_to_a_time_the_archive_does_not_reach_fails_and_says_so(backed_up):
+    beyond = (backed_up["target"] + datetime.timedelta(days=1)).isoformat(sep=" ")
+    cluster, result = _restore(backed_up, "too-late", "--target-time", beyond)
+    try:
+        assert result.returncode == 1
+        assert "recovery ended before configured recovery target was reached" in result.stderr
+        assert result.stderr.strip().splitlines()[-1] in (
+            "restore.sh: the restored cluster did not start",
+            "restore.sh: the restored cluster stopped during recovery (is the archive complete up to the target?)",
+        )
+    finally:
+        cluster.stop()
+
+
+@pytest.mark.parametrize("target", ["2026-11-24 06:15:00", "yesterday", "2026-11-24 06:15:00+08'; DROP"])
+def test_restore_refuses_a_target_time_without_its_offset_or_that_is_no_time(tmp_path, target):
+    result = subprocess.run([str(RESTORE), "--backup", str(tmp_path), "--pgdata", str(tmp_path / "pgdata"),
+                             "--archive-dir", str(tmp_path), "--target-time", target], capture_output=True, text=True)
+
+    assert (result.returncode, result.stderr.strip()) == (
+        1, "restore.sh: --target-time must look like '2026-11-24 06:15:00+08' (date, time and its UTC offset)"
+    )
+    assert not (tmp_path / "pgdata").exists()
