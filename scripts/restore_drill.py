@@ -50,6 +50,8 @@ class DrillError(RuntimeError):
 
 @dataclass
 class DrillReport:
+    """What the drill wrote, what came back, and how long each step took."""
+
     payments_before_target: int = 0
     payments_after_target: int = 0
     transactions_before_target: int = 0

@@ -75,10 +75,19 @@ mkdir -m 0700 "$partial"
 database_finished=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 
 media_archive() {
-    local folder=$1 stem=$2
-    # The file list first: a file added while tar runs is in the archive but not the list, so it is never "missing".
-    (cd "$folder" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) >"$partial/$stem-files.sha256"
-    tar --create --gzip --file="$partial/$stem.tar.gz" --directory="$folder" .
+    local folder=$1 stem=$2 status=0
+    # Uploads go on while this runs: a file written meanwhile is archived as tar read it (GNU tar says so and exits
+    # 1); 2 is a real failure.
+    tar --create --gzip --file="$partial/$stem.tar.gz" --directory="$folder" . || status=$?
+    if [ "$status" -gt 1 ]; then
+        echo "backup.sh: archiving $folder failed" >&2
+        exit 1
+    fi
+    # Each file's SHA-256 as it is in the archive (not as it is on disk a moment later): restore.sh checks every
+    # file it extracts against this list. (The single quotes are on purpose: the shell tar starts for each file
+    # expands $TAR_FILENAME.)
+    tar --extract --gzip --file="$partial/$stem.tar.gz" \
+        --to-command='printf "%s  %s\n" "$(sha256sum | cut -d " " -f 1)" "$TAR_FILENAME"' >"$partial/$stem-files.sha256"
 }
 media_archive "$media" media
 media_archive "$private_media" private-media
