@@ -2,6 +2,7 @@
 import datetime
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from .reminders import arrears_reminders_batch, arrears_reminders_request
@@ -14,6 +15,13 @@ from .services import (
     messages_send,
 )
 from .ticket_alerts import ticket_event_notify
+
+# A task that creates messages and fails on the database (PostgreSQL restarting, a failover) would otherwise be
+# acknowledged and gone with the messages it was to create: it is retried instead. Each is idempotent (the messages'
+# idempotency keys), so a retry after a partial run creates only what is missing. Tasks that send existing messages
+# need no retry: their rows stay pending and dispatch_due queues them again.
+DATABASE_RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 2, "retry_backoff_max": 60,
+                  "max_retries": 10}
 
 
 @shared_task(bind=True, name="notifications.message_send", max_retries=MESSAGE_SEND_MAX_RETRIES)
@@ -37,7 +45,7 @@ def dispatch_due_task() -> int:
     return messages_dispatch_due()
 
 
-@shared_task(name="notifications.fan_out_plan")
+@shared_task(name="notifications.fan_out_plan", **DATABASE_RETRY)
 def fan_out_plan_task(
     *, customer_ids: list[int], event: str, data: dict, idempotency_prefix: str, urgency: str
 ) -> int:
@@ -49,7 +57,7 @@ def fan_out_plan_task(
     return len(batches)
 
 
-@shared_task(name="notifications.fan_out_batch")
+@shared_task(name="notifications.fan_out_batch", **DATABASE_RETRY)
 def fan_out_batch_task(
     *, customer_ids: list[int], event: str, data: dict, idempotency_prefix: str, urgency: str
 ) -> int:
@@ -58,18 +66,18 @@ def fan_out_batch_task(
     )
 
 
-@shared_task(name="notifications.arrears_reminders")
+@shared_task(name="notifications.arrears_reminders", **DATABASE_RETRY)
 def arrears_reminders_task(*, on: str | None = None) -> int:
     day = datetime.date.fromisoformat(on) if on else timezone.localdate()
     return arrears_reminders_request(on=day)
 
 
-@shared_task(name="notifications.arrears_reminders_batch")
+@shared_task(name="notifications.arrears_reminders_batch", **DATABASE_RETRY)
 def arrears_reminders_batch_task(*, plan: list[list[int]]) -> int:
     return arrears_reminders_batch(plan=[(bill_id, offset) for bill_id, offset in plan])
 
 
-@shared_task(name="notifications.ticket_event_notify")
+@shared_task(name="notifications.ticket_event_notify", **DATABASE_RETRY)
 def ticket_event_notify_task(*, event_id: int) -> None:
     """Tell the customer and the step's holders what one ticket event calls for."""
     ticket_event_notify(event_id=event_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import signal
 import sys
 import tempfile
 import time
@@ -29,6 +30,10 @@ def scenarios_chosen(only: str) -> list[str]:
     return chosen
 
 
+def _interrupted(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="reduced counts and a 5 s Redis outage (CI)")
@@ -38,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
                                                      "temporary one, removed afterwards)")
     args = parser.parse_args(argv)
     chosen = scenarios_chosen(args.only)
+    # A run stopped from outside (timeout, CI cancelling) still stops its processes and removes its cluster.
+    signal.signal(signal.SIGTERM, _interrupted)
 
     from bench.chaos.report import ScenarioReport, exit_code, report_table, summary_table
     from bench.chaos.stack import stack_up

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from bench.chaos.report import ScenarioReport, WorkTally
-from bench.chaos.stack import Stack, wait_until
+from bench.chaos.stack import Stack, say, wait_until
 
 NAME = "celery_kill"
 SIZES = {"full": {"customers": 600, "payments": 1500, "tickets": 300, "kills": 3, "settle": 150.0},
@@ -45,6 +45,7 @@ def run(stack: Stack, *, smoke: bool) -> ScenarioReport:
     received_before = len(stack.twilio.fake.received)
     connections_release()
 
+    say("world ready; starting beat and a worker")
     beat = stack.beat_start()
     worker = stack.worker_start("kill-worker-0")
     started = time.monotonic()
@@ -67,6 +68,7 @@ def run(stack: Stack, *, smoke: bool) -> ScenarioReport:
                    timeout=60, interval=0.02)
         stack.process_kill(worker)
         kills += 1
+        say(f"worker killed at {share:.0%} of the work")
         worker = stack.worker_start(f"kill-worker-{round_ + 1}")
 
     def settled() -> bool:
@@ -79,6 +81,7 @@ def run(stack: Stack, *, smoke: bool) -> ScenarioReport:
                 and not TicketStep.objects.filter(Q(id__in=step_ids), overdue_at__isnull=True).exists())
 
     wait_until(settled, timeout=size["settle"], interval=0.5)
+    say("settled (or timed out); watching for late duplicates")
     # Let redelivered tasks and expired leases play out: a duplicate would show up within a lease and a visibility
     # timeout after the work looked complete.
     time.sleep(12)

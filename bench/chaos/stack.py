@@ -31,6 +31,14 @@ def redis_command(*, port: int, folder: str) -> list[str]:
             "--appendfsync", "everysec", "--dir", folder, "--logfile", f"{folder}/redis.log"]
 
 
+_STARTED = time.monotonic()
+
+
+def say(message: str) -> None:
+    """A progress line, flushed at once (a run is watched live, and CI keeps what was printed before a hang)."""
+    print(f"   [{time.monotonic() - _STARTED:6.1f} s] {message}", flush=True)
+
+
 def wait_until(condition, *, timeout: float, interval: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while True:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 
-@shared_task(name="chaos.payment_post", acks_late=True)
+# A database restarting under the task is a transport error: retried with backoff, as the house's tasks do.
+@shared_task(name="chaos.payment_post", acks_late=True, autoretry_for=(OperationalError, InterfaceError),
+             retry_backoff=1, retry_backoff_max=10, max_retries=20)
 def chaos_payment_post(*, account_id: int, amount: str, idempotency_key: str, received_at: str) -> int:
     from core.models import Account, Payment
     from core.services.payments import payment_post
