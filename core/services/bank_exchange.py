@@ -32,7 +32,7 @@ from core.services.bank_files import (
     bank_file_parse,
     bank_file_render,
 )
-from core.services.payments import payment_post
+from core.services.payments_batch import PaymentLine, PaymentLineRefused, payments_post_batch
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PROGRESS_EVERY = 500
@@ -283,20 +283,33 @@ def _line_record(*, batch: BankBatch, line: BankFileLine, account: Account | Non
     )
 
 
-def _post(*, bank: Bank, line: BankFileLine, account: Account, channel: str, user) -> tuple[Payment, bool]:
+def _post(
+    *, bank: Bank, lines: list[tuple[BankFileLine, Account]], channel: str, user, progress: Progress | None, count: int,
+) -> list[tuple[Payment, bool]]:
+    """Post the lines' payments set-wise (payments_post_batch: once per bank+serial, as payment_post would, each in
+    file order); a line that cannot be posted refuses the file, naming it. Progress is told in the file's lines."""
+    positions = [line.line_number for line, _account in lines]
+    first = min(positions, default=0)
+
+    def told(done: int, total: int) -> None:
+        if progress:
+            progress(count if done == total else positions[done - 1] - first + 1, count)
+
     try:
-        result = payment_post(
-            account=account,
-            amount=line.amount,
-            channel=channel,
-            idempotency_key=payment_key(bank=bank, serial=line.serial),
-            received_at=line.transacted_at,
-            external_reference=line.serial,
-            user=user,
+        results = payments_post_batch(
+            lines=[
+                PaymentLine(account_id=account.pk, amount=line.amount,
+                            idempotency_key=payment_key(bank=bank, serial=line.serial),
+                            received_at=line.transacted_at, external_reference=line.serial)
+                for line, account in lines
+            ],
+            channel=channel, user=user, progress=told,
         )
-    except DomainError as error:
-        raise BankFileRejected(error.message, line_number=line.line_number) from None
-    return result.payment, result.created
+    except PaymentLineRefused as error:
+        raise BankFileRejected(error.message, line_number=lines[error.index][0].line_number) from None
+    if progress and not lines:
+        progress(count, count)
+    return [(result.payment, result.created) for result in results]
 
 
 def _accounts_by_number(*, bank_file: BankFile) -> dict[str, Account]:
@@ -347,13 +360,14 @@ def withholding_results_import(
     try:
         with transaction.atomic():
             batch = _batch_start(bank=bank, bank_file=bank_file, kind=kind, digest=digest, user=user)
+            debits = [(line, requests[line.serial].account) for line in bank_file.lines if line.succeeded]
+            posted = iter(_post(bank=bank, lines=debits, channel=Payment.Channel.BANK_WITHHOLDING, user=user,
+                                progress=progress, count=bank_file.count))
             records: list[BankBatchLine] = []
-            for index, line in enumerate(bank_file.lines, start=1):
+            for line in bank_file.lines:
                 request = requests[line.serial]
                 if line.succeeded:
-                    payment, created = _post(
-                        bank=bank, line=line, account=request.account, channel=Payment.Channel.BANK_WITHHOLDING, user=user
-                    )
+                    payment, created = next(posted)
                     outcome = BankBatchLine.Outcome.POSTED if created else BankBatchLine.Outcome.DUPLICATE
                     request.outcome = BankBatchLine.Outcome.DEBITED
                 else:
@@ -363,8 +377,6 @@ def withholding_results_import(
                 request.result_code, request.result_message = line.result_code, line.result_message[:50]
                 request.transacted_at = line.transacted_at
                 records.append(_line_record(batch=batch, line=line, account=request.account, outcome=outcome, payment=payment))
-                if progress and (index % PROGRESS_EVERY == 0 or index == bank_file.count):
-                    progress(index, bank_file.count)
             BankBatchLine.objects.bulk_create(records, batch_size=1000)
             BankBatchLine.objects.bulk_update(
                 list(requests.values()),
@@ -404,16 +416,13 @@ def bank_collection_import(
     try:
         with transaction.atomic():
             batch = _batch_start(bank=bank, bank_file=bank_file, kind=kind, digest=digest, user=user)
+            lines = [(line, accounts[line.account_number]) for line in bank_file.lines]
+            posted = _post(bank=bank, lines=lines, channel=Payment.Channel.BANK_COLLECTION, user=user,
+                           progress=progress, count=bank_file.count)
             records: list[BankBatchLine] = []
-            for index, line in enumerate(bank_file.lines, start=1):
-                account = accounts[line.account_number]
-                payment, created = _post(
-                    bank=bank, line=line, account=account, channel=Payment.Channel.BANK_COLLECTION, user=user
-                )
+            for (line, account), (payment, created) in zip(lines, posted):
                 outcome = BankBatchLine.Outcome.POSTED if created else BankBatchLine.Outcome.DUPLICATE
                 records.append(_line_record(batch=batch, line=line, account=account, outcome=outcome, payment=payment))
-                if progress and (index % PROGRESS_EVERY == 0 or index == bank_file.count):
-                    progress(index, bank_file.count)
             BankBatchLine.objects.bulk_create(records, batch_size=1000)
     except IntegrityError:
         existing = BankBatch.objects.filter(bank=bank, kind=kind, batch_number=bank_file.header.batch_number).first()

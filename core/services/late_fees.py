@@ -5,6 +5,7 @@ Rates, the minimum charge and the payment term are CollectionPolicy rows (data),
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -112,13 +113,27 @@ def late_fees_pending(*, account: Account, through: datetime.date) -> list[Pendi
     accrued_to = dict(
         LateFee.objects.filter(account=account).values_list("bill_id").annotate(last=Max("accrued_to")).order_by()
     )
+    return late_fees_pending_for(
+        bills=bills, accrued_to=accrued_to, through=through,
+        policy_of=lambda: collection_policy_for(category=account.category),
+    )
+
+
+def late_fees_pending_for(
+    *, bills, accrued_to: dict[int, datetime.date], through: datetime.date, policy_of: Callable[[], CollectionPolicy],
+) -> list[PendingLateFee]:
+    """late_fees_pending over bills already read: `bills` in (period, id) order, `accrued_to` the last accrued day
+    per bill id, `policy_of` giving the account's collection policy when first needed. Reads nothing itself, so a
+    batch (core.services.payments_batch) assesses many accounts from one read."""
     policy = None
     pending: list[PendingLateFee] = []
     for bill in bills:
-        if bill.outstanding <= 0:
+        if bill.due_date >= through or bill.outstanding <= 0:
+            continue
+        if bill.kind == Bill.Kind.CREDIT_NOTE or bill.state in (Bill.State.WRITTEN_OFF, Bill.State.CREDITED):
             continue
         if policy is None:
-            policy = collection_policy_for(category=account.category)
+            policy = policy_of()
         last = accrued_to.get(bill.pk)
         quote = late_fee_calculate(
             base_amount=bill.outstanding,

@@ -42,6 +42,25 @@ def _payment_existing(*, idempotency_key: str, account: Account, amount: Decimal
     return existing
 
 
+def payment_input_check(
+    *, amount: Decimal | str, channel: str, idempotency_key: str, received_at: datetime.datetime,
+    external_reference: str = "",
+) -> tuple[Decimal, str, str]:
+    """What a payment needs before anything is read: (amount, key, reference) cleaned, or a PaymentError."""
+    amount = money_amount_parse(value=amount, error=InvalidPaymentAmount)
+    if channel not in Payment.Channel.values:
+        raise PaymentError(_("缴费渠道无效"), field="channel")
+    idempotency_key = (idempotency_key or "").strip()
+    if not idempotency_key or len(idempotency_key) > _KEY_LENGTH:
+        raise PaymentError(_("幂等键不能为空且不超过100个字符"), field="idempotency_key")
+    external_reference = (external_reference or "").strip()
+    if len(external_reference) > _REFERENCE_LENGTH:
+        raise PaymentError(_("外部流水号不超过100个字符"), field="external_reference")
+    if not isinstance(received_at, datetime.datetime) or timezone.is_naive(received_at):
+        raise PaymentError(_("收款时间必须带时区"), field="received_at")
+    return amount, idempotency_key, external_reference
+
+
 def payment_post(
     *,
     account: Account,
@@ -56,18 +75,10 @@ def payment_post(
 
     Locks the account row (account_lock) inside its own transaction (a savepoint inside the caller's).
     """
-    amount = money_amount_parse(value=amount, error=InvalidPaymentAmount)
-    if channel not in Payment.Channel.values:
-        raise PaymentError(_("缴费渠道无效"), field="channel")
-    idempotency_key = (idempotency_key or "").strip()
-    if not idempotency_key or len(idempotency_key) > _KEY_LENGTH:
-        raise PaymentError(_("幂等键不能为空且不超过100个字符"), field="idempotency_key")
-    external_reference = (external_reference or "").strip()
-    if len(external_reference) > _REFERENCE_LENGTH:
-        raise PaymentError(_("外部流水号不超过100个字符"), field="external_reference")
-    if not isinstance(received_at, datetime.datetime) or timezone.is_naive(received_at):
-        raise PaymentError(_("收款时间必须带时区"), field="received_at")
-
+    amount, idempotency_key, external_reference = payment_input_check(
+        amount=amount, channel=channel, idempotency_key=idempotency_key, received_at=received_at,
+        external_reference=external_reference,
+    )
     existing = _payment_existing(idempotency_key=idempotency_key, account=account, amount=amount)
     if existing is not None:
         return PaymentResult(existing, False)
@@ -142,33 +153,51 @@ def account_allocate(*, account: Account) -> None:
     if not payments:
         return
     late_fees, bills = _open_items(account=account)
-    items: list[LateFee | Bill] = [*late_fees, *bills]
-    touched_payments: set[int] = set()
+    plan = allocation_plan(payments=payments, items=[*late_fees, *bills])
+    for allocation in plan.allocations:
+        allocation.save()
+    for payment in plan.payments:
+        payment.save(update_fields=["unallocated"])
+    _items_save(items=plan.items)
+
+
+@dataclass(frozen=True)
+class AllocationPlan:
+    allocations: list[PaymentAllocation]  # unsaved, in the order they apply
+    payments: list[Payment]  # whose unallocated credit moved
+    items: list[LateFee | Bill]  # whose amount_paid moved
+
+
+def allocation_plan(*, payments: list[Payment], items: list[LateFee | Bill]) -> AllocationPlan:
+    """Apply the payments' unallocated credit, first payment first, to the items in order (late fees, then bills,
+    each oldest first), in memory: moves each payment's unallocated and each item's amount_paid and returns the
+    allocation rows to write. Reads and writes nothing, so a batch (core.services.payments_batch) plans many
+    payments from one read."""
+    queue = [payment for payment in payments if payment.unallocated > 0]
+    allocations: list[PaymentAllocation] = []
+    touched_payments: list[Payment] = []
     touched_items: list[LateFee | Bill] = []
     for item in items:
-        while item.outstanding > 0 and payments:
-            payment = payments[0]
+        while item.outstanding > 0 and queue:
+            payment = queue[0]
             applied = min(payment.unallocated, item.outstanding)
-            PaymentAllocation.objects.create(
+            allocations.append(PaymentAllocation(
                 payment=payment,
                 bill=item if isinstance(item, Bill) else None,
                 late_fee=item if isinstance(item, LateFee) else None,
                 amount=applied,
-            )
+            ))
             payment.unallocated -= applied
             item.amount_paid += applied
-            touched_payments.add(payment.pk)
+            if not touched_payments or touched_payments[-1] is not payment:
+                touched_payments.append(payment)
             if not touched_items or touched_items[-1] is not item:
                 touched_items.append(item)
             if payment.unallocated == 0:
-                payment.save(update_fields=["unallocated"])
-                payments.pop(0)
-        if not payments:
+                queue.pop(0)
+        if not queue:
             break
-    for payment in payments:
-        if payment.pk in touched_payments:
-            payment.save(update_fields=["unallocated"])
-    _items_save(items=touched_items)
+    return AllocationPlan(allocations, touched_payments, touched_items)
 
 
 def _items_save(*, items) -> None:
