@@ -188,7 +188,7 @@ def ingest(args, phones: list[str]) -> dict:
 # --- (2) screen-pop latency -------------------------------------------------------------------------------------
 
 
-async def _sockets_open(port: int, agents: list[dict], received: dict[str, float]):
+async def sockets_open(port: int, agents: list[dict], received: dict[str, float]):
     import aiohttp
 
     session = aiohttp.ClientSession()
@@ -215,7 +215,7 @@ async def _sockets_open(port: int, agents: list[dict], received: dict[str, float
 async def _latency_rounds(server, port: int, agents: list[dict], rounds: list, spread: float) -> dict:
     received: dict[str, float] = {}
     sent: dict[str, float] = {}
-    session, sockets, readers = await _sockets_open(port, agents, received)
+    session, sockets, readers = await sockets_open(port, agents, received)
     rng = random.Random(5)
     try:
         for calls in rounds:

@@ -13,14 +13,17 @@ connected to the fake PBX of the tests (tests/callcenter/fake_ami.py), and the f
 Over the window, at once:
 - payments: Stripe's signed webhook deliveries (bench/webhook_bench.py: each payment's succeeded event twice and a
   second distinct event once) posted over HTTP to both daphne processes at the times a day's profile gives them;
-  each pays an unpaid bill of the data set through online_payment_event_apply. No counter or bank postings.
+  each pays an unpaid bill of its own account of the data set through online_payment_event_apply (the webhook view).
+  No counter or bank postings.
 - calls: an outage call storm replayed by the fake PBX (the recorded Asterisk call of bench/ami_bench.py, stamped
   out per call: queued, the agent rung, answered, hung up), agents signed in by websocket on both daphne processes;
   screen-pop latency is the websocket's receipt minus the fake's send of AgentCalled (one clock, this process);
 - the SLA beat on open tickets whose steps fall due during the window (warning and overdue marks);
 - a planned-outage SMS fan-out (outage_notice_fan_out) through the workers to the fake Twilio server;
-- the portal pages on keep-alive connections to both processes for the whole window (closed loop).
-Payments and portal load are sent from forked processes, the calls and websockets from this one. Afterwards every
+- the portal pages (bench/portal_bench.py's requests: signed-in customers' dashboards, guest lookups each from a new
+  address) paced at --portal-rate requests/s each over both processes for the whole window (open loop, latency
+  from each request's scheduled moment; every lookup must be answered with the bill).
+Payments and portal load are sent from spawned processes, the calls and websockets from this one. Afterwards every
 stream is counted: payments posted vs paid for, calls recorded vs offered, SMS sent vs due, SLA marks vs due, and
 duplicates of each (the fake Twilio's requests beyond the SMS the ledger says were sent). Figures are printed and
 written to bench-results/; the run exits 1 when any work was lost or done twice.
@@ -63,16 +66,15 @@ SLA_WARN_BEFORE = 0.1
 # A call's life after it queues: the agent is rung RING seconds later and hangs up TALK seconds after that.
 RING_SECONDS, TALK_SECONDS = 0.5, 2.5
 PAYMENT_SENDERS = 32
-PORTAL_SIGNED_IN = 64
 FAN_OUT_PREFIX = "busyday:outage"
 SLA_NUMBER_PREFIX = "BD"
 SMS_FINISHED = ("sent", "delivered", "failed", "dead")
 SMS_SENT = ("sent", "delivered")
 
 FULL = {"customers": 1_100_000, "months": 6, "payments": 70_000, "calls": 2_000, "sms": 20_000, "sla": 5_000,
-        "minutes": 20.0, "portal_rate": 20.0}
+        "minutes": 20.0, "portal_rate": 20.0, "signed_in": 64}
 SMOKE = {"customers": 10_000, "months": 2, "payments": 300, "calls": 60, "sms": 300, "sla": 100,
-         "minutes": 40 / 60, "portal_rate": 5.0}
+         "minutes": 40 / 60, "portal_rate": 5.0, "signed_in": 16}
 
 
 def _terminate(signum, frame):
@@ -336,12 +338,24 @@ def payments_send(*, deliveries: list[tuple[str, bytes]], offsets: list[float], 
             "late_p95_ms": round(percentile(lateness, 0.95) * 1000, 1)}
 
 
-def portal_pages_load(*, pages: dict, ports: list[int], rate: float, seconds: float, start: float) -> list[dict]:
+def payments_stream(*, payments: list[tuple[str, str, int]], seed: int, window: float, ports: list[int],
+                    senders: int, start: float) -> dict:
+    """The day's webhook deliveries of these payments (bench/webhook_bench.py's plan), at the moments DAY_PROFILE
+    gives them over the window."""
+    from bench.webhook_bench import deliveries_plan
+
+    deliveries = deliveries_plan(payments, seed=seed)
+    return payments_send(deliveries=deliveries, offsets=spread(len(deliveries), window, DAY_PROFILE), ports=ports,
+                         start=start, senders=senders)
+
+
+def portal_pages_load(*, world: dict, ports: list[int], rate: float, seconds: float, start: float) -> list[dict]:
     """The dashboard (signed-in customers in turn) and the guest lookup (a new guest address each time), each paced
     at `rate` requests/s over the daphne processes for the whole window: bench/portal_bench.py's open loop, latency
     counted from each request's scheduled moment."""
     from bench.portal_bench import paced
 
+    pages = portal_requests(world)
     time.sleep(max(0.0, start - time.time()))
     results: list[dict] = []
     lock = threading.Lock()
@@ -371,7 +385,7 @@ def portal_requests(world: dict) -> dict:
 
 
 def _child_run(queue, name: str, go, start_at, function, kwargs: dict) -> None:
-    """A forked stream: dies on SIGTERM (not the parent's handler), waits for the start, reports its figures."""
+    """A stream's process: dies on SIGTERM, waits for the start, reports its figures."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     go.wait()
@@ -425,10 +439,10 @@ async def _window_here(*, server, port_agents: dict[int, list[dict]], calls, cal
                        window_seconds, begin) -> dict:
     """This process's share of the window: the agents' websockets opened (split over the daphne processes), then
     `begin()` starts the window; the call storm, and the fan-out requested at FAN_OUT_AT of it."""
-    from bench.ami_bench import _sockets_open
+    from bench.ami_bench import sockets_open
 
     received: dict[str, float] = {}
-    opened = [await _sockets_open(port, agents, received) for port, agents in port_agents.items()]
+    opened = [await sockets_open(port, agents, received) for port, agents in port_agents.items()]
     start = begin()
 
     async def fan_out() -> float:
@@ -550,16 +564,16 @@ def day_plan(args: argparse.Namespace, window: float) -> dict:
     data = data_build(customers=args.customers, months=args.months)
     print(f"== the day: {args.payments:,} payments, {args.calls:,} calls, {args.sms:,} SMS, "
           f"{args.sla:,} SLA steps over {window:,.0f} s")
+    portal_world = customers_world(signed_in=args.signed_in)
     payments = intents_create(args.payments)
-    deliveries = deliveries_plan(payments, seed=args.seed)
+    deliveries = deliveries_plan(payments, seed=args.seed)  # as the payments process will make them
     call_offsets = spread(args.calls, window, STORM_PROFILE)
     assignment = agents_assign(call_offsets, RING_SECONDS + TALK_SECONDS + 1.0)
     agents = agents_create(max(assignment, default=0) + 1, prefix="busyday-agent-", first=0)
     return {
-        "data": data, "portal_pages": portal_requests(customers_world(signed_in=PORTAL_SIGNED_IN)),
-        "payments": payments, "deliveries": deliveries,
+        "data": data, "portal_world": portal_world, "portal_pages": portal_requests(portal_world),
+        "payments": payments, "deliveries": len(deliveries),
         "distinct_events": len({event_id for event_id, _body in deliveries}),
-        "payment_offsets": spread(len(deliveries), window, DAY_PROFILE),
         "agents": agents, "call_offsets": call_offsets,
         "calls": calls_render(count=args.calls, first_index=0, phones=callers(args.calls),
                               interfaces=[agents[agent]["interface"] for agent in assignment]),
@@ -568,17 +582,16 @@ def day_plan(args: argparse.Namespace, window: float) -> dict:
 
 
 def window_run(*, plan: dict, pbx, ports: list[int], args: argparse.Namespace, window: float) -> dict:
-    """The busy window: payments and portal load from forked processes, the call storm and the fan-out from here;
+    """The busy window: payments and portal load from processes of their own, the call storm and the fan-out from here;
     returns once every stream has finished sending."""
-    from bench.harness import connections_release
-
-    connections_release()  # the children inherit no connection
-    context = multiprocessing.get_context("fork")
+    # Spawned, not forked: a child must inherit none of this process's connections (PostgreSQL, Redis, the broker)
+    # nor the locks of its threads (the fake PBX's); it is given plain data and builds its requests itself.
+    context = multiprocessing.get_context("spawn")
     queue, go, start_at = context.Queue(), context.Event(), context.Value("d", 0.0)
     streams = {
-        "payments": (payments_send, {"deliveries": plan["deliveries"], "offsets": plan["payment_offsets"],
-                                     "ports": ports, "senders": PAYMENT_SENDERS}),
-        "portal": (portal_pages_load, {"pages": plan["portal_pages"], "ports": ports, "rate": args.portal_rate,
+        "payments": (payments_stream, {"payments": plan["payments"], "seed": args.seed, "window": window,
+                                       "ports": ports, "senders": PAYMENT_SENDERS}),
+        "portal": (portal_pages_load, {"world": plan["portal_world"], "ports": ports, "rate": args.portal_rate,
                                        "seconds": window}),
     }
     children = [context.Process(target=_child_run, args=(queue, name, go, start_at, function, kwargs))
@@ -597,10 +610,10 @@ def window_run(*, plan: dict, pbx, ports: list[int], args: argparse.Namespace, w
             server=pbx, port_agents={port: agents[index::len(ports)] for index, port in enumerate(ports)},
             calls=plan["calls"], call_offsets=plan["call_offsets"], fan_out_ids=plan["fan_out_ids"],
             window_seconds=window, begin=begin))
-        forked = {}
+        reported = {}
         for _child in children:
             name, figures = queue.get(timeout=window + 600)
-            forked[name] = figures
+            reported[name] = figures
         for child in children:
             child.join()
     finally:
@@ -608,7 +621,7 @@ def window_run(*, plan: dict, pbx, ports: list[int], args: argparse.Namespace, w
             if child.is_alive():
                 child.terminate()
                 child.join()
-    return {"end": time.time(), **own, **forked}
+    return {"end": time.time(), **own, **reported}
 
 
 def drain(*, keys: list[str], sms_due: int, args: argparse.Namespace) -> datetime.datetime:
@@ -626,6 +639,20 @@ def drain(*, keys: list[str], sms_due: int, args: argparse.Namespace) -> datetim
         ticket__number__startswith=SLA_NUMBER_PREFIX, state=TicketStep.State.ACTIVE, overdue_at__isnull=True,
         due_at__lte=due_by).exists(), timeout=args.sla_tick * 3 + 60)
     return due_by
+
+
+class Phases:
+    """Seconds spent in each phase of the run, in order."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self.seconds: dict[str, float] = {}
+        self._clock = clock
+        self._at = clock()
+
+    def mark(self, name: str) -> None:
+        now = self._clock()
+        self.seconds[name] = round(now - self._at, 1)
+        self._at = now
 
 
 def run(args: argparse.Namespace, folder: str) -> dict:
@@ -646,6 +673,7 @@ def run(args: argparse.Namespace, folder: str) -> dict:
     from tests.callcenter.fake_ami import FakeAmiServer
 
     window = args.minutes * 60
+    phases = Phases()
     server = server_from_env(os.environ.get("DATABASE_URL"))
     if server is None:
         print("Starting a throwaway PostgreSQL cluster (fsync on, synchronous_commit off)")
@@ -671,7 +699,9 @@ def run(args: argparse.Namespace, folder: str) -> dict:
 
             from config.celery import app as celery_app
 
+            phases.mark("services_and_migrate")
             plan = day_plan(args, window)
+            phases.mark("data_set_and_plan")
             queues = worker_queues(settings, celery_app.conf.task_default_queue)
             connections_release()
             servers = dict(asgi_start(folder, index) for index in range(2))
@@ -691,12 +721,15 @@ def run(args: argparse.Namespace, folder: str) -> dict:
                 if not pbx.wait_for_login(timeout=60):
                     raise RuntimeError("run_ami did not log in to the fake PBX")
                 sla = sla_steps_create(args.sla, window_seconds=window)
+                phases.mark("processes")
                 since = timezone.now()
                 sent = window_run(plan=plan, pbx=pbx, ports=ports, args=args, window=window)
+                phases.mark("window")
                 print(f"== window over after {sent['end'] - sent['start']:,.1f} s; waiting for the work to finish")
                 keys = [key for key, _events in plan["calls"]]
                 sla_due_by = drain(keys=keys, sms_due=len(plan["fan_out_ids"]), args=args)
                 drained = time.time()
+                phases.mark("drain")
                 for process in reversed(background):
                     process_stop(process)
             fake_received = fake_twilio_stop(fake_twilio).get("received", 0)
@@ -715,7 +748,7 @@ def run(args: argparse.Namespace, folder: str) -> dict:
                 "agents": len(plan["agents"]),
                 "data_set": {"customers": args.customers, "months": args.months,
                              **plan["data"]},
-                "sizes": {"payments": args.payments, "webhook_deliveries": len(plan["deliveries"]),
+                "sizes": {"payments": args.payments, "webhook_deliveries": plan["deliveries"],
                           "calls": args.calls, "sms": args.sms, "sla_steps": args.sla},
                 "drain_seconds": round(drained - sent["end"], 1),
                 "portal": sent.get("portal"), "portal_rate": args.portal_rate,
@@ -725,7 +758,7 @@ def run(args: argparse.Namespace, folder: str) -> dict:
                                        "max_ms": round(max(latencies, default=0.0), 1)},
                 "sms_fan_out": {"customers": len(plan["fan_out_ids"]), **_sms_seconds(sent["fan_out_committed"])},
                 "streams": streams, **totals(streams),
-                "load_average_1min": round(os.getloadavg()[0], 2),
+                "load_average_1min": round(os.getloadavg()[0], 2), "phases_seconds": phases.seconds,
             })
     finally:
         if fake_twilio is not None:
@@ -781,6 +814,9 @@ def report_lines(result: dict) -> list[str]:
         lines.append(f"{name:12} offered {stream['offered']:>8,}  done {stream['done']:>8,}  lost {stream['lost']:>5,}"
                      f"  duplicates {stream['duplicates']:>5,}")
     verdict = "none" if not result["work_lost"] and not result["duplicates"] else "SOME"
+    if result.get("phases_seconds"):
+        lines.append("phases: " + ", ".join(f"{name.replace('_', ' ')} {seconds:,.1f} s"
+                                            for name, seconds in result["phases_seconds"].items()))
     lines.append(f"work lost: {result['work_lost']:,}, duplicates: {result['duplicates']:,} -> {verdict} "
                  f"(must be 0 and 0); drained {result['drain_seconds']:,.1f} s after the window")
     return lines

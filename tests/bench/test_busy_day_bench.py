@@ -12,6 +12,7 @@ from bench.busy_day_bench import (
     SLA_TICK_TASK,
     STORM_PROFILE,
     BusyDayScheduler,
+    Phases,
     agents_assign,
     report_lines,
     spread,
@@ -113,6 +114,7 @@ def _result(**overrides) -> dict:
         "sms_fan_out": {"customers": 300, "seconds": 12.0, "sms_per_second": 25.0},
         "streams": {"payments": stream_outcome(offered=300, done=300, distinct=300)},
         "work_lost": 0, "duplicates": 0, "drain_seconds": 9.0,
+        "phases_seconds": {"services_and_migrate": 30.0, "window": 40.04},
     }
     return result | overrides
 
@@ -129,10 +131,20 @@ def test_the_report_prints_each_figure_and_the_verdict():
                         "sent late by p95 3.0 ms")
     assert lines[5] == "SMS fan-out: 300 customers, last sent 12.0 s after the request (25.0 SMS/s)"
     assert lines[6] == "payments     offered      300  done      300  lost     0  duplicates     0"
-    assert lines[7] == "work lost: 0, duplicates: 0 -> none (must be 0 and 0); drained 9.0 s after the window"
+    assert lines[7] == "phases: services and migrate 30.0 s, window 40.0 s"
+    assert lines[8] == "work lost: 0, duplicates: 0 -> none (must be 0 and 0); drained 9.0 s after the window"
 
 
 def test_the_report_says_so_when_work_was_lost_or_a_stream_failed():
     lines = report_lines(_result(work_lost=2, duplicates=1, portal={"error": "RuntimeError('boom')"}))
     assert lines[1] == "portal: FAILED RuntimeError('boom')"
     assert lines[-1] == "work lost: 2, duplicates: 1 -> SOME (must be 0 and 0); drained 9.0 s after the window"
+
+
+def test_phases_are_timed_one_after_the_other():
+    clock = iter([100.0, 130.5, 131.0, 171.25])
+    phases = Phases(clock=lambda: next(clock))
+    phases.mark("services_and_migrate")
+    phases.mark("processes")
+    phases.mark("window")
+    assert phases.seconds == {"services_and_migrate": 30.5, "processes": 0.5, "window": 40.2}
