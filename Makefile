@@ -132,3 +132,14 @@ RESTORE_DRILL_PAYMENTS ?= 300
 .PHONY: restore-drill
 restore-drill: install bench-packages
 	$(PY) scripts/restore_drill.py --payments $(RESTORE_DRILL_PAYMENTS)
+
+# The production layout on this machine, on loopback (deploy/README.md): its own PostgreSQL cluster and Redis, nginx
+# with a self-signed certificate on https://127.0.0.1:8443, two ASGI processes, a Celery worker per group of queues
+# and beat through honcho (Procfile), production settings; state kept in var/prod-local/. Ctrl-C stops everything.
+# Ports: make prod-local PROD_LOCAL_ARGS="--https-port 9443 --asgi-ports 9001,9002".
+PROD_LOCAL_ARGS ?=
+.PHONY: prod-local
+prod-local: CUSTOMERS = 200
+prod-local: install
+	@scripts/apt_ensure.sh postgresql-15 redis-server nginx openssl systemd
+	@$(PY) scripts/prod_local.py --customers $(CUSTOMERS) $(PROD_LOCAL_ARGS)

@@ -61,11 +61,15 @@ def delivery_verdict(*, pipeline_per_second: float, fake_per_second: float) -> t
     return share, "delivery IS the bottleneck"
 
 
-def worker_command(*, python: str, index: int, logfile: str) -> list[str]:
-    """One Celery worker running one task at a time; gossip/mingle/heartbeat off since nothing else joins."""
+def worker_command(*, python: str, index: int, logfile: str, queues: tuple[str, ...] | None = None) -> list[str]:
+    """One Celery worker running one task at a time, on every queue unless told which (CELERY_QUEUES_ALL);
+    gossip/mingle/heartbeat off since nothing else joins."""
+    from django.conf import settings
+
     return [
         python, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-c", "1", "-n", f"bench{index}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO", "--logfile", logfile,
+        "--queues", ",".join(queues or settings.CELERY_QUEUES_ALL),
     ]
 
 

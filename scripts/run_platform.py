@@ -1,5 +1,8 @@
 """Run the platform for a developer: the ASGI server, a Celery worker with beat, and run_ami when AMI_HOST is set.
 
+The one worker consumes every Celery queue (WORKER_QUEUES); production runs a worker per group of queues instead
+(Procfile, deploy/systemd/).
+
 The ASGI server serves HTTP and websockets; `manage.py run_ami` is the PBX worker, started only when AMI_HOST names
 an Asterisk to connect to.
 
@@ -27,6 +30,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 STOP_GRACE_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 120.0
+# Every queue of CELERY_QUEUES_ALL (config/settings/base.py; tests/deploy/test_layout.py keeps the two equal).
+WORKER_QUEUES = ("default", "notifications", "tickets", "payments", "reports", "callcenter")
 
 
 @dataclass
@@ -96,7 +101,7 @@ def _server_answers(url: str) -> bool:
         with urllib.request.urlopen(url, timeout=2):
             return True
     except urllib.error.HTTPError:
-        return True  # any HTTP answer, a 503 from /healthz/ included, means the server is up
+        return True  # any HTTP answer, a 503 from /readyz/ included, means the server is up
     except OSError:
         return False
 
@@ -115,7 +120,8 @@ def _print_banner(python: str, base_url: str, env: dict[str, str], lock: threadi
         ("/", "public site and customer portal"),
         ("/admin/", "Wagtail CMS admin"),
         ("/django-admin/", "Django admin"),
-        ("/healthz/", "health of database, cache, broker, channel layer"),
+        ("/healthz/", "liveness (the server answers)"),
+        ("/readyz/", "readiness of database, cache, broker, channel layer, PBX"),
     ]:
         lines.append(f"  {base_url}{path:<16} {what}")
     if env.get("AMI_HOST"):
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             Child(
                 "worker",
                 [python, "-m", "celery", "-A", "config", "worker", "--beat", "--loglevel", "INFO",
-                 "--concurrency", "2", "--hostname", "worker@%h"],
+                 "--concurrency", "2", "--hostname", "worker@%h", "--queues", ",".join(WORKER_QUEUES)],
             )
         )
     if env.get("AMI_HOST"):
@@ -188,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             exit_code = 1
             break
         if not announced:
-            if _server_answers(f"{base_url}/healthz/"):
+            if _server_answers(f"{base_url}/readyz/"):
                 announced = True
                 _print_banner(python, base_url, env, lock)
             elif time.monotonic() - started > READY_TIMEOUT_SECONDS:

@@ -191,6 +191,47 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Queues, so that slow work never delays urgent work: an SMS burst or a month's report must not hold up the SLA clock
+# or an agent's wrap-up. Production runs a worker per group of queues (deploy/systemd/celery-*.env, Procfile); a
+# single worker for everything takes -Q with all of CELERY_QUEUES_ALL (scripts/run_platform.py).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Redis broker: a task taken by a worker that died (acks late) goes back to the queue after this many seconds; it
+# must exceed the longest task and any countdown or ETA, or a task still running would be handed out again. (The
+# SQLAlchemy transport would hand the option to create_engine, which refuses it.)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))}
+CELERY_QUEUES_ALL = ("default", "notifications", "tickets", "payments", "reports", "callcenter")
+# Every task by name (tests/deploy/test_layout.py checks that each registered task has a route here and that every
+# queue has a worker); the patterns catch tasks added later in those apps.
+CELERY_TASK_ROUTES = {
+    "cms.publish_scheduled": {"queue": "default"},
+    "core.bills_mark_overdue": {"queue": "default"},
+    "core.customer_alerts_scan": {"queue": "default"},
+    "core.application_drafts_purge": {"queue": "default"},
+    "notifications.message_send": {"queue": "notifications"},
+    "notifications.message_send_many": {"queue": "notifications"},
+    "notifications.dispatch_due": {"queue": "notifications"},
+    "notifications.fan_out_plan": {"queue": "notifications"},
+    "notifications.fan_out_batch": {"queue": "notifications"},
+    "notifications.arrears_reminders": {"queue": "notifications"},
+    "notifications.arrears_reminders_batch": {"queue": "notifications"},
+    # The SLA clock and what a ticket's events call for.
+    "core.sla_tick": {"queue": "tickets"},
+    "notifications.ticket_event_notify": {"queue": "tickets"},
+    "core.stripe_reconcile": {"queue": "payments"},
+    # Long work: summaries, the monthly quality pack, the business audit scan.
+    "core.reports_refresh": {"queue": "reports"},
+    "core.reports_rebuild": {"queue": "reports"},
+    "core.quality_reports_monthly": {"queue": "reports"},
+    "core.audit_scan": {"queue": "reports"},
+    "callcenter.wallboard_push": {"queue": "callcenter"},
+    "core.agents_wrap_up_expire": {"queue": "callcenter"},
+    "notifications.*": {"queue": "notifications"},
+    "callcenter.*": {"queue": "callcenter"},
+    "core.*payment*": {"queue": "payments"},
+    "core.*bank*": {"queue": "reports"},
+    "core.*report*": {"queue": "reports"},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "core.bills_mark_overdue": {"task": "core.bills_mark_overdue", "schedule": 3600.0},
@@ -223,6 +264,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(day_of_month=1, hour=6, minute=0),
     },
 }
+
+# Auditors' flag: staff who opened more distinct customers' personal data than this in one day.
+PERSONAL_DATA_AUDIT_DAILY_CUSTOMERS = int(os.environ.get("PERSONAL_DATA_AUDIT_DAILY_CUSTOMERS", "50"))
 
 # Electronic work tickets: the warning threshold of operators who have not set their own
 # (warn 2 h before a step falls due or when 80% of its time limit has elapsed, whichever comes first).

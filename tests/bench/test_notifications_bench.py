@@ -27,8 +27,10 @@ def test_worker_runs_one_task_at_a_time_under_its_own_name():
     assert worker_command(python="/venv/bin/python", index=2, logfile="/tmp/w2.log") == [
         "/venv/bin/python", "-m", "celery", "-A", "config", "worker", "-P", "solo", "-c", "1", "-n", "bench2@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO",
-        "--logfile", "/tmp/w2.log",
+        "--logfile", "/tmp/w2.log", "--queues", "default,notifications,tickets,payments,reports,callcenter",
     ]
+    assert worker_command(python="p", index=1, logfile="l", queues=("notifications",))[-2:] == [
+        "--queues", "notifications"]
 
 
 def test_redis_listens_on_loopback_only_and_keeps_nothing_on_disk():

@@ -5,6 +5,7 @@ import re
 import sys
 
 import pytest
+from django.conf import settings
 
 from tests.e2e.servers import database_copy, dev_env, manage, start, stop, wait_until
 
@@ -29,7 +30,8 @@ def worker(tmp_path_factory, migrated_sqlite):
     log = var_dir / "worker.log"
     process = start(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--beat", "--loglevel", "INFO",
-         "--concurrency", "1", "--include", "tests.e2e.probe_tasks", "--hostname", "test@%h"],
+         "--concurrency", "1", "--include", "tests.e2e.probe_tasks", "--hostname", "test@%h",
+         "--queues", ",".join(settings.CELERY_QUEUES_ALL)],
         env, log,
     )
     try:
