@@ -1,4 +1,4 @@
-"""URL routes: health, admin, accounts (allauth), staff pages, Wagtail admin and pages."""
+"""URL routes: health, readiness, metrics, admin, accounts (allauth), staff pages, Wagtail admin and pages."""
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
@@ -9,10 +9,13 @@ from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
 from cms import views as cms_views
+from config import metrics
 from core import views as core_views
 
 urlpatterns = [
     path("healthz/", core_views.healthz, name="healthz"),
+    path("readyz/", core_views.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     # Staff sign in only through allauth, where TOTP is enforced: the admins' own password forms would skip it.
     path("django-admin/login/", RedirectView.as_view(url="/accounts/login/", query_string=True)),

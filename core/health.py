@@ -1,7 +1,9 @@
-"""Readiness probes of the platform's moving parts: database, cache, Celery broker, channel layer."""
+"""Readiness probes of the platform's moving parts: database, cache, Celery broker, channel layer, and the PBX
+connection of the run_ami worker."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import uuid
 from dataclasses import dataclass
 
@@ -9,9 +11,18 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 # A readiness probe must answer quickly even when a dependency hangs: the load balancer has its own short timeout.
 PROBE_TIMEOUT_SECONDS = 2.0
+# Written by the run_ami worker (callcenter/worker.py) at each connect, disconnect and keep-alive Ping:
+# {"connected": bool, "at": ISO time}.
+PBX_STATUS_CACHE_KEY = "callcenter:pbx_status"
+
+
+class ProbeFailed(Exception):
+    """A dependency answered, but not as a ready platform needs."""
 
 
 @dataclass(frozen=True)
@@ -68,11 +79,28 @@ def _probe_channel_layer() -> str:
     return layer.__class__.__name__
 
 
+def _probe_pbx() -> str:
+    if not settings.AMI_HOST:
+        return "not configured"
+    status = caches["default"].get(PBX_STATUS_CACHE_KEY)
+    if not isinstance(status, dict):
+        raise ProbeFailed("no status from the AMI worker (run_ami not running?)")
+    at = parse_datetime(status.get("at") or "")
+    # The worker re-stores the status every AMI_PING_SECONDS; the same window as the cached status's own expiry.
+    fresh_for = datetime.timedelta(seconds=settings.AMI_PING_SECONDS * 3 + 5)
+    if at is None or timezone.now() - at > fresh_for:
+        raise ProbeFailed(f"the AMI worker's status is stale (last at {status.get('at')})")
+    if not status.get("connected"):
+        raise ProbeFailed(f"the AMI worker is not connected to {settings.AMI_HOST}:{settings.AMI_PORT}")
+    return f"connected to {settings.AMI_HOST}:{settings.AMI_PORT}"
+
+
 PROBES = {
     "database": _probe_database,
     "cache": _probe_cache,
     "broker": _probe_broker,
     "channel_layer": _probe_channel_layer,
+    "pbx": _probe_pbx,
 }
 
 

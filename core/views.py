@@ -1,4 +1,4 @@
-"""Platform-level HTTP endpoints of core."""
+"""Platform-level HTTP endpoints of core: liveness and readiness for the process manager and the load balancer."""
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -9,7 +9,16 @@ from core.health import platform_health
 @never_cache
 @require_GET
 def healthz(request):
-    """200 when the database, cache, broker and channel layer all answer; 503 naming what is down."""
+    """Liveness: the process answers HTTP. Touches no dependency, so a database or Redis outage never gets every
+    web process restarted at once (that is what /readyz/ is for)."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request):
+    """Readiness: 200 when the database, cache, broker, channel layer and PBX connection all answer; 503 naming
+    what is down."""
     results = platform_health()
     down = [r.name for r in results if not r.ok]
     body = {

@@ -9,6 +9,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
+from config.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -77,9 +79,17 @@ INSTALLED_APPS = [
     "integrations",
     # The API's schema and bundled Swagger UI (integrations/api).
     "ninja",
+    # Request, response and latency metrics served on /metrics (config/metrics.py).
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
+    # First and last (PrometheusAfterMiddleware): the request metrics time the whole stack.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # The request id (X-Request-ID) of every log line and of the Celery tasks the request enqueues, then one access
+    # line per request (config/request_id.py, config/logging.py).
+    "config.request_id.RequestIdMiddleware",
+    "config.logging.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # A database that is down or restarting answers 503 with a retry page, never a 500 (config/db_unavailable.py).
     "config.db_unavailable.DatabaseUnavailableMiddleware",
@@ -100,6 +110,7 @@ MIDDLEWARE = [
     # Staff who signed in without an authenticator set one up before anything else (portal/identity/middleware.py).
     "portal.identity.middleware.StaffTotpSetupMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -423,16 +434,16 @@ NOTIFICATIONS_ARREARS_REMINDER_DAYS_AFTER = [
 # Public base URL Twilio calls back (delivery receipts); empty = no status callback requested.
 NOTIFICATIONS_PUBLIC_BASE_URL = os.environ.get("NOTIFICATIONS_PUBLIC_BASE_URL", "")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # Wagtail logs every background task it runs inline (search index, reference index) at INFO: noise.
-    "loggers": {
-        "django_tasks": {"level": "WARNING"},
-        # The Twilio client logs every request's headers and form (phone numbers, SMS bodies) at INFO.
-        "twilio.http_client": {"level": "WARNING"},
-    },
-}
+# Logs go to stdout (systemd's journal, honcho): LOG_FORMAT json (one object per line, for the log shipper; the
+# production default) or plain; each line carries the request id and, in a Celery task, the task's id and name.
+# LOG_ACCESS=1 adds one line per request (method, path, status, duration_ms; on by default in production only).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL, access_log=env_bool("LOG_ACCESS", False))
+
+# /metrics (config/metrics.py): with METRICS_TOKEN set, scrapers send `Authorization: Bearer <token>`; empty, only
+# this host (127.0.0.1, ::1) may read it. PROMETHEUS_MULTIPROC_DIR, a directory shared by the ASGI processes of one
+# host and emptied before they start, makes every process's request figures add up in each scrape (prometheus_client
+# reads the same variable).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")

@@ -4,7 +4,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *
-from .base import DATABASES, INSECURE_SECRET_KEY, REDIS_URL, SECRET_KEY, env_bool, env_list
+from .base import DATABASES, INSECURE_SECRET_KEY, LOG_LEVEL, REDIS_URL, SECRET_KEY, env_bool, env_list, logging_config
 
 DEBUG = env_bool("DEBUG", False)
 if DEBUG:
@@ -21,6 +21,8 @@ if not REDIS_URL:
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+# The process manager's probes and the Prometheus scrape reach each ASGI process directly over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$", r"^metrics$"]
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
@@ -28,4 +30,7 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# One JSON object per log line and one access line per request, unless the environment says otherwise.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL, access_log=env_bool("LOG_ACCESS", True))
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"}}

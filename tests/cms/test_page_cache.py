@@ -140,4 +140,4 @@ def test_an_unreachable_cache_degrades_to_uncached_pages_and_publishing_still_wo
     home.title = "国网95598供电服务（测试）"
     home.save_revision().publish()
     assert "国网95598供电服务（测试）" in _get(client)[0].content.decode()
-    assert client.get("/healthz/").status_code == 503
+    assert client.get("/readyz/").status_code == 503

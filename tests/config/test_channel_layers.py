@@ -248,10 +248,11 @@ def test_the_poll_interval_is_at_most_50_ms(tmp_path):
 
 
 @pytest.mark.django_db
-def test_healthz_round_trips_through_the_sqlite_layer(client, settings, tmp_path):
+def test_readyz_round_trips_through_the_sqlite_layer(client, settings, tmp_path):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": LAYER, "CONFIG": {"path": str(layer_file(tmp_path))}}}
+    settings.AMI_HOST = ""
 
-    response = client.get("/healthz/")
+    response = client.get("/readyz/")
 
     assert response.status_code == 200
     assert json.loads(response.content)["checks"]["channel_layer"] == {"ok": True, "detail": "SQLiteChannelLayer"}

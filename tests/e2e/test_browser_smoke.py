@@ -49,7 +49,7 @@ def page():
 def test_a_visitor_sees_a_healthy_platform_and_the_home_page(asgi_server, page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    health = page.goto(f"{asgi_server}/healthz/")
+    health = page.goto(f"{asgi_server}/readyz/")
     assert health.status == 200
     shown = json.loads(page.locator("pre").first.inner_text())
     assert shown["status"] == "ok"
