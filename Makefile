@@ -48,9 +48,10 @@ $(INSTALL_STAMP): pyproject.toml | $(PY)
 	@touch $@
 
 # The benchmarks and the operations tests (replication, scale-out, fault tests) start their own PostgreSQL cluster
-# and Redis server on loopback; the production-layout tests run nginx with a self-signed certificate (openssl).
+# and Redis server on loopback; the production-layout tests run nginx with a self-signed certificate (openssl) and
+# check the systemd units with systemd-analyze.
 bench-packages:
-	@scripts/apt_ensure.sh postgresql-15 redis-server nginx openssl
+	@scripts/apt_ensure.sh postgresql-15 redis-server nginx openssl systemd
 
 debian-packages:
 	@scripts/apt_ensure.sh $(DEBIAN_PACKAGES)
