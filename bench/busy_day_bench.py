@@ -504,7 +504,7 @@ def payments_outcome(payments: list[tuple[str, str, int]], distinct_events: int)
     posted = Payment.objects.filter(idempotency_key__startswith="stripe:pi_bench")
     rows = posted.count()
     distinct = posted.values("external_reference").distinct().count()
-    amount = posted.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+    amount = (posted.aggregate(total=Sum("amount"))["total"] or Decimal("0")).quantize(Decimal("0.01"))
     expected = sum(Decimal(fen) / 100 for _intent, _account, fen in payments)
     return stream_outcome(offered=len(payments), done=rows, distinct=distinct) | {
         "amount_posted": str(amount), "amount_paid_for": str(expected),

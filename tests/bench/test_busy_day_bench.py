@@ -1,26 +1,54 @@
-"""The busy day benchmark's pure helpers and its beat scheduler (the benchmark itself runs with `make bench`)."""
+"""The busy day benchmark's helpers: the day's schedule, its beat, its streams against real sockets and its counts of
+work lost and done twice on real rows (the benchmark itself runs with `make bench`)."""
 from __future__ import annotations
 
+import datetime
+import threading
+import time
+from collections import Counter
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
+import stripe
 from celery.schedules import crontab, schedule
+from django.utils import timezone
 
 from bench.busy_day_bench import (
     DAY_PROFILE,
+    FAN_OUT_PREFIX,
     SLA_TICK_ENV,
     SLA_TICK_TASK,
     STORM_PROFILE,
     BusyDayScheduler,
     Phases,
     agents_assign,
+    calls_outcome,
+    intents_create,
+    payments_outcome,
+    payments_stream,
+    portal_pages_load,
     report_lines,
+    sla_outcome,
+    sla_steps_create,
+    sms_finished,
+    sms_outcome,
     spread,
     stream_outcome,
     totals,
     worker_queues,
 )
+from bench.portal_bench import DASHBOARD_PATH, LOOKUP_PATH
+from bench.webhook_bench import WEBHOOK, WEBHOOK_SECRET, deliveries_plan, signature
 from config.celery import app
+from core.models import Bill, CallOutcome, TicketEvent, TicketStep
+from core.services.ticket_sla import sla_scan
+from notifications.models import Message
+from tests.callcenter.factories import finished_call
+from tests.factories import AccountFactory, BranchFactory, residential_tiered_tariff
+from tests.portal.factories import billed_months
+from tests.ticket_factories import sample_process
 
 
 def test_spread_gives_each_slot_its_share_evenly_spaced_inside_it():
@@ -148,3 +176,164 @@ def test_phases_are_timed_one_after_the_other():
     phases.mark("processes")
     phases.mark("window")
     assert phases.seconds == {"services_and_migrate": 30.5, "processes": 0.5, "window": 40.2}
+
+
+# --- the streams against real sockets ---------------------------------------------------------------------------
+
+
+class _Recorder:
+    """HTTP/1.1 keep-alive servers on loopback that answer 200 and record (port, method, path, headers, body)."""
+
+    def __init__(self, count: int) -> None:
+        self.requests: list[tuple[int, str, str, dict, bytes]] = []
+        lock = threading.Lock()
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format, *args):
+                pass
+
+            def _answer(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with lock:
+                    recorder.requests.append((self.server.server_address[1], self.command, self.path,
+                                              dict(self.headers), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            do_GET = do_POST = _answer
+
+        self.servers = [ThreadingHTTPServer(("127.0.0.1", 0), Handler) for _ in range(count)]
+        self.ports = [server.server_address[1] for server in self.servers]
+        self.threads = [threading.Thread(target=server.serve_forever, daemon=True) for server in self.servers]
+        for thread in self.threads:
+            thread.start()
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture
+def recorder():
+    servers = _Recorder(2)
+    yield servers
+    servers.close()
+
+
+def test_payments_are_posted_once_each_signed_as_stripe_signs_over_both_servers(recorder):
+    payments = [(f"pi_bench{n:08d}", f"10000000{n:02d}", 1000 + n) for n in range(4)]
+    started = time.time() + 0.1
+    figures = payments_stream(payments=payments, seed=1, window=0.6, ports=recorder.ports, senders=3, start=started)
+    deliveries = deliveries_plan(payments, seed=1)
+    assert figures["deliveries"] == len(deliveries) == 12
+    assert figures["statuses"] == {200: 12} and figures["transport_errors"] == 0
+    assert Counter(body for _port, _method, _path, _headers, body in recorder.requests) == Counter(
+        body for _event, body in deliveries)
+    assert {(method, path) for _port, method, path, _headers, _body in recorder.requests} == {("POST", WEBHOOK)}
+    assert Counter(port for port, *_rest in recorder.requests) == {recorder.ports[0]: 6, recorder.ports[1]: 6}
+    for _port, _method, _path, headers, body in recorder.requests:
+        assert stripe.WebhookSignature.verify_header(body.decode(), headers["Stripe-Signature"], WEBHOOK_SECRET,
+                                                     tolerance=60)
+    last_moment = spread(12, 0.6, DAY_PROFILE)[-1]
+    assert time.time() >= started + last_moment  # the last delivery waited for its moment of the day
+
+
+def test_the_portal_pages_are_paced_over_both_servers_with_each_guest_from_its_own_address(recorder):
+    world = {"session_cookies": ["sessionid=a", "sessionid=b"], "csrf_token": "t" * 32,
+             "accounts": [("1000000013", "张三"), ("1000000021", "李四")]}
+    figures = portal_pages_load(world=world, ports=recorder.ports, rate=20.0, seconds=0.5, start=time.time())
+    assert [(page["page"], page["mode"], page["requests"], page["errors"]) for page in figures] == [
+        ("bill_lookup", "paced", 10, 0), ("dashboard", "paced", 10, 0)]
+    dashboards = [request for request in recorder.requests if request[1] == "GET"]
+    lookups = [request for request in recorder.requests if request[1] == "POST"]
+    assert {path for _port, _method, path, _headers, _body in dashboards} == {DASHBOARD_PATH}
+    assert Counter(headers["Cookie"] for *_start, headers, _body in dashboards) == {"sessionid=a": 5,
+                                                                                   "sessionid=b": 5}
+    assert {path for _port, _method, path, _headers, _body in lookups} == {LOOKUP_PATH}
+    assert len({headers["X-Forwarded-For"] for *_start, headers, _body in lookups}) == 10
+    assert {port for port, *_rest in recorder.requests} == set(recorder.ports)
+
+
+# --- the counts of work done, on real rows ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_sla_marks_due_in_the_window_are_counted_once_each_and_a_second_mark_is_a_duplicate():
+    sample_process()
+    BranchFactory()
+    created = sla_steps_create(4, window_seconds=100.0)
+    later = created["last_due"] + datetime.timedelta(seconds=1)
+    assert sla_outcome(due_by=later)["overdue"] == {"offered": 4, "done": 0, "lost": 4, "duplicates": 0,
+                                                    "steps_marked_twice": 0}
+    sla_scan(now=later)
+    sla_scan(now=later)
+    outcome = sla_outcome(due_by=later)
+    assert outcome == {kind: {"offered": 4, "done": 4, "lost": 0, "duplicates": 0, "steps_marked_twice": 0}
+                       for kind in ("overdue", "warned")}
+    twice = TicketEvent.objects.filter(kind=TicketEvent.Kind.OVERDUE).first()
+    twice.pk = None
+    twice.save()
+    assert sla_outcome(due_by=later)["overdue"] == {"offered": 4, "done": 4, "lost": 0, "duplicates": 1,
+                                                    "steps_marked_twice": 1}
+    first_due = TicketStep.objects.order_by("due_at").first().due_at
+    assert sla_outcome(due_by=first_due)["overdue"]["offered"] == 1
+
+
+@pytest.mark.django_db
+def test_calls_offered_but_not_recorded_ended_are_lost():
+    started = timezone.now() - datetime.timedelta(minutes=5)
+    finished_call(started_at=started, call_key="1900000001.1")
+    finished_call(started_at=started, call_key="1900000002.1", outcome=CallOutcome.ABANDONED)
+    outcome = calls_outcome(["1900000001.1", "1900000002.1", "1900000003.1"])
+    assert outcome == {"offered": 3, "done": 2, "lost": 1, "duplicates": 0, "answered": 1, "keys_recorded_twice": 0}
+
+
+@pytest.mark.django_db
+def test_sms_not_sent_are_lost_and_requests_beyond_the_sent_ones_are_duplicates():
+    def message(key: str, state: str) -> None:
+        Message.objects.create(channel="sms", event="outage_planned", to="+8613900000001", language="zh-hans",
+                               body="停电通知", idempotency_key=key, state=state)
+
+    message(f"{FAN_OUT_PREFIX}:1", "sent")
+    message(f"{FAN_OUT_PREFIX}:2", "delivered")
+    message(f"{FAN_OUT_PREFIX}:3", "pending")
+    message("payment-receipt:9", "sent")
+    assert sms_outcome(due=3, fake_received=4) == {
+        "offered": 3, "done": 2, "lost": 1, "duplicates": 1, "states": {"sent": 1, "delivered": 1, "pending": 1},
+        "sms_sent_in_run": 3, "fake_twilio_received": 4}
+    assert sms_outcome(due=3, fake_received=3)["duplicates"] == 0
+    assert sms_finished(3) is False
+    assert sms_finished(2) is True
+
+
+@pytest.mark.django_db
+def test_online_payments_posted_through_the_webhook_are_counted_exactly_once(client, settings):
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_SECRET_KEY = "sk_test_bench"
+    tariff = residential_tiered_tariff()
+    for _ in range(3):
+        billed_months(AccountFactory(tariff=tariff), [Decimal("120")], last_period=datetime.date(2026, 10, 1),
+                      issued_on=datetime.date(2026, 11, 3))
+    with pytest.raises(RuntimeError, match="the data set has 3 accounts with an unpaid bill, 4 payments asked"):
+        intents_create(4)
+    payments = intents_create(3)
+    owed = {bill.account.number: int(bill.total * 100) for bill in Bill.objects.select_related("account")}
+    assert {account: fen for _intent, account, fen in payments} == owed
+    assert [intent for intent, _account, _fen in payments] == ["pi_bench00000000", "pi_bench00000001",
+                                                               "pi_bench00000002"]
+    deliveries = deliveries_plan(payments, seed=3)
+    assert payments_outcome(payments, 6)["lost"] == 3
+    for _event_id, body in deliveries:
+        response = client.post(WEBHOOK, data=body, content_type="application/json",
+                               HTTP_STRIPE_SIGNATURE=signature(body, WEBHOOK_SECRET, int(time.time())))
+        assert response.status_code == 200
+    outcome = payments_outcome(payments, 6)
+    paid_for = sum(Decimal(fen) / 100 for _intent, _account, fen in payments)
+    assert outcome == {"offered": 3, "done": 3, "lost": 0, "duplicates": 0, "amount_posted": str(paid_for),
+                       "amount_paid_for": str(paid_for), "problems": []}
