@@ -84,6 +84,10 @@ def retry_backoff_seconds(*, attempts: int) -> int:
     return settings.NOTIFICATIONS_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
 
 
+# How far before a claim the provider's clock may put an SMS the claim sent.
+LEASE_PROVIDER_CLOCK_SKEW = datetime.timedelta(seconds=60)
+
+
 def _redispatch_at(now: datetime.datetime) -> datetime.datetime:
     return now + datetime.timedelta(seconds=settings.NOTIFICATIONS_REDISPATCH_AFTER_SECONDS)
 
@@ -552,19 +556,19 @@ def message_resend(*, message_id: int, user=None) -> Message:
 
 
 def messages_dispatch_due(*, limit: int = 5000) -> int:
-    """Beat task body: release quiet-hours holds that ended, recover expired sending leases, and re-queue
-    pending messages whose time has come. Returns how many were queued.
+    """Beat task body: release quiet-hours holds that ended, recover expired sending leases (an SMS the provider
+    already took is recorded as sent, not sent again), and re-queue pending messages whose time has come. Returns
+    how many were queued.
 
     Locks nothing: message_send's claim under a row lock makes a doubly queued message send once.
     """
     now = clock.now()
+    sent_found = _leases_expired_sent(now=now)
     with transaction.atomic():
         Message.objects.filter(state=Message.State.HELD, next_attempt_at__lte=now).update(
             state=Message.State.PENDING, next_attempt_at=now
         )
-        Message.objects.filter(state=Message.State.SENDING, next_attempt_at__lte=now).update(
-            state=Message.State.PENDING, next_attempt_at=now
-        )
+        _leases_expired_release(now=now, sent=sent_found)
         due = list(
             Message.objects.filter(state=Message.State.PENDING, next_attempt_at__lte=now)
             .order_by("next_attempt_at", "id")
@@ -573,6 +577,51 @@ def messages_dispatch_due(*, limit: int = 5000) -> int:
         Message.objects.filter(pk__in=due).update(next_attempt_at=_redispatch_at(now))
         _queue_after_commit(due)
     return len(due)
+
+
+def _leases_expired_sent(*, now: datetime.datetime) -> dict[int, str | None]:
+    """Of the SMS whose sending lease ran out (their worker died or stalled mid-send, maybe after the provider took
+    them), those the provider has: same number and text since the claim, under a sid no other message holds.
+    Returns {message id: sid} for them, and {message id: None} for those the provider could not be asked about
+    (they stay sending until the next run rather than risk a second SMS). Asks outside any transaction."""
+    expired = list(
+        Message.objects.filter(state=Message.State.SENDING, next_attempt_at__lte=now, channel=Channel.SMS)
+        .order_by("pk").only("pk", "to", "body", "next_attempt_at")
+    )
+    found: dict[int, str | None] = {}
+    claimed: set[str] = set()
+    lease = datetime.timedelta(seconds=settings.NOTIFICATIONS_SENDING_LEASE_SECONDS)
+    for message in expired:
+        # The claim set next_attempt_at to claim time + lease; a minute earlier covers the provider's clock.
+        since = message.next_attempt_at - lease - LEASE_PROVIDER_CLOCK_SKEW
+        try:
+            sids = transports.sms_sent_find(to=message.to, body=message.body, since=since)
+        except transports.TransportError as error:
+            logger.warning("message %s: lease expired, provider cannot say whether it was sent: %s", message.pk, error)
+            found[message.pk] = None
+            continue
+        recorded = set(Message.objects.filter(provider_sid__in=sids).values_list("provider_sid", flat=True))
+        free = [sid for sid in sids if sid not in recorded and sid not in claimed]
+        if free:
+            found[message.pk] = free[-1]
+            claimed.add(free[-1])
+    return found
+
+
+def _leases_expired_release(*, now: datetime.datetime, sent: dict[int, str | None]) -> None:
+    """Inside dispatch_due's transaction: SMS found at the provider marked sent, those it could not be asked about
+    left sending, every other expired lease back to pending (its message is sent again)."""
+    for message_id, sid in sent.items():
+        if sid is not None:
+            Message.objects.filter(pk=message_id, state=Message.State.SENDING).update(
+                state=Message.State.SENT, provider="twilio", provider_sid=sid, sent_at=now, last_error="",
+                next_attempt_at=None,
+            )
+            logger.info("message %s: lease expired after the provider took it (sid %s): recorded, not resent",
+                        message_id, sid)
+    Message.objects.filter(state=Message.State.SENDING, next_attempt_at__lte=now).exclude(pk__in=list(sent)).update(
+        state=Message.State.PENDING, next_attempt_at=now
+    )
 
 
 # --- delivery receipts and inbound SMS ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ read login codes from it.
 """
 from __future__ import annotations
 
+import datetime
 import html
 import logging
 import threading
@@ -105,6 +106,23 @@ def sms_send(*, to: str, body: str, status_callback: str) -> Receipt:
     except requests.RequestException as exc:
         raise TransportError(f"{type(exc).__name__}: {exc}") from exc
     return Receipt(provider="twilio", sid=created.sid, delivered=False)
+
+
+def sms_sent_find(*, to: str, body: str, since: datetime.datetime) -> list[str]:
+    """The sids of the SMS the provider took for this number with this text since `since`: how a send whose receipt
+    was never recorded (its worker died after the provider took it) is recognised. Empty without Twilio (the
+    database backend takes nothing from outside); TransportError when the provider cannot say now."""
+    if not twilio_configured():
+        return []
+    try:
+        found = twilio_client().messages.list(
+            to=phone_e164(to), from_=settings.TWILIO_FROM_NUMBER, date_sent_after=since, limit=100,
+        )
+    except TwilioRestException as exc:
+        raise TransportError(f"Twilio {exc.status} {exc.code or ''} {exc.msg}".strip()) from exc
+    except requests.RequestException as exc:
+        raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+    return [m.sid for m in found if m.body == body and (m.date_created is None or m.date_created >= since)]
 
 
 def email_send(*, to: str, subject: str, html_body: str) -> Receipt:

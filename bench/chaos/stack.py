@@ -103,8 +103,10 @@ class Stack:
         from bench.pg import PG_BIN, _as_postgres
 
         started = time.monotonic()
-        subprocess.run(_as_postgres([f"{PG_BIN}/pg_ctl", "-D", f"{self.pg.cluster_dir}/data", "-m", "fast", "-w",
-                                     "-t", "60", "restart"]), check=True, capture_output=True)
+        # -l again: without it the restarted server writes to pg_ctl's output, which it then holds open forever.
+        subprocess.run(_as_postgres([f"{PG_BIN}/pg_ctl", "-D", f"{self.pg.cluster_dir}/data", "-l",
+                                     f"{self.pg.cluster_dir}/server.log", "-m", "fast", "-w", "-t", "60", "restart"]),
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return time.monotonic() - started
 
     # --- processes --------------------------------------------------------------------------------------------

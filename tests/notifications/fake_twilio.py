@@ -1,11 +1,13 @@
 """A real HTTP server standing in for Twilio's Messages API, for tests and the bench.
 
 It checks what the official client sends (Basic auth SID:token, To, From, Body, StatusCallback) and can be
-told to answer 500, 400 or to stall past the client's timeout for the next N requests.
+told to answer 500, 400 or to stall past the client's timeout for the next N requests. It also lists the messages it
+took (GET Messages.json filtered by To, From and DateSent>), as Twilio does.
 """
 from __future__ import annotations
 
 import base64
+import email.utils
 import json
 import re
 import threading
@@ -28,6 +30,16 @@ class FakeTwilio:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     stall_seconds: float = 2.0
     failures_served: int = 0
+
+    lookups: int = 0
+
+    def message_resource(self, item: dict) -> dict:
+        return {
+            "sid": item["sid"], "account_sid": self.account_sid, "to": item["To"], "from": item["From"],
+            "body": item["Body"], "status": "queued", "num_segments": "1", "direction": "outbound-api",
+            "api_version": "2010-04-01", "date_created": item["date_created"],
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{item['sid']}.json",
+        }
 
     def fail_next(self, mode: str, count: int = 1) -> None:
         """mode: '500', '400' or 'timeout' for the next `count` requests."""
@@ -88,11 +100,32 @@ def _handler(fake: FakeTwilio):
             if failure == "400":
                 return self._reply(400, {"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
             sid = "SM" + uuid.uuid4().hex
-            fake.received.append({**form, "sid": sid})
-            return self._reply(201, {
-                "sid": sid, "account_sid": fake.account_sid, "to": form["To"], "from": form["From"],
-                "body": form["Body"], "status": "queued", "num_segments": "1", "direction": "outbound-api",
-                "api_version": "2010-04-01", "uri": f"/2010-04-01/Accounts/{fake.account_sid}/Messages/{sid}.json",
+            with fake._lock:
+                fake.received.append({**form, "sid": sid, "date_created": email.utils.formatdate(usegmt=True)})
+            return self._reply(201, fake.message_resource(fake.received[-1]))
+
+        def do_GET(self):
+            """The Messages list (To, From and DateSent> filters, one page): how the platform asks whether an SMS
+            whose receipt it never recorded was taken."""
+            path, _question, query = self.path.partition("?")
+            match = _PATH.match(path)
+            expected = "Basic " + base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
+            if match is None or match["sid"] != fake.account_sid or self.headers.get("Authorization") != expected:
+                return self._reply(404, {"code": 20404, "message": "not found", "status": 404})
+            filters = {k: v[0] for k, v in parse_qs(query).items()}
+            since = filters.get("DateSent>")
+            with fake._lock:
+                found = [
+                    item for item in fake.received
+                    if item["To"] == filters.get("To", item["To"]) and item["From"] == filters.get("From", item["From"])
+                    and (since is None or email.utils.parsedate_to_datetime(item["date_created"]).date().isoformat()
+                         >= since[:10])
+                ]
+            fake.lookups += 1
+            return self._reply(200, {
+                "messages": [fake.message_resource(item) for item in reversed(found)], "page": 0,
+                "page_size": 1000, "start": 0, "end": max(0, len(found) - 1), "next_page_uri": None,
+                "previous_page_uri": None, "first_page_uri": path, "uri": self.path,
             })
 
     return Handler
