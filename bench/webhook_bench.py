@@ -99,8 +99,13 @@ def deliveries_share(share: list[tuple[str, bytes]], threads: int) -> tuple[floa
     lock = threading.Lock()
     statuses: dict[int, int] = {}
 
-    def worker() -> None:
-        client = Client(HTTP_HOST="127.0.0.1")
+    clients = [Client(HTTP_HOST="127.0.0.1") for _ in range(threads)]
+    for client in clients:
+        # Each handler builds its middleware here, one after another: django-prometheus registers its metrics
+        # once per process from the first handler built, and two threads building at once both register them.
+        client.handler.load_middleware()
+
+    def worker(client) -> None:
         try:
             while True:
                 with lock:
@@ -115,7 +120,7 @@ def deliveries_share(share: list[tuple[str, bytes]], threads: int) -> tuple[floa
             connection.close()
 
     started = time.time()
-    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    workers = [threading.Thread(target=worker, args=(client,)) for client in clients]
     for thread in workers:
         thread.start()
     for thread in workers:
