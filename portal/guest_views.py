@@ -2,7 +2,8 @@
 
 The number and holder's name are checked by the binding service on every request (one generic refusal,
 rate-limited per address); what is shown is masked by the selector and kept rendered in the cache per account,
-language and day until the account's data changes (portal/dashboard/cache.py). Nothing is kept in the session.
+language and day until the account's data changes (portal/dashboard/cache.py; the version that says so comes with
+the account). Nothing is kept in the session.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def bill_lookup(request: HttpRequest) -> HttpResponse:
         except DomainError as error:
             form_error_add(form, error)
         else:
-            summary, result = bill_lookup_answer(account=account, as_of=timezone.localdate())
+            summary, result = bill_lookup_answer(account=account, as_of=timezone.localdate(),
+                                                 version=account.data_version)
             form = BillLookupForm()
     return render(request, "portal/guest/bill_lookup.html", {"form": form, "summary": summary, "result": result})

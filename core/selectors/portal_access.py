@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from core.models import Account, AccountBinding, Ticket
+from core.selectors.portal_bills import account_data_version_annotation
 
 
 def bindings_active(*, user) -> QuerySet[AccountBinding]:
@@ -13,6 +14,12 @@ def bindings_active(*, user) -> QuerySet[AccountBinding]:
         .select_related("account", "account__branch", "account__tariff")
         .order_by("bound_at", "pk")
     )
+
+
+def bindings_active_with_versions(*, user) -> QuerySet[AccountBinding]:
+    """bindings_active, each with its account's data version (`data_version`, account_data_version's text) read in
+    the same query: the dashboard's guard, switcher and cache key in one statement."""
+    return bindings_active(user=user).annotate(data_version=account_data_version_annotation())
 
 
 def accounts_bound_to(*, user) -> QuerySet[Account]:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.db import connection
+from django.db.models import TextField
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -601,12 +603,14 @@ def account_dashboard(*, account: Account, as_of: datetime.date) -> AccountDashb
 # overdue: the one change of a bill that posts nothing to the ledger) changes the sum.
 _STATE_WEIGHTS = {state: 1 << (10 * index) for index, state in enumerate(Bill.State.values)}
 _VERSION_ACCOUNT_FIELDS = ("name", "address", "category", "billing_mode", "status", "tariff", "balance")
+_VERSION_TEXT_FIELDS = ("name", "address")
 
 
 @functools.cache
-def _version_sql() -> str:
-    """The version query, written out once: it runs on every dashboard view, and composing its subqueries through
-    the ORM costs more than running them.
+def _version_expression() -> str:
+    """The version as one SQL text expression over the account row of the query it sits in (the table itself, not
+    an alias), written out once: it runs on every dashboard view and guest lookup, and composing its subqueries
+    through the ORM costs more than running them. Its one parameter is the valid reading status.
 
     A table's last id is read in the same subquery as another aggregate of it: alone, PostgreSQL answers
     `MAX(id) WHERE account_id = X` by walking the primary key backwards until a row of the account turns up (the
@@ -636,16 +640,36 @@ def _version_sql() -> str:
         f"(SELECT MAX({column(TariffVersion, 'id')}) FROM {table(TariffVersion)} "
         f"WHERE {column(TariffVersion, 'tariff')} = {table(Account)}.{column(Account, 'tariff')})"
     )
-    selected = [f"{table(Account)}.{column(Account, name)}" for name in _VERSION_ACCOUNT_FIELDS] + [
+    # Free text is preceded by its length, so no two sets of values read the same once joined by '|'.
+    selected = [
+        f"LENGTH({table(Account)}.{column(Account, name)}) || ':' || {table(Account)}.{column(Account, name)}"
+        if name in _VERSION_TEXT_FIELDS else f"{table(Account)}.{column(Account, name)}"
+        for name in _VERSION_ACCOUNT_FIELDS
+    ] + [
         per_account(LedgerEntry, f"MAX({column(LedgerEntry, 'id')})"), bills, readings, late_fees,
         tariff_version_last,
     ]
-    return f"SELECT {', '.join(selected)} FROM {table(Account)} WHERE {account_id} = %s"
+    # One text, so it can ride along another query as an annotation (the same text either way); a part that is
+    # NULL (no bill yet) reads as empty.
+    return " || '|' || ".join(f"COALESCE(CAST({part} AS TEXT), '')" for part in selected)
+
+
+def _version_sql() -> str:
+    quote = connection.ops.quote_name
+    account_id = f"{quote(Account._meta.db_table)}.{quote(Account._meta.get_field('id').column)}"
+    return f"SELECT {_version_expression()} FROM {quote(Account._meta.db_table)} WHERE {account_id} = %s"
+
+
+def account_data_version_annotation() -> RawSQL:
+    """account_data_version's text for the account row of a query over accounts, or over rows joined to their
+    account (bindings with select_related("account")): annotate it as `data_version` and the version costs no
+    query of its own. Read it together with the row it guards, before the data it stands for."""
+    return RawSQL(_version_expression(), [MeterReading.Status.VALID.value], output_field=TextField())
 
 
 def account_data_version(*, account: Account) -> tuple[str, ...] | None:
-    """Everything an account's dashboard is drawn from that can change, as a tuple that changes whenever it does
-    (one query; None when the account is gone).
+    """Everything an account's dashboard is drawn from that can change, as a tuple (of one text, the same as
+    account_data_version_annotation's) that changes whenever it does (one query; None when the account is gone).
 
     Money moves only through the append-only ledger (bills, credit notes, payments and their reversals, late fees
     and waivers, write-offs), so its last entry id stands for every amount; then the account's own columns, the
@@ -655,4 +679,4 @@ def account_data_version(*, account: Account) -> tuple[str, ...] | None:
     with connection.cursor() as cursor:
         cursor.execute(_version_sql(), [MeterReading.Status.VALID.value, account.pk])
         row = cursor.fetchone()
-    return tuple(str(value) for value in row) if row is not None else None
+    return (row[0],) if row is not None else None

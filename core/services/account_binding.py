@@ -34,6 +34,7 @@ from core.errors import (
     BindingSettingsInvalid,
 )
 from core.models import Account, AccountBinding, BindingAttempt, BindingCode, BindingMethod
+from core.selectors.portal_bills import account_data_version_annotation
 
 
 @dataclass(frozen=True)
@@ -378,12 +379,14 @@ def bill_lookup_verify(*, account_number: str, holder_name: str, ip_address: str
     """The account a guest may see bills of, when the number and holder's name match; one try recorded.
 
     Refuses a locked address (BindingLocked) and wrong details (BillLookupRefused, the same for a missing
-    account and a wrong name).
+    account and a wrong name). The account comes with its data version (`data_version`, read in the same query:
+    account_data_version_annotation), which keys the answer kept in the portal's cache.
     """
     number = account_number_validate(account_number)
     now = timezone.now()
     _raise_if_locked(until=guest_lock_until(ip_address=ip_address, now=now), now=now)
-    account = _account_for(number)
+    account = (Account.objects.select_related("customer").annotate(data_version=account_data_version_annotation())
+               .filter(number=number).first())
     verified = account is not None and _holder_name_matches(account=account, holder_name=holder_name)
     _attempt_record(user=None, ip_address=ip_address, account_number=number, succeeded=verified, now=now)
     if not verified:

@@ -2,9 +2,10 @@
 the dashboard's account panel and the guest bill lookup's answer (both HTML).
 
 The key is the account, the language, the date it is drawn for (late fees accrue and the tier forecast moves
-with the day) and a digest of account_data_version: one query that changes with every payment, bill, correction,
-reading, late fee, account change and new tariff version. A repeat view costs that query and one cache round trip
-(get_many of the entry and the configuration generation). Tariff prices and collection policies are
+with the day) and a digest of account_data_version: a text that changes with every payment, bill, correction,
+reading, late fee, account change and new tariff version, read in the same query as the bindings (dashboard) or the
+account (guest lookup). A repeat view costs no query of its own and one cache round trip (get_many of the entry and
+the configuration generation). Tariff prices and collection policies are
 configuration shared by many accounts, so a change to any of them replaces the generation instead, making every
 kept panel stale at once. What differs per user (the account switcher with the user's own labels) is drawn
 around the panel on every request, never kept in it; the guest lookup checks its limits on every request.
@@ -46,13 +47,17 @@ def _entry_key(*, name: str, account: Account, version: tuple, language: str, as
     return f"portal:dashboard:{name}:{account.pk}:{language}:{as_of.isoformat()}:{digest}"
 
 
-def account_view_cached(*, name: str, account: Account, as_of: datetime.date, build: Callable[[], T]) -> T:
+def account_view_cached(
+    *, name: str, account: Account, as_of: datetime.date, build: Callable[[], T], version: str | None = None,
+) -> T:
     """What `build` returns for this account on this day in the active language: from the cache when nothing it
     is drawn from has changed, else built and kept. `build` must read only the account's own data (what
     account_data_version covers) and configuration, never anything about the viewer.
 
-    The version is read before the data, so a kept entry is never older than the version in its key."""
-    version = account_data_version(account=account)
+    `version` is the account's data version when the caller read it with the account (bindings_active_with_versions,
+    bill_lookup_verify: no query of its own), else it is read here. Either way it is read before the data, so a
+    kept entry is never older than the version in its key."""
+    version = (version,) if version is not None else account_data_version(account=account)
     if version is None:
         return build()
     key = _entry_key(name=name, account=account, version=version, language=translation.get_language() or "",
@@ -71,23 +76,26 @@ def account_view_cached(*, name: str, account: Account, as_of: datetime.date, bu
     return value
 
 
-def dashboard_panel(*, account: Account, as_of: datetime.date) -> SafeString:
+def dashboard_panel(*, account: Account, as_of: datetime.date, version: str | None = None) -> SafeString:
     """The account panel's HTML (the same for everyone who may see the account)."""
     def build() -> str:
         return str(render_to_string(PANEL_TEMPLATE, {"dashboard": account_dashboard(account=account, as_of=as_of)}))
 
-    html = account_view_cached(name="panel", account=account, as_of=as_of, build=build)
+    html = account_view_cached(name="panel", account=account, as_of=as_of, build=build, version=version)
     return mark_safe(html)
 
 
-def bill_lookup_answer(*, account: Account, as_of: datetime.date) -> tuple[GuestBillSummary, SafeString]:
+def bill_lookup_answer(
+    *, account: Account, as_of: datetime.date, version: str | None = None,
+) -> tuple[GuestBillSummary, SafeString]:
     """The guest lookup's answer: the account's masked summary and its HTML, kept together (the same for every guest
     who names the account rightly; the lookup's checks and limits run on every request before it is asked for)."""
     def build() -> tuple[GuestBillSummary, str]:
         summary = guest_bill_summary(account=account, as_of=as_of)
         return summary, str(render_to_string(LOOKUP_RESULT_TEMPLATE, {"summary": summary}))
 
-    summary, html = account_view_cached(name="guest-answer", account=account, as_of=as_of, build=build)
+    summary, html = account_view_cached(name="guest-answer", account=account, as_of=as_of, build=build,
+                                        version=version)
     return summary, mark_safe(html)
 
 

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from core.selectors.portal_access import bindings_active
+from core.selectors.portal_access import bindings_active_with_versions
 from core.selectors.portal_bills import (
     bill_of_account_or_none,
     bill_view,
@@ -32,9 +32,10 @@ def _pdf_response(content: bytes, filename: str) -> HttpResponse:
     return response
 
 
-def _render_dashboard(request: HttpRequest, account, bindings) -> HttpResponse:
+def _render_dashboard(request: HttpRequest, binding, bindings) -> HttpResponse:
+    account = binding.account
     context = {
-        "panel": dashboard_panel(account=account, as_of=timezone.localdate()),
+        "panel": dashboard_panel(account=account, as_of=timezone.localdate(), version=binding.data_version),
         "bindings": bindings,
         "current_number": account.number,
     }
@@ -45,10 +46,10 @@ def _render_dashboard(request: HttpRequest, account, bindings) -> HttpResponse:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The first bound account's dashboard, or a prompt to bind one."""
-    bindings = list(bindings_active(user=request.user))
+    bindings = list(bindings_active_with_versions(user=request.user))
     if not bindings:
         return render(request, "portal/dashboard/no_account.html")
-    return _render_dashboard(request, bindings[0].account, bindings)
+    return _render_dashboard(request, bindings[0], bindings)
 
 
 @login_required
@@ -56,11 +57,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def account_dashboard(request: HttpRequest, number: str) -> HttpResponse:
     """One bound account's dashboard. The user's active bindings (wanted anyway for the account switcher) are the
     guard: a number not among them, someone else's or nobody's, is 404, as bound_account_or_404 answers."""
-    bindings = list(bindings_active(user=request.user))
-    account = next((binding.account for binding in bindings if binding.account.number == number), None)
-    if account is None:
+    bindings = list(bindings_active_with_versions(user=request.user))
+    binding = next((binding for binding in bindings if binding.account.number == number), None)
+    if binding is None:
         raise Http404
-    return _render_dashboard(request, account, bindings)
+    return _render_dashboard(request, binding, bindings)
 
 
 @login_required

@@ -4,7 +4,9 @@ import datetime
 from decimal import Decimal as D
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -179,10 +181,15 @@ def test_lookup_queries_are_bounded(client, account, django_assert_max_num_queri
     with django_assert_max_num_queries(24):
         response = look_up(client, account.number)
     assert response.context["summary"] is not None
-    # A repeat: the address's limits, the account, the attempt recorded, the account data version, the cache.
-    with django_assert_max_num_queries(6):
+    # A repeat: the address's limits, the account with its data version, the attempt recorded; then the cache.
+    with CaptureQueriesContext(connection) as queries:
         response = look_up(client, account.number, ip="203.0.113.21")
     assert response.context["summary"] is not None
+    database = [query["sql"] for query in queries.captured_queries if "django_cache" not in query["sql"]]
+    assert len(database) == 3
+    assert "core_bindingattempt" in database[0] and "core_ledgerentry" in database[1]
+    assert database[2].startswith("INSERT INTO") and "core_bindingattempt" in database[2]
+    assert len(queries) - len(database) <= 1  # the database cache's one read (none with Redis)
 
 
 def test_a_payment_shows_at_once_in_the_kept_summary(client, account):
