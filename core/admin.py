@@ -76,7 +76,7 @@ from core.models.counter import CounterCashier, CounterOutlet, CounterReceipt, C
 from core.models.meter_events import MeterEvent, OutageDetectionRule
 from core.models.tickets import TicketAttachment
 from core.models.topology_imports import TopologyImport
-from core.services.personal_data import PersonalDataShown, personal_data_access_record
+from core.services.personal_data import PersonalDataShown, personal_data_access_record, personal_data_shown_ticket
 from core.services.process_definitions import (
     ProcessDefinitionActivationRefused,
     process_definition_activate,
@@ -147,22 +147,31 @@ class StaffAssignmentAdmin(admin.ModelAdmin):
 
 
 class PersonalDataAuditedAdmin(admin.ModelAdmin):
-    """Customer and account pages show personal data in full: each opening of a change form or of a list page
-    leaves a PersonalDataAccess row per record shown, for the auditors."""
+    """Pages that show a customer's personal data in full (customers, accounts, tickets, calls, restoration
+    callbacks): each opening of a change form or of a list page leaves a PersonalDataAccess row per customer shown,
+    for the auditors. A record that names no customer or account cannot be attributed and leaves none."""
 
     # What the change form and the list page show in full (core.services.personal_data.RECORDED_FIELDS names).
     personal_data_fields: tuple[str, ...] = ()
     personal_data_list_fields: tuple[str, ...] = ()
 
-    def _record(self, request, objects, context: str, *, listed: bool) -> None:
+    def personal_data_shown(self, obj, *, listed: bool) -> list[PersonalDataShown]:
         fields = self.personal_data_list_fields if listed else self.personal_data_fields
+        if isinstance(obj, Customer):
+            return [PersonalDataShown(customer_id=obj.pk, account_id=None, fields=fields)]
+        if isinstance(obj, Account):
+            return [PersonalDataShown(customer_id=obj.customer_id, account_id=obj.pk, fields=fields)]
+        account_id = obj.account_id
+        customer_id = obj.customer_id if hasattr(obj, "customer_id") else None
+        customer_id = customer_id or (obj.account.customer_id if account_id else None)
+        if customer_id is None or not fields:
+            return []
+        return [PersonalDataShown(customer_id=customer_id, account_id=account_id, fields=fields)]
+
+    def _record(self, request, objects, context: str, *, listed: bool) -> None:
         personal_data_access_record(
             staff=request.user, context=context,
-            shown=[
-                PersonalDataShown(customer_id=obj.pk, account_id=None, fields=fields) if isinstance(obj, Customer)
-                else PersonalDataShown(customer_id=obj.customer_id, account_id=obj.pk, fields=fields)
-                for obj in objects
-            ],
+            shown=[shown for obj in objects for shown in self.personal_data_shown(obj, listed=listed)],
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -720,10 +729,14 @@ class TicketEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Ticket)
-class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TicketAdmin(ReadOnlyAdminMixin, PersonalDataAuditedAdmin):
     list_display = ["number", "business_type", "channel", "state", "branch", "summary", "opened_at", "due_at"]
     list_filter = ["state", "business_type", "channel", "branch"]
     list_select_related = ["branch"]
+
+    def personal_data_shown(self, obj, *, listed: bool) -> list[PersonalDataShown]:
+        # The list shows no personal data; the form shows what the staff ticket page shows.
+        return [] if listed else personal_data_shown_ticket(obj)
     search_fields = ["number", "contact_phone", "account__number", "summary"]
     date_hierarchy = "opened_at"
     inlines = [TicketStepInline, TicketEventInline]
@@ -919,11 +932,13 @@ class CallTicketInline(admin.TabularInline):
 
 
 @admin.register(Call)
-class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CallAdmin(ReadOnlyAdminMixin, PersonalDataAuditedAdmin):
     list_display = ["call_key", "caller_number", "state", "outcome", "queue", "agent", "started_at",
                     "queue_wait_seconds", "talk_seconds"]
     list_filter = ["state", "outcome", "transport", "storm_informed"]
-    list_select_related = ["agent"]
+    list_select_related = ["agent", "account"]
+    # The calling number, recorded against the caller once identified.
+    personal_data_fields = personal_data_list_fields = ("phone",)
     search_fields = ["call_key", "caller_number", "account__number"]
     date_hierarchy = "started_at"
     raw_id_fields = ["customer", "account", "outage", "agent"]
@@ -946,9 +961,10 @@ class AgentStateChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RestorationCallback)
-class RestorationCallbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RestorationCallbackAdmin(ReadOnlyAdminMixin, PersonalDataAuditedAdmin):
     list_display = ["outage", "phone", "account", "requested_at", "notified_at"]
     list_select_related = ["outage", "account"]
+    personal_data_fields = personal_data_list_fields = ("phone", "account_name")
     search_fields = ["phone", "account__number"]
 
 

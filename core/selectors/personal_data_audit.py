@@ -29,7 +29,6 @@ CONTEXT_KINDS = {
     "admin": _("后台管理"),
     "notifications": _("发送失败的消息"),
 }
-DEFAULT_DAILY_CUSTOMERS = 50
 TOP_VIEWERS = 10
 # The longest window the per-day chart draws (a year); the list and the CSV take any window.
 CHART_DAYS_LIMIT = 366
@@ -73,8 +72,9 @@ class UnusualDay:
 
 
 def audit_daily_customers_limit() -> int:
-    """N of the unusual-volume flag: more distinct customers than this in one day is flagged."""
-    return int(getattr(settings, "PERSONAL_DATA_AUDIT_DAILY_CUSTOMERS", DEFAULT_DAILY_CUSTOMERS))
+    """N of the unusual-volume flag (setting PERSONAL_DATA_AUDIT_DAILY_CUSTOMERS): more distinct customers than this
+    in one day is flagged."""
+    return settings.PERSONAL_DATA_AUDIT_DAILY_CUSTOMERS
 
 
 def _local_midnight(day: datetime.date) -> datetime.datetime:

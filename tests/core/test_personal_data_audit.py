@@ -12,13 +12,24 @@ from django.contrib.auth.models import Permission
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from core.models import AuditRule, BusinessType, Channel, PersonalDataAccess, Ticket
+from core.models import (
+    AuditRule,
+    BusinessType,
+    Call,
+    Channel,
+    Outage,
+    OutageKind,
+    PersonalDataAccess,
+    RestorationCallback,
+    Ticket,
+)
 from core.services.counter import counter_payment_take
 from core.services.personal_data import PersonalDataRefused, PersonalDataShown, personal_data_access_record
 from core.services.roles import ROLE_AGENT, ROLE_SUPERVISOR, role_group
 from core.services.tickets import ticket_open
 from notifications.models import Message
 from tests import ticket_factories
+from tests.callcenter.factories import finished_call
 from tests.core.counter_factories import counter_world
 from tests.core.quality_factories import quality_user
 from tests.core.test_quality_pages import flag_create
@@ -247,6 +258,36 @@ def test_admin_customer_and_account_pages_log_what_they_show():
         ("root", customer_id, None, ["name", "phone"], "admin:customer:list"),
         ("root", customer_id, account.pk, ["account_name", "address"], f"admin:account:{account.pk}"),
         ("root", customer_id, account.pk, ["name", "account_name"], "admin:account:list"),
+    ]
+
+
+def test_admin_ticket_call_and_callback_pages_log_the_customer_behind_them():
+    root = get_user_model().objects.create_superuser(username="root", password="pw", email="root@example.com")
+    account = AccountFactory(name="张三丰", address="恩施市舞阳坝街道1号")
+    ticket_factories.sample_process()
+    ticket = ticket_open(business_type=ticket_factories.TEST_BUSINESS_TYPE, channel=Channel.AGENT, summary="表计异常",
+                         account=account, contact_name="张先生", contact_phone="13800000001")
+    call = finished_call(started_at=timezone.now(), caller_number="13800000001")
+    Call.objects.filter(pk=call.pk).update(account=account)
+    unknown = finished_call(started_at=timezone.now(), caller_number="13900000009")  # nobody identified: no row
+    now = timezone.now()
+    outage = Outage.objects.create(branch=account.branch, kind=OutageKind.TEMPORARY, title="临时检修", reason="消缺",
+                                   starts_at=now, ends_at=now + datetime.timedelta(hours=2), announced_at=now)
+    callback = RestorationCallback.objects.create(outage=outage, phone="13800000001", account=account, requested_at=now)
+    client = signed_in(root)
+
+    for url in (f"/django-admin/core/ticket/{ticket.pk}/change/", "/django-admin/core/ticket/",
+                f"/django-admin/core/call/{call.pk}/change/", f"/django-admin/core/call/{unknown.pk}/change/",
+                "/django-admin/core/call/", f"/django-admin/core/restorationcallback/{callback.pk}/change/"):
+        assert client.get(url).status_code == 200, url
+
+    holder = (account.customer_id, account.pk)
+    assert trail() == [
+        ("root", *holder, ["name", "account_name", "address", "contact_name", "contact_phone"],
+         f"admin:ticket:{ticket.pk}"),
+        ("root", *holder, ["phone"], f"admin:call:{call.pk}"),
+        ("root", *holder, ["phone"], "admin:call:list"),
+        ("root", *holder, ["phone", "account_name"], f"admin:restorationcallback:{callback.pk}"),
     ]
 
 
