@@ -144,3 +144,15 @@ prod-local: CUSTOMERS = 200
 prod-local: install
 	@scripts/apt_ensure.sh postgresql-15 redis-server nginx openssl systemd
 	@$(PY) scripts/prod_local.py --customers $(CUSTOMERS) $(PROD_LOCAL_ARGS)
+
+# Fault tests (bench/chaos): the platform on its own PostgreSQL cluster and Redis with real daphne and Celery
+# processes, under load, while a worker is SIGKILLed, Redis stopped for 30 s, PostgreSQL restarted and the AMI
+# connection dropped; prints per scenario the load, the faults, the work lost and duplicated, and exits non-zero if
+# any was. chaos-smoke: reduced counts and a 5 s Redis outage (CI). One scenario: make chaos CHAOS_ARGS="--only ami_drop".
+CHAOS_ARGS ?=
+.PHONY: chaos chaos-smoke
+chaos: install bench-packages
+	$(PY) -m bench.chaos $(CHAOS_ARGS)
+
+chaos-smoke: install bench-packages
+	$(PY) -m bench.chaos --smoke $(CHAOS_ARGS)

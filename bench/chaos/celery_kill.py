@@ -43,6 +43,7 @@ def run(stack: Stack, *, smoke: bool) -> ScenarioReport:
     step_ids = overdue_tickets_open(size["tickets"], label="chaos-kill")
     phones = [phone_e164(account.customer.phone) for account in accounts]
     received_before = len(stack.twilio.fake.received)
+    lookups_before = stack.twilio.fake.lookups
     connections_release()
 
     say("world ready; starting beat and a worker")
@@ -110,6 +111,7 @@ def run(stack: Stack, *, smoke: bool) -> ScenarioReport:
             WorkTally.from_counts("SMS at the provider", expected=phones, effects=received),
             WorkTally.from_counts("SLA overdue marks", expected=step_ids, effects=overdue_events),
         ],
-        figures={"seconds until settled": round(elapsed, 1)},
+        figures={"seconds until settled": round(elapsed, 1),
+                 "SMS leases expired, asked Twilio": stack.twilio.fake.lookups - lookups_before},
     )
     return report

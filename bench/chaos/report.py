@@ -78,7 +78,7 @@ def report_table(report: ScenarioReport) -> str:
         lines.append(f"   {tally.kind:<34}{tally.expected:>10}{tally.done:>10}{tally.lost:>8}{tally.extra:>8}")
     lines.append(f"   {'total':<34}{'':>10}{'':>10}{report.lost:>8}{report.duplicates:>8}")
     for name, value in report.figures.items():
-        lines.append(f"   {name:<34}{value}")
+        lines.append(f"   {name:<42}{value}")
     for problem in report.problems:
         lines.append(f"   PROBLEM: {problem}")
     verdict = "PASS" if report.passed else "FAIL"

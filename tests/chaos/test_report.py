@@ -50,7 +50,7 @@ def test_the_table_shows_load_faults_each_kind_of_work_and_the_verdict():
         "   work                                expected      done    lost     dup",
         "   payments posted                          300       299       1       0",
         "   total                                                        1       0",
-        "   seconds                           4.5",
+        "   seconds                                   4.5",
         "   work lost 1, duplicates 0: FAIL",
     ]
     assert summary_table([report]).splitlines()[1] == "celery_kill                1       0         0  FAIL"
