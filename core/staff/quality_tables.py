@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from core.selectors.binding import name_mask
 from core.selectors.quality_reports import (
     AuditWorkList,
     CallCentreReport,
@@ -145,8 +146,11 @@ def complaint_tables(report: ComplaintReport, *, branch_id: int | None = None) -
         [Link(row.label, _complaint_link(report, branch_id, month=row.label)), *figures(row)]
         for row in report.by_month
     ]
+    # The complainer's name is masked like the phone beside it (also in the files and the monthly pack): the list
+    # behind the link shows it in full and records that opening (core.services.personal_data).
     repeat = [
-        [Link(row.name or "—", _complaint_link(report, branch_id, complainer=row.key)), row.phone_masked, row.count,
+        [Link(name_mask(row.name) or "—", _complaint_link(report, branch_id, complainer=row.key)), row.phone_masked,
+         row.count,
          row.classes, timezone.localtime(row.first_at).strftime("%Y-%m-%d"),
          timezone.localtime(row.last_at).strftime("%Y-%m-%d")]
         for row in report.repeat_complainers

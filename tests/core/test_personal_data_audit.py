@@ -226,6 +226,25 @@ def test_the_quality_lists_log_the_names_they_show():
     ]
 
 
+def test_the_complaint_report_masks_repeat_complainers_names_and_so_logs_nobody():
+    branch = BranchFactory(name="恩施市")
+    definition = ticket_factories.sample_process(business_type=BusinessType.COMPLAINT).definition
+    customer = CustomerFactory(name="向女士", phone="13800001234")
+    for day in (3, 9):
+        Ticket.objects.create(
+            number=f"2610{day:02d}000001", definition=definition, business_type=BusinessType.COMPLAINT,
+            channel="portal", branch=branch, customer=customer, summary="抄表员态度差", opened_at=local(2026, 10, day, 9),
+        )
+    client = signed_in(quality_user(username="auditor1"))
+
+    page = client.get("/staff/reports/quality/complaints/", {"month": "2026-10"}).content.decode()
+    exported = client.get("/staff/reports/quality/complaints/export.csv", {"month": "2026-10"}).content.decode()
+
+    assert "向**" in page and "138****1234" in page and "向女士" not in page
+    assert "向**" in exported and "向女士" not in exported
+    assert trail() == []
+
+
 def test_the_notification_failures_page_logs_the_customers_addresses_it_shows():
     customer = CustomerFactory(phone="13700000007", email="li@example.com")
     for key, channel, to in (("a", "sms", customer.phone), ("b", "email", customer.email)):
