@@ -447,3 +447,6 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL, access_log=env_
 # reads the same variable).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+# The domain figures on /metrics are computed at most this often, shared through the cache by every process
+# (0: at every scrape); the payments total reads the whole payments table.
+METRICS_DOMAIN_FIGURES_SECONDS = 30

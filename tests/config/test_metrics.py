@@ -40,6 +40,7 @@ def families(text: str) -> dict[str, str]:
 def no_token(settings):
     settings.METRICS_TOKEN = ""
     settings.PROMETHEUS_MULTIPROC_DIR = ""
+    settings.METRICS_DOMAIN_FIGURES_SECONDS = 0
 
 
 def test_this_host_may_read_the_metrics_without_a_token(client, no_token):
@@ -128,6 +129,22 @@ def test_the_domain_figures_are_the_selectors_with_money_as_yuan(client, no_toke
     assert (kinds["power95598_payments_posted"], kinds["power95598_payments_posted_amount_yuan"]) == (
         "counter", "counter",
     )
+
+
+def test_the_domain_figures_are_computed_once_per_period_for_every_scraper(client, no_token, settings):
+    settings.METRICS_DOMAIN_FIGURES_SECONDS = 30
+    branch = BranchFactory()
+    sample_process()
+
+    def tickets_open() -> float:
+        return samples(client.get("/metrics").content.decode())[("power95598_tickets_open", ())]
+
+    assert tickets_open() == 0
+    ticket_open(business_type=TEST_BUSINESS_TYPE, channel="agent", summary="电能表走快", branch=branch)
+    # Within the period every scrape (through any process: the cache is shared) reads the figures already computed.
+    assert tickets_open() == 0
+    settings.METRICS_DOMAIN_FIGURES_SECONDS = 0
+    assert tickets_open() == 1
 
 
 def test_an_unreadable_database_drops_the_domain_figures_but_not_the_request_figures(client, no_token):
