@@ -130,11 +130,6 @@ def per_second(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else 0.0
 
 
-def worker_queues(settings, default_queue: str) -> list[str]:
-    """Every queue the settings route tasks to (CELERY_QUEUES_ALL), else Celery's default queue alone."""
-    return list(getattr(settings, "CELERY_QUEUES_ALL", ()) or (default_queue,))
-
-
 class BusyDayScheduler(PersistentScheduler):
     """Celery beat with the project's schedule, the SLA tick every BUSY_DAY_SLA_TICK_SECONDS instead of every
     minute: the day is compressed into minutes, so is the minute the SLA clock ticks at."""
@@ -147,26 +142,6 @@ class BusyDayScheduler(PersistentScheduler):
 
 
 # --- processes --------------------------------------------------------------------------------------------------
-
-
-def workers_start(count: int, folder: str, queues: list[str]) -> list[subprocess.Popen]:
-    """Celery workers (bench/notifications_bench.py's command) consuming every queue; returned once each answers a
-    ping through the broker. Their log (settings.LOGGING, on stderr) goes to worker<n>.log in the folder."""
-    from bench.notifications_bench import process_start, worker_command
-    from config.celery import app
-
-    workers = []
-    for index in range(1, count + 1):
-        log = Path(folder) / f"worker{index}.log"
-        command = worker_command(python=sys.executable, index=index, logfile=str(log)) + ["-Q", ",".join(queues)]
-        workers.append(process_start(command, stdout=subprocess.DEVNULL, stderr=open(log, "a")))
-    deadline = time.monotonic() + 120
-    while len(app.control.ping(timeout=1.0)) < count:
-        exited = [worker for worker in workers if worker.poll() is not None]
-        if exited or time.monotonic() > deadline:
-            raise RuntimeError(f"{len(exited)} Celery worker(s) exited, or not all answered within 120 s: see "
-                               f"{folder}/worker*.log")
-    return workers
 
 
 def beat_start(folder: str, tick_seconds: float) -> subprocess.Popen:
@@ -666,6 +641,7 @@ def run(args: argparse.Namespace, folder: str) -> dict:
         fake_twilio_start,
         fake_twilio_stop,
         process_stop,
+        workers_start,
     )
     from bench.pg import cluster_start, server_from_env
     from bench.portal_bench import lookups_answered, pages_check
@@ -697,19 +673,17 @@ def run(args: argparse.Namespace, folder: str) -> dict:
             from django.db import connection
             from django.utils import timezone
 
-            from config.celery import app as celery_app
-
             phases.mark("services_and_migrate")
             plan = day_plan(args, window)
             phases.mark("data_set_and_plan")
-            queues = worker_queues(settings, celery_app.conf.task_default_queue)
+            queues = list(settings.CELERY_QUEUES_ALL)
             connections_release()
             servers = dict(asgi_start(folder, index) for index in range(2))
             services.processes.extend(servers.values())
             ports = list(servers)
             pages_check(ports=ports, pages=plan["portal_pages"])
             # Stopped before counting (nothing may change under the count); bench_services stops them on failure.
-            background = workers_start(args.workers, folder, queues)
+            background = workers_start(args.workers, folder)  # each on every queue
             services.processes.extend(background)
             background.append(beat_start(folder, args.sla_tick))
             services.processes.append(background[-1])

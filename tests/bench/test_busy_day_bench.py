@@ -8,7 +8,6 @@ import time
 from collections import Counter
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import SimpleNamespace
 
 import pytest
 import stripe
@@ -37,7 +36,6 @@ from bench.busy_day_bench import (
     spread,
     stream_outcome,
     totals,
-    worker_queues,
 )
 from bench.portal_bench import DASHBOARD_PATH, LOOKUP_PATH
 from bench.webhook_bench import WEBHOOK, WEBHOOK_SECRET, deliveries_plan, signature
@@ -97,12 +95,6 @@ def test_a_stream_counts_its_losses_and_duplicates():
     streams = {"payments": stream_outcome(offered=10, done=10, distinct=10),
                "calls": stream_outcome(offered=5, done=6, distinct=4)}
     assert totals(streams) == {"work_lost": 1, "duplicates": 2}
-
-
-def test_the_workers_consume_every_queue_the_settings_name():
-    assert worker_queues(SimpleNamespace(CELERY_QUEUES_ALL=("default", "notifications")), "default") == [
-        "default", "notifications"]
-    assert worker_queues(SimpleNamespace(), "celery") == ["celery"]
 
 
 def test_the_beat_ticks_the_sla_clock_at_the_compressed_minute_and_keeps_the_rest(tmp_path, monkeypatch):
