@@ -3,6 +3,7 @@ work lost and done twice on real rows (the benchmark itself runs with `make benc
 from __future__ import annotations
 
 import datetime
+import json
 import threading
 import time
 from collections import Counter
@@ -174,10 +175,12 @@ def test_phases_are_timed_one_after_the_other():
 
 
 class _Recorder:
-    """HTTP/1.1 keep-alive servers on loopback that answer 200 and record (port, method, path, headers, body)."""
+    """HTTP/1.1 keep-alive servers on loopback that answer 200 and record (port, method, path, headers, body); the
+    first `drops` requests get no answer (the connection is closed) and are not recorded."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, *, drops: int = 0) -> None:
         self.requests: list[tuple[int, str, str, dict, bytes]] = []
+        self.drops = drops
         lock = threading.Lock()
         recorder = self
 
@@ -190,6 +193,10 @@ class _Recorder:
             def _answer(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with lock:
+                    if recorder.drops:
+                        recorder.drops -= 1
+                        self.close_connection = True
+                        return
                     recorder.requests.append((self.server.server_address[1], self.command, self.path,
                                               dict(self.headers), body))
                 self.send_response(200)
@@ -225,8 +232,8 @@ def test_payments_are_posted_once_each_signed_as_stripe_signs_over_both_servers(
     deliveries = deliveries_plan(payments, seed=1)
     assert figures["deliveries"] == len(deliveries) == 12
     assert figures["statuses"] == {200: 12} and figures["transport_errors"] == 0
-    assert Counter(body for _port, _method, _path, _headers, body in recorder.requests) == Counter(
-        body for _event, body in deliveries)
+    assert Counter(json.loads(body)["id"] for _port, _method, _path, _headers, body in recorder.requests) == Counter(
+        event_id for event_id, _body in deliveries)
     assert {(method, path) for _port, method, path, _headers, _body in recorder.requests} == {("POST", WEBHOOK)}
     assert Counter(port for port, *_rest in recorder.requests) == {recorder.ports[0]: 6, recorder.ports[1]: 6}
     for _port, _method, _path, headers, body in recorder.requests:
@@ -234,6 +241,19 @@ def test_payments_are_posted_once_each_signed_as_stripe_signs_over_both_servers(
                                                      tolerance=60)
     last_moment = spread(12, 0.6, DAY_PROFILE)[-1]
     assert time.time() >= started + last_moment  # the last delivery waited for its moment of the day
+
+
+def test_a_delivery_that_got_no_answer_is_sent_again_on_a_new_connection():
+    servers = _Recorder(1, drops=2)
+    try:
+        payments = [("pi_bench00000000", "1000000000", 1000), ("pi_bench00000001", "1000000001", 2000)]
+        figures = payments_stream(payments=payments, seed=1, window=0.2, ports=servers.ports, senders=1,
+                                  start=time.time())
+    finally:
+        servers.close()
+    assert figures["statuses"] == {200: 6} and figures["transport_errors"] == 2
+    assert Counter(json.loads(body)["id"] for *_start, body in servers.requests) == {
+        "evt_bench00000000a": 2, "evt_bench00000000b": 1, "evt_bench00000001a": 2, "evt_bench00000001b": 1}
 
 
 def test_the_portal_pages_are_paced_over_both_servers_with_each_guest_from_its_own_address(recorder):
