@@ -117,6 +117,16 @@ def agents_assign(offsets: Sequence[float], hold_seconds: float) -> list[int]:
     return chosen
 
 
+def peak_rate(moments: Sequence[float], seconds: float = 1.0) -> int:
+    """The most moments (ascending) falling in any `seconds`-long stretch: the peak the stream offers."""
+    peak, first = 0, 0
+    for last, moment in enumerate(moments):
+        while moment - moments[first] >= seconds:
+            first += 1
+        peak = max(peak, last - first + 1)
+    return peak
+
+
 def stream_outcome(*, offered: int, done: int, distinct: int) -> dict[str, int]:
     """A stream's loss and duplicates: `offered` pieces of work, `done` effects seen, `distinct` of them different."""
     return {"offered": offered, "done": distinct, "lost": offered - distinct, "duplicates": done - distinct}
@@ -730,6 +740,8 @@ def run(args: argparse.Namespace, folder: str) -> dict:
                              **plan["data"]},
                 "sizes": {"payments": args.payments, "webhook_deliveries": plan["deliveries"],
                           "calls": args.calls, "sms": args.sms, "sla_steps": args.sla},
+                "peak_per_second": {"webhook_deliveries": peak_rate(spread(plan["deliveries"], window, DAY_PROFILE)),
+                                    "calls": peak_rate(plan["call_offsets"])},
                 "drain_seconds": round(drained - sent["end"], 1),
                 "portal": sent.get("portal"), "portal_rate": args.portal_rate,
                 "lookups": lookups_answered(since=since), "payments_sent": sent.get("payments"),
@@ -790,9 +802,14 @@ def report_lines(result: dict) -> list[str]:
     sms = result["sms_fan_out"]
     lines.append(f"SMS fan-out: {sms['customers']:,} customers, last sent {sms['seconds']:,.1f} s after the request "
                  f"({sms['sms_per_second']:,.1f} SMS/s)")
+    peaks = result.get("peak_per_second") or {}
+    if peaks:
+        lines.append(f"offered at peak: {peaks['webhook_deliveries']:,} webhook deliveries and {peaks['calls']:,} "
+                     f"calls in one second")
     for name, stream in result["streams"].items():
         lines.append(f"{name:12} offered {stream['offered']:>8,}  done {stream['done']:>8,}  lost {stream['lost']:>5,}"
-                     f"  duplicates {stream['duplicates']:>5,}")
+                     f"  duplicates {stream['duplicates']:>5,}  "
+                     f"{per_second(stream['done'], result['window_seconds']):>7,.1f}/s over the window")
     verdict = "none" if not result["work_lost"] and not result["duplicates"] else "SOME"
     if result.get("phases_seconds"):
         lines.append("phases: " + ", ".join(f"{name.replace('_', ' ')} {seconds:,.1f} s"

@@ -28,6 +28,7 @@ from bench.busy_day_bench import (
     intents_create,
     payments_outcome,
     payments_stream,
+    peak_rate,
     portal_pages_load,
     report_lines,
     sla_outcome,
@@ -90,6 +91,13 @@ def test_calls_that_overlap_go_to_different_agents_and_a_free_agent_is_reused():
     assert agents_assign([0.0, 4.0], 4.0) == [0, 0]
 
 
+def test_the_peak_is_the_most_moments_in_any_second():
+    assert peak_rate([0.0, 0.5, 0.9, 1.0, 1.2, 3.0]) == 4
+    assert peak_rate([0.0, 1.0, 2.0]) == 1
+    assert peak_rate([]) == 0
+    assert peak_rate([0.0, 0.1, 0.2], seconds=0.15) == 2
+
+
 def test_a_stream_counts_its_losses_and_duplicates():
     assert stream_outcome(offered=100, done=103, distinct=98) == {"offered": 100, "done": 98, "lost": 2,
                                                                   "duplicates": 5}
@@ -136,6 +144,7 @@ def _result(**overrides) -> dict:
         "streams": {"payments": stream_outcome(offered=300, done=300, distinct=300)},
         "work_lost": 0, "duplicates": 0, "drain_seconds": 9.0,
         "phases_seconds": {"services_and_migrate": 30.0, "window": 40.04},
+        "peak_per_second": {"webhook_deliveries": 44, "calls": 12},
     }
     return result | overrides
 
@@ -151,9 +160,11 @@ def test_the_report_prints_each_figure_and_the_verdict():
     assert lines[4] == ("payments: 900 webhook deliveries in 41.5 s (21.7/s), HTTP {200: 900}, p95 120.0 ms, "
                         "sent late by p95 3.0 ms")
     assert lines[5] == "SMS fan-out: 300 customers, last sent 12.0 s after the request (25.0 SMS/s)"
-    assert lines[6] == "payments     offered      300  done      300  lost     0  duplicates     0"
-    assert lines[7] == "phases: services and migrate 30.0 s, window 40.0 s"
-    assert lines[8] == "work lost: 0, duplicates: 0 -> none (must be 0 and 0); drained 9.0 s after the window"
+    assert lines[6] == "offered at peak: 44 webhook deliveries and 12 calls in one second"
+    assert lines[7] == ("payments     offered      300  done      300  lost     0  duplicates     0      7.5/s over "
+                        "the window")
+    assert lines[8] == "phases: services and migrate 30.0 s, window 40.0 s"
+    assert lines[9] == "work lost: 0, duplicates: 0 -> none (must be 0 and 0); drained 9.0 s after the window"
 
 
 def test_the_report_says_so_when_work_was_lost_or_a_stream_failed():
