@@ -36,6 +36,9 @@ help:
 	@echo "make test       install, then run the test suite"
 	@echo "make bench      full benchmark; make bench-smoke: a quick one"
 	@echo "make messages   extract translatable strings into locale/en"
+	@echo "make prod-local the production layout on loopback: nginx (https://127.0.0.1:8443), 2 ASGI, workers, beat"
+	@echo "make restore-drill  back up, write payments, restore to a point in time, check none is lost"
+	@echo "make chaos      fault tests (worker kill, Redis outage, PostgreSQL restart, AMI drops); chaos-smoke: quick"
 
 install: $(INSTALL_STAMP) debian-packages compilemessages prompts assets
 
