@@ -7,14 +7,10 @@ page whether or not the script (or the bundled ECharts) is there.
 """
 from __future__ import annotations
 
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
@@ -35,8 +31,9 @@ from core.selectors.dashboards import (
     tiers_dashboard,
 )
 
+from .access import echarts_url, staff_permission_required
+
 PERMISSION = "core.view_decision_support"
-ECHARTS = "vendor/echarts/echarts.min.js"
 MONTH_CHOICES = (6, 12, 24, 36)
 
 # (url name, title, selector): the dashboards in the order of the tabs.
@@ -50,25 +47,8 @@ DASHBOARDS = (
 )
 
 
-def reports_required(view):
-    """Signed-in staff holding core.view_decision_support (the supervisor and auditor roles); others are refused."""
-
-    @wraps(view)
-    def check(request, *args, **kwargs):
-        if not request.user.is_staff or not request.user.has_perm(PERMISSION):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return login_required(check)
-
-
-def _echarts_url() -> str:
-    """The bundled ECharts, or "" when the asset build has not put it in the static files (the page then shows
-    its tables only)."""
-    try:
-        return static(ECHARTS)
-    except ValueError:
-        return ""
+# Signed-in staff holding core.view_decision_support (the supervisor and auditor roles); others are refused.
+reports_required = staff_permission_required(PERMISSION)
 
 
 def _quality_url() -> str:
@@ -99,7 +79,7 @@ def _context(scope: ReportScope, months: int, current: str) -> dict:
         # The scope and window, carried by every tab link.
         "query": f"{scope.query}&months={months}" if scope.query else f"months={months}",
         "tabs": [(name, title) for name, title, _selector in DASHBOARDS],
-        "echarts_url": _echarts_url(),
+        "echarts_url": echarts_url(),
         "quality_url": _quality_url(),
     }
 

@@ -7,14 +7,10 @@ Customers' names are masked here: reading the log is not itself an opening of an
 from __future__ import annotations
 
 import csv
-from functools import wraps
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -29,33 +25,17 @@ from core.selectors.personal_data_audit import (
     personal_data_unusual_days,
 )
 
+from .access import echarts_url, staff_permission_required
 from .personal_data_audit_forms import AccessFilterForm
 
 PERMISSION = "core.view_personaldataaccess"
-ECHARTS = "vendor/echarts/echarts.min.js"
 PAGE_SIZE = 50
 # A spreadsheet would run a cell that starts like a formula; such cells are written as text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def auditor_required(view):
-    """Signed-in staff holding core.view_personaldataaccess; others are refused."""
-
-    @wraps(view)
-    def check(request, *args, **kwargs):
-        if not request.user.is_staff or not request.user.has_perm(PERMISSION):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return login_required(check)
-
-
-def _echarts_url() -> str:
-    """The bundled ECharts, or "" when the static files lack it (the page then shows its tables only)."""
-    try:
-        return static(ECHARTS)
-    except ValueError:
-        return ""
+# Signed-in staff holding core.view_personaldataaccess; others are refused.
+auditor_required = staff_permission_required(PERMISSION)
 
 
 def _filter_query(request: HttpRequest) -> str:
@@ -85,7 +65,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "unusual": personal_data_unusual_days(filters=filters),
         "daily_limit": audit_daily_customers_limit(),
         "filter_query": _filter_query(request),
-        "echarts_url": _echarts_url(),
+        "echarts_url": echarts_url(),
     }
     return render(request, "core/staff/personal_data_audit.html", context)
 

@@ -48,21 +48,14 @@ from core.services.tickets import (
     ticket_suspend,
 )
 
+from .access import staff_permission_required
 from .charts import on_time_rate_chart
 from .exports import supervision_csv
 from .forms import AssignForm, AttachmentForm, ReasonForm, ReturnForm, StepForm, SupervisionFilterForm
 
 
-def staff_required(view):
-    """Signed-in staff holding core.view_ticket; anyone else is refused (anonymous visitors go to sign in)."""
-
-    @wraps(view)
-    def check(request, *args, **kwargs):
-        if not request.user.is_staff or not request.user.has_perm("core.view_ticket"):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return login_required(check)
+# Signed-in staff holding core.view_ticket; anyone else is refused (anonymous visitors go to sign in).
+staff_required = staff_permission_required("core.view_ticket")
 
 
 def supervisor_required(view):
