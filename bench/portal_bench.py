@@ -370,11 +370,11 @@ def customers_world(*, signed_in: int) -> dict:
                                            account__status=Account.Status.ACTIVE,
                                            account__in=Bill.objects.values("account_id"))
              .select_related("user", "account"))
-    total = bound.count()
-    if total == 0:
+    ids = list(bound.order_by("pk").values_list("pk", flat=True))
+    if not ids:
         raise RuntimeError("the data set has no bound, billed residential account")
-    step = max(1, total // signed_in)
-    picked = list(bound.order_by("pk")[::step][:signed_in])
+    chosen = ids[::max(1, len(ids) // signed_in)][:signed_in]
+    picked = list(bound.filter(pk__in=chosen).order_by("pk"))
     cookies = []
     for binding in picked:
         client = Client(HTTP_HOST="127.0.0.1")

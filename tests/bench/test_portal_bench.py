@@ -6,6 +6,7 @@ import http.server
 import threading
 import time
 import urllib.parse
+from decimal import Decimal as D
 
 import pytest
 
@@ -184,3 +185,33 @@ def test_report_compares_closed_runs_with_the_baseline_and_judges_paced_p95():
     assert "(paced at 336.0 req/s); p95 PASS (target < 50 ms)" in lines[2]
     assert lines[3] == "portal guest lookups answered with the bill: 10, refused: 0"
     assert lines[4].startswith("portal: 2 daphne processes, 64 signed-in customers, 1,100,000 customers")
+
+
+@pytest.mark.django_db
+def test_customers_world_signs_in_customers_spread_over_the_billed_bound_accounts():
+    import datetime
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from bench.portal_bench import customers_world
+    from core.selectors.portal_bills import month_add
+    from tests.portal.factories import AccountBindingFactory, billed_months, residential_policy
+
+    residential_policy()
+    last_period = month_add(timezone.localdate().replace(day=1), -1)
+    billed = [AccountBindingFactory() for _ in range(4)]
+    for binding in billed:
+        billed_months(binding.account, [D("120")], last_period=last_period, issued_on=timezone.localdate())
+    AccountBindingFactory()  # bound, never billed
+    AccountBindingFactory(account=billed[0].account, unbound_at=timezone.now() - datetime.timedelta(days=1))
+    world = customers_world(signed_in=2)
+    assert world["accounts"] == [(billed[0].account.number, billed[0].account.name),
+                                 (billed[2].account.number, billed[2].account.name)]
+    assert len(world["csrf_token"]) == 32 and len(world["session_cookies"]) == 2
+    for cookie, binding in zip(world["session_cookies"], (billed[0], billed[2])):
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.cookies.load(cookie)
+        response = client.get("/portal/")
+        assert response.status_code == 200
+        assert binding.account.number in response.content.decode()
