@@ -632,6 +632,48 @@ def drain(*, keys: list[str], sms_due: int, args: argparse.Namespace) -> datetim
     return due_by
 
 
+def progress_line(*, elapsed: float, keys: list[str]) -> str:
+    """Where the day stands: payments posted, calls ended, fan-out SMS out, SLA marks made so far."""
+    from core.models import Call, CallState, Payment, TicketEvent
+    from notifications.models import Message
+
+    posted = Payment.objects.filter(idempotency_key__startswith="stripe:pi_bench").count()
+    ended = Call.objects.filter(call_key__in=keys, state=CallState.ENDED).count()
+    sms = Message.objects.filter(channel="sms", idempotency_key__startswith=f"{FAN_OUT_PREFIX}:",
+                                 state__in=SMS_SENT).count()
+    marks = TicketEvent.objects.filter(step__ticket__number__startswith=SLA_NUMBER_PREFIX,
+                                       kind__in=("overdue", "warned")).count()
+    return (f"   {elapsed:7,.0f} s: payments posted {posted:,}, calls ended {ended:,}, SMS sent {sms:,}, "
+            f"SLA marks {marks:,}")
+
+
+class ProgressPrinter:
+    """A progress line every `every` seconds from a thread of its own (its own database connection), until stopped."""
+
+    def __init__(self, *, keys: list[str], every: float = 60.0) -> None:
+        self._keys, self._every = keys, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="busy-day-progress", daemon=True)
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        started = time.monotonic()
+        try:
+            while not self._stop.wait(self._every):
+                print(progress_line(elapsed=time.monotonic() - started, keys=self._keys), flush=True)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> ProgressPrinter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 class Phases:
     """Seconds spent in each phase of the run, in order."""
 
@@ -713,11 +755,12 @@ def run(args: argparse.Namespace, folder: str) -> dict:
                 sla = sla_steps_create(args.sla, window_seconds=window)
                 phases.mark("processes")
                 since = timezone.now()
-                sent = window_run(plan=plan, pbx=pbx, ports=ports, args=args, window=window)
-                phases.mark("window")
-                print(f"== window over after {sent['end'] - sent['start']:,.1f} s; waiting for the work to finish")
                 keys = [key for key, _events in plan["calls"]]
-                sla_due_by = drain(keys=keys, sms_due=len(plan["fan_out_ids"]), args=args)
+                with ProgressPrinter(keys=keys, every=10.0 if args.smoke else 60.0):
+                    sent = window_run(plan=plan, pbx=pbx, ports=ports, args=args, window=window)
+                    phases.mark("window")
+                    print(f"== window over after {sent['end'] - sent['start']:,.1f} s; waiting for the work to finish")
+                    sla_due_by = drain(keys=keys, sms_due=len(plan["fan_out_ids"]), args=args)
                 drained = time.time()
                 phases.mark("drain")
                 for process in reversed(background):

@@ -30,6 +30,7 @@ from bench.busy_day_bench import (
     payments_stream,
     peak_rate,
     portal_pages_load,
+    progress_line,
     report_lines,
     sla_outcome,
     sla_steps_create,
@@ -360,3 +361,15 @@ def test_online_payments_posted_through_the_webhook_are_counted_exactly_once(cli
     paid_for = sum(Decimal(fen) / 100 for _intent, _account, fen in payments)
     assert outcome == {"offered": 3, "done": 3, "lost": 0, "duplicates": 0, "amount_posted": str(paid_for),
                        "amount_paid_for": str(paid_for), "problems": []}
+
+
+@pytest.mark.django_db
+def test_the_progress_line_counts_what_the_day_has_done_so_far():
+    started = timezone.now() - datetime.timedelta(minutes=5)
+    finished_call(started_at=started, call_key="1900000001.1")
+    for key, state in ((f"{FAN_OUT_PREFIX}:1", "sent"), (f"{FAN_OUT_PREFIX}:2", "pending"),
+                       ("payment-receipt:9", "sent")):
+        Message.objects.create(channel="sms", event="outage_planned", to="+8613900000001", language="zh-hans",
+                               body="停电通知", idempotency_key=key, state=state)
+    assert progress_line(elapsed=120.4, keys=["1900000001.1", "1900000002.1"]) == (
+        "       120 s: payments posted 0, calls ended 1, SMS sent 1, SLA marks 0")
