@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -52,6 +51,7 @@ from core.services.counter import (
     counter_settlement_review,
 )
 
+from .access import staff_permission_required
 from .counter_forms import (
     AccountSearchForm,
     PaymentConfirmForm,
@@ -63,23 +63,8 @@ from .counter_forms import (
 from .counter_pdf import counter_receipt_pdf_render
 
 
-def _staff_with(permission: str):
-    """Signed-in staff holding `permission`; anyone else is refused (anonymous visitors go to sign in)."""
-
-    def decorator(view):
-        @wraps(view)
-        def check(request, *args, **kwargs):
-            if not request.user.is_staff or not request.user.has_perm(permission):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return login_required(check)
-
-    return decorator
-
-
-cashier_required = _staff_with(TAKE_PERMISSION)
-accountant_required = _staff_with(REVIEW_PERMISSION)
+cashier_required = staff_permission_required(TAKE_PERMISSION)
+accountant_required = staff_permission_required(REVIEW_PERMISSION)
 
 
 def _seat_or_message(request: HttpRequest):
