@@ -158,6 +158,10 @@ def test_the_report_prints_each_figure_and_the_verdict():
                         "p99 250.0 ms, errors 0")
     assert lines[2] == "portal guest lookups answered with the bill: 201, refused: 0"
     assert lines[3] == "screen-pop: 60/60 pops, p50 21.0 ms, p95 48.0 ms, max 70.0 ms (12 agents)"
+    result = _result()
+    short = report_lines(result | {"screen_pop": result["screen_pop"] | {"pops_received": 57}})
+    assert short[3] == ("screen-pop: 57/60 pops, p50 21.0 ms, p95 48.0 ms, max 70.0 ms (12 agents); "
+                        "3 never arrived within 120 s of the last ring")
     assert lines[4] == ("payments: 900 webhook deliveries in 41.5 s (21.7/s), HTTP {200: 900}, p95 120.0 ms, "
                         "sent late by p95 3.0 ms")
     assert lines[5] == "SMS fan-out: 300 customers, last sent 12.0 s after the request (25.0 SMS/s)"
