@@ -704,18 +704,15 @@ def run(args: argparse.Namespace, folder: str) -> dict:
         process_stop,
         workers_start,
     )
-    from bench.pg import cluster_start, server_from_env
+    from bench.pg import server_for_bench
     from bench.portal_bench import lookups_answered, pages_check
     from bench.webhook_bench import WEBHOOK_SECRET
     from tests.callcenter.fake_ami import FakeAmiServer
 
     window = args.minutes * 60
     phases = Phases()
-    server = server_from_env(os.environ.get("DATABASE_URL"))
-    if server is None:
-        print("Starting a throwaway PostgreSQL cluster (fsync on, synchronous_commit off)")
-        server = cluster_start()
-        os.environ["DATABASE_URL"] = server.admin_url
+    server = server_for_bench()
+    os.environ["DATABASE_URL"] = server.admin_url
     fake_twilio = None
     result: dict = {"server": server.description, "server_settings": server.settings(),
                     "window_seconds": round(window, 1)}

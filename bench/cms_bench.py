@@ -220,19 +220,11 @@ def run(args: argparse.Namespace, folder: str) -> dict:
     return result
 
 
-def _concurrency(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("--concurrency takes comma-separated whole numbers") from None
-    if not values or any(value <= 0 for value in values):
-        raise argparse.ArgumentTypeError("--concurrency takes positive numbers")
-    return values
-
-
 def main(argv: list[str] | None = None) -> int:
+    from bench.harness import concurrency_list
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", type=_concurrency, default=[16, 32])
+    parser.add_argument("--concurrency", type=concurrency_list, default=[16, 32])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--smoke", action="store_true", help="concurrency 16 for 2 s")
     args = parser.parse_args(argv)

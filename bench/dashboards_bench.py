@@ -156,15 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--customers must be positive and --months between 1 and 24")
     tickets, outages = customers // 5, max(customers // 200, 50)
 
-    from bench.pg import cluster_start, server_from_env
+    from bench.pg import server_for_bench
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     started = time.monotonic()
-    server = server_from_env(os.environ.get("DATABASE_URL"))
-    if server is None:
-        print("Starting a throwaway PostgreSQL cluster (fsync on, synchronous_commit off)")
-        server = cluster_start()
+    server = server_for_bench()
     try:
         settings = server.settings()
         print(f"PostgreSQL: {server.description}")

@@ -366,9 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--customers must be positive and --months between 1 and 24")
 
     from bench.harness import server_release
-    from bench.pg import cluster_start, server_from_env
+    from bench.pg import server_for_bench
 
-    server = server_from_env(os.environ.get("DATABASE_URL")) or cluster_start()
+    server = server_for_bench()
     try:
         from bench.dashboards_bench import django_start
 

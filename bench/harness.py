@@ -32,6 +32,19 @@ def connections_release() -> None:
             connection.close_pool()
 
 
+def concurrency_list(text: str) -> list[int]:
+    """--concurrency's value: comma-separated positive whole numbers (argparse type)."""
+    import argparse
+
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("--concurrency takes comma-separated whole numbers") from None
+    if not values or any(value <= 0 for value in values):
+        raise argparse.ArgumentTypeError("--concurrency takes positive numbers")
+    return values
+
+
 def results_write(results_dir: str, name: str, *, smoke: bool, figures: dict) -> Path:
     """The run's figures as bench-results/<name>[-smoke]-<time>.json (with the time as "when"); says where."""
     Path(results_dir).mkdir(parents=True, exist_ok=True)

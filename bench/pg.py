@@ -114,6 +114,15 @@ def server_from_env(database_url: str | None) -> PostgresServer | None:
     return PostgresServer(admin_url=database_url, description=f"DATABASE_URL server {urlsplit(database_url).hostname}")
 
 
+def server_for_bench() -> PostgresServer:
+    """DATABASE_URL's PostgreSQL server when it names one, else a throwaway cluster started now (and said so)."""
+    server = server_from_env(os.environ.get("DATABASE_URL"))
+    if server is None:
+        print("Starting a throwaway PostgreSQL cluster (fsync on, synchronous_commit off)")
+        server = cluster_start()
+    return server
+
+
 def cluster_start() -> PostgresServer:
     """initdb a cluster in a temporary folder and start it on a free loopback port."""
     folder = tempfile.mkdtemp(prefix="power95598-bench-")

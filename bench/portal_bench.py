@@ -269,6 +269,19 @@ def _run_threads(count: int, worker: Callable[[int], None]) -> float:
     return time.monotonic() - began
 
 
+def _answered(connection: Connection, request: bytes, *, errors: list[int], index: int) -> bool:
+    """One exchange; a status other than 200 or a broken connection (closed here, reopened on its next use) counts
+    in errors[index]. True when an answer came back, whatever its status."""
+    try:
+        if connection.exchange(request) != 200:
+            errors[index] += 1
+        return True
+    except (OSError, ValueError, IndexError):
+        errors[index] += 1
+        connection.close()
+        return False
+
+
 def closed_loop(*, ports: list[int], requests: Callable[[], bytes], concurrency: int, seconds: float) -> LoadResult:
     """`concurrency` connections, spread over the servers' ports, each sending the next request as soon as the
     last one is answered, until `seconds` pass."""
@@ -280,14 +293,8 @@ def closed_loop(*, ports: list[int], requests: Callable[[], bytes], concurrency:
         connection = Connection(ports[index % len(ports)])
         while time.monotonic() < stop_at:
             started = time.perf_counter()
-            try:
-                if connection.exchange(requests()) != 200:
-                    errors[index] += 1
-            except (OSError, ValueError, IndexError):
-                errors[index] += 1
-                connection.close()
-                continue
-            latencies[index].append(time.perf_counter() - started)
+            if _answered(connection, requests(), errors=errors, index=index):
+                latencies[index].append(time.perf_counter() - started)
         connection.close()
 
     elapsed = _run_threads(concurrency, worker)
@@ -318,14 +325,8 @@ def paced(*, ports: list[int], requests: Callable[[], bytes], rate: float, secon
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            try:
-                if connection.exchange(requests()) != 200:
-                    errors[index] += 1
-            except (OSError, ValueError, IndexError):
-                errors[index] += 1
-                connection.close()
-                continue
-            latencies[index].append(time.perf_counter() - scheduled)
+            if _answered(connection, requests(), errors=errors, index=index):
+                latencies[index].append(time.perf_counter() - scheduled)
         connection.close()
 
     _run_threads(connections, worker)
@@ -493,21 +494,13 @@ def report_lines(result: dict) -> list[str]:
     return lines
 
 
-def _concurrency(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("--concurrency takes comma-separated whole numbers") from None
-    if not values or any(value <= 0 for value in values):
-        raise argparse.ArgumentTypeError("--concurrency takes positive numbers")
-    return values
-
-
 def main(argv: list[str] | None = None) -> int:
+    from bench.harness import concurrency_list
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=None, help=f"default {DEFAULT_CUSTOMERS:,}")
     parser.add_argument("--months", type=int, default=None, help=f"billing months (default {DEFAULT_MONTHS})")
-    parser.add_argument("--concurrency", type=_concurrency, default=None, help="closed-loop connections (16,32)")
+    parser.add_argument("--concurrency", type=concurrency_list, default=None, help="closed-loop connections (16,32)")
     parser.add_argument("--seconds", type=float, default=None, help="each run (default 10)")
     parser.add_argument("--servers", type=int, default=2, help="daphne processes (default 2)")
     parser.add_argument("--signed-in", type=int, default=SIGNED_IN, help=f"customers signed in (default {SIGNED_IN})")
@@ -525,14 +518,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--customers and --servers must be positive, --months 1 to 24, --paced-share in (0, 1]")
 
     from bench.harness import results_write, server_release
-    from bench.pg import cluster_start, server_from_env
+    from bench.pg import server_for_bench
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
-    server = server_from_env(os.environ.get("DATABASE_URL"))
-    if server is None:
-        print("Starting a throwaway PostgreSQL cluster (fsync on, synchronous_commit off)")
-        server = cluster_start()
+    server = server_for_bench()
     try:
         print(f"PostgreSQL: {server.description}")
         # bench_services makes its scratch database on this server, and drops it at the end.

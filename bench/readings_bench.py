@@ -182,15 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.meters < 1 or args.days < 1:
         parser.error("--meters and --days must be positive")
 
-    from bench.pg import cluster_start, server_from_env
+    from bench.pg import server_for_bench
     from bench.run import django_start
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
-    server = server_from_env(os.environ.get("DATABASE_URL"))
-    if server is None:
-        print("Starting a throwaway PostgreSQL cluster (fsync on, synchronous_commit off)")
-        server = cluster_start()
+    server = server_for_bench()
     folder = tempfile.mkdtemp(prefix="readings-bench-")
     try:
         settings = server.settings()

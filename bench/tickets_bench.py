@@ -334,15 +334,12 @@ def main(argv: list[str] | None = None) -> int:
     per_process = args.submissions if args.submissions is not None else per_process
     plan = due_plan(tickets=count, warn=warn, overdue=overdue, skippable=skippable)
 
-    from bench.pg import cluster_start, server_from_env
+    from bench.pg import server_for_bench
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     started = time.monotonic()
-    server = server_from_env(os.environ.get("DATABASE_URL"))
-    if server is None:
-        print("Starting a throwaway PostgreSQL cluster (fsync on, synchronous_commit off)")
-        server = cluster_start()
+    server = server_for_bench()
     try:
         settings = server.settings()
         print(f"PostgreSQL: {server.description}")

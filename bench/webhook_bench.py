@@ -200,14 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         (500, 100, 2, 2) if args.smoke else (args.payments, args.accounts, args.processes, args.threads)
     )
 
-    from bench.pg import cluster_start, server_from_env
+    from bench.pg import server_for_bench
 
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
-    server = server_from_env(os.environ.get("DATABASE_URL"))
-    if server is None:
-        print("Starting a throwaway PostgreSQL cluster (fsync on, synchronous_commit off)")
-        server = cluster_start()
+    server = server_for_bench()
     try:
         print(f"PostgreSQL: {server.description}")
         database_url = server.database_create(f"bench_webhook_{os.getpid()}")

@@ -5,7 +5,8 @@ import argparse
 
 import pytest
 
-from bench.cms_bench import _concurrency, percentile, server_command, verdict
+from bench.cms_bench import percentile, server_command, verdict
+from bench.harness import concurrency_list as _concurrency
 
 
 def test_percentile_by_nearest_rank():
