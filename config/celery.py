@@ -36,6 +36,12 @@ def queues_declare(sender, **kwargs) -> None:
     with sender.app.connection_for_write() as connection:
         for queue in settings.CELERY_QUEUES_ALL:
             connection.default_channel.queue_declare(queue=queue)
+    # The SQLAlchemy transport keeps its engine, with a pooled SQLite connection, in a class-level cache: the beat
+    # forked from this worker (-B) must open its own, or its first send fails with "disk I/O error".
+    from kombu.transport.sqlalchemy import Channel as SqlAlchemyChannel
+
+    for engine, _session in SqlAlchemyChannel._engines.values():
+        engine.dispose()
 
 
 @setup_logging.connect
