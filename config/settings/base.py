@@ -160,6 +160,13 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# How many messages may wait for a socket, and how long. channels_redis keeps ONE Redis list per ASGI process for
+# every socket that process holds (its "specific." channels) and drops a message silently once that list holds
+# `capacity`: its default of 100 lost screen-pops in the busy-day benchmark while a Daphne saturated by payment
+# webhooks read its list a few seconds late. A backlog is bounded by the expiry instead (a pop a minute old is of
+# no use); 5,000 waiting messages of a few kB each is a few MB of Redis per process at worst.
+CHANNEL_LAYER_LIMITS = {"capacity": 5000, "expiry": 60}
+
 # Redis: Celery broker, channel layer and cache when REDIS_URL is set; embedded defaults otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -173,7 +180,10 @@ if REDIS_URL:
         }
     }
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], **CHANNEL_LAYER_LIMITS},
+        }
     }
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 else:
@@ -187,7 +197,7 @@ else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "config.channel_layers.SQLiteChannelLayer",
-            "CONFIG": {"path": str(VAR_DIR / "channel-layer.sqlite3")},
+            "CONFIG": {"path": str(VAR_DIR / "channel-layer.sqlite3"), **CHANNEL_LAYER_LIMITS},
         }
     }
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")

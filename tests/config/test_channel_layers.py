@@ -268,5 +268,6 @@ def test_without_redis_the_settings_choose_the_sqlite_layer_in_var_dir(tmp_path)
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
-        "default": {"BACKEND": LAYER, "CONFIG": {"path": str(tmp_path / "channel-layer.sqlite3")}}
+        "default": {"BACKEND": LAYER, "CONFIG": {"path": str(tmp_path / "channel-layer.sqlite3"),
+                                                 "capacity": 5000, "expiry": 60}}
     }
