@@ -13,6 +13,7 @@ from django.dispatch import receiver
 
 from callcenter.consumers import agent_group_name
 from callcenter.console.agent_state import agent_presence_or_none, agent_state_payload
+from callcenter.console.pop import screen_pop_payload
 from core.models import AgentPresence, Call
 from core.selectors.caller_profile import caller_profile, call_summary
 from core.signals import agent_state_changed, call_changed
@@ -56,8 +57,7 @@ def call_changed_to_console(sender, call_id: int, kind: str, agent_id: int | Non
     if target is None:
         return
     if kind == "offered":
-        payload = {"kind": "screen_pop", "call_id": call.pk, "call_key": call.call_key,
-                   "event_at": _event_at(call, at), "profile": caller_profile(call=call)}
+        payload = screen_pop_payload(call=call, at=at)
     else:
         payload = {"kind": "call_update", "change": kind, "call_id": call.pk, "call_key": call.call_key,
                    "event_at": _event_at(call, at), "call": call_summary(call=call)}

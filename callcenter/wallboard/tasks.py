@@ -12,10 +12,13 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from core.selectors.call_kpis import wallboard_snapshot
+from core.selectors.caller_profile import agents_current_calls
 
 WALLBOARD_GROUP = "callcenter.wallboard"
 # Every agent's console: the queue now (calls waiting, longest wait, agents ready), pushed with the wallboard.
 QUEUE_GROUP = "callcenter.queue"
+# The queue_state field carrying each agent's current call, for the sockets only.
+CALLS_BY_AGENT = "calls_by_agent"
 # Set while a push is scheduled: changes meanwhile ride along with it. Shared by every process through the cache.
 PUSH_PENDING_KEY = "callcenter:wallboard:push_pending"
 PUSH_INTERVAL_SECONDS = 1
@@ -27,17 +30,20 @@ def wallboard_message(*, snapshot: dict) -> dict:
     return {"type": "callcenter.message", "payload": {"kind": "wallboard", "snapshot": snapshot}}
 
 
-def queue_state_message(*, snapshot: dict) -> dict:
-    """What an agent's console shows of the queue: the part of the snapshot about now, not the day's figures."""
-    return {
-        "type": "callcenter.message",
-        "payload": {
-            "kind": "queue_state",
-            "waiting": snapshot["queue"]["waiting"],
-            "longest_wait_seconds": snapshot["queue"]["longest_wait_seconds"],
-            "agents_ready": snapshot["agents_by_state"]["ready"],
-        },
+def queue_state_message(*, snapshot: dict, calls_by_agent: dict[int, int] | None = None) -> dict:
+    """What an agent's console shows of the queue: the part of the snapshot about now, not the day's figures.
+    With `calls_by_agent` (agent id -> the call their screen should show) each agent's socket checks it has popped
+    its call, and takes that map out before the browser sees the message (callcenter/consumers.py)."""
+    payload = {
+        "kind": "queue_state",
+        "waiting": snapshot["queue"]["waiting"],
+        "longest_wait_seconds": snapshot["queue"]["longest_wait_seconds"],
+        "agents_ready": snapshot["agents_by_state"]["ready"],
     }
+    if calls_by_agent is not None:
+        # String keys: the Redis layer's msgpack refuses integer map keys on the way back.
+        payload[CALLS_BY_AGENT] = {str(agent): call for agent, call in calls_by_agent.items()}
+    return {"type": "callcenter.message", "payload": payload}
 
 
 class _LocalMark:
@@ -79,8 +85,11 @@ def wallboard_push() -> int:
     cleared first, so a change made while the snapshot is computed schedules the next push."""
     cache.delete(PUSH_PENDING_KEY)
     _scheduled_here.set(float("-inf"))
-    snapshot = wallboard_snapshot(now=timezone.now())
+    now = timezone.now()
+    snapshot = wallboard_snapshot(now=now)
     layer = get_channel_layer()
     async_to_sync(layer.group_send)(WALLBOARD_GROUP, wallboard_message(snapshot=snapshot))
-    async_to_sync(layer.group_send)(QUEUE_GROUP, queue_state_message(snapshot=snapshot))
+    async_to_sync(layer.group_send)(
+        QUEUE_GROUP, queue_state_message(snapshot=snapshot, calls_by_agent=agents_current_calls(now=now))
+    )
     return snapshot["queue"]["waiting"]
