@@ -97,6 +97,8 @@ class Payment(models.Model):
         verbose_name = _("缴费记录")
         verbose_name_plural = _("缴费记录")
         constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive")]
+        # A day's payments (monitoring's "today", the bank files' and the reports' periods) without reading them all.
+        indexes = [models.Index(fields=["received_at"], name="payment_received_at_idx")]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.amount} {self.get_channel_display()}"
