@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
 import os
 import random
@@ -188,7 +189,10 @@ def ingest(args, phones: list[str]) -> dict:
 # --- (2) screen-pop latency -------------------------------------------------------------------------------------
 
 
-async def sockets_open(port: int, agents: list[dict], received: dict[str, float]):
+async def sockets_open(port: int, agents: list[dict], received: dict[str, float],
+                       delivered: dict[str, float] | None = None):
+    """The agents' websockets; `received` fills with the moment (perf_counter) each call's first screen-pop arrived,
+    `delivered` with the seconds from the pop's sent_at (the platform's send) to that arrival."""
     import aiohttp
 
     session = aiohttp.ClientSession()
@@ -206,7 +210,10 @@ async def sockets_open(port: int, agents: list[dict], received: dict[str, float]
             now = time.perf_counter()
             payload = json.loads(message.data)
             if payload.get("kind") == "screen_pop":
-                received.setdefault(payload["call_key"], now)
+                key = payload["call_key"]
+                if delivered is not None and key not in received and payload.get("sent_at"):
+                    delivered[key] = time.time() - datetime.datetime.fromisoformat(payload["sent_at"]).timestamp()
+                received.setdefault(key, now)
 
     readers = [asyncio.create_task(read(socket)) for socket in sockets]
     return session, sockets, readers

@@ -390,9 +390,10 @@ def _child_run(queue, name: str, go, start_at, function, kwargs: dict) -> None:
 
 
 async def calls_storm(*, server, calls: list[tuple[str, list[bytes]]], offsets: list[float], start: float,
-                      received: dict[str, float]) -> dict:
+                      received: dict[str, float], delivered: dict[str, float] | None = None) -> dict:
     """Each call queues at start + its offset, rings its agent RING_SECONDS later and hangs up TALK_SECONDS after
-    that; `received` fills with the moment each call's screen-pop reached its agent's websocket."""
+    that; `received` fills with the moment each call's screen-pop reached its agent's websocket, `delivered` with
+    the part of its latency after the platform sent it (bench/ami_bench.py's sockets_open)."""
     sent: dict[str, float] = {}
 
     async def call(key: str, events: list[bytes], at: float) -> None:
@@ -409,8 +410,9 @@ async def calls_storm(*, server, calls: list[tuple[str, list[bytes]]], offsets: 
     while any(key not in received for key in sent) and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     latencies = [(received[key] - sent[key]) * 1000 for key in sent if key in received]
+    deliveries = [seconds * 1000 for key, seconds in (delivered or {}).items() if key in sent]
     return {"offered": len(calls), "pops_expected": len(sent), "pops_received": len(latencies),
-            "latencies_ms": latencies, "seconds": round(time.time() - start, 1)}
+            "latencies_ms": latencies, "delivery_ms": deliveries, "seconds": round(time.time() - start, 1)}
 
 
 def fan_out_request(customer_ids: list[int]) -> float:
@@ -436,7 +438,8 @@ async def _window_here(*, server, port_agents: dict[int, list[dict]], calls, cal
     from bench.ami_bench import sockets_open
 
     received: dict[str, float] = {}
-    opened = [await sockets_open(port, agents, received) for port, agents in port_agents.items()]
+    delivered: dict[str, float] = {}
+    opened = [await sockets_open(port, agents, received, delivered) for port, agents in port_agents.items()]
     start = begin()
 
     async def fan_out() -> float:
@@ -445,7 +448,8 @@ async def _window_here(*, server, port_agents: dict[int, list[dict]], calls, cal
 
     try:
         storm, committed = await asyncio.gather(
-            calls_storm(server=server, calls=calls, offsets=call_offsets, start=start, received=received),
+            calls_storm(server=server, calls=calls, offsets=call_offsets, start=start, received=received,
+                        delivered=delivered),
             fan_out())
     finally:
         for session, sockets, readers in opened:
@@ -775,6 +779,7 @@ def run(args: argparse.Namespace, folder: str) -> dict:
             }
             storm = sent["calls"]
             latencies = storm.pop("latencies_ms")
+            deliveries = storm.pop("delivery_ms")
             result.update({
                 "database": connection.vendor, "daphne_processes": 2, "celery_workers": args.workers,
                 "queues": queues, "sla_tick_seconds": args.sla_tick, "sla_tickets": sla["tickets"],
@@ -790,7 +795,9 @@ def run(args: argparse.Namespace, folder: str) -> dict:
                 "lookups": lookups_answered(since=since), "payments_sent": sent.get("payments"),
                 "screen_pop": storm | {"p50_ms": round(percentile(latencies, 0.5), 1),
                                        "p95_ms": round(percentile(latencies, 0.95), 1),
-                                       "max_ms": round(max(latencies, default=0.0), 1)},
+                                       "max_ms": round(max(latencies, default=0.0), 1),
+                                       "after_send_p50_ms": round(percentile(deliveries, 0.5), 1),
+                                       "after_send_p95_ms": round(percentile(deliveries, 0.95), 1)},
                 "sms_fan_out": {"customers": len(plan["fan_out_ids"]), **_sms_seconds(sent["fan_out_committed"])},
                 "streams": streams, **totals(streams),
                 "load_average_1min": round(os.getloadavg()[0], 2), "phases_seconds": phases.seconds,
@@ -835,7 +842,9 @@ def report_lines(result: dict) -> list[str]:
     pop = result["screen_pop"]
     never = pop["pops_expected"] - pop["pops_received"]
     lines.append(f"screen-pop: {pop['pops_received']}/{pop['pops_expected']} pops, p50 {pop['p50_ms']:.1f} ms, "
-                 f"p95 {pop['p95_ms']:.1f} ms, max {pop['max_ms']:.1f} ms ({result['agents']} agents)"
+                 f"p95 {pop['p95_ms']:.1f} ms, max {pop['max_ms']:.1f} ms ({result['agents']} agents; from the "
+                 f"platform's send to the socket p50 {pop.get('after_send_p50_ms', 0.0):.1f} ms, "
+                 f"p95 {pop.get('after_send_p95_ms', 0.0):.1f} ms)"
                  + (f"; {never} never arrived within {POP_WAIT_SECONDS:g} s of the last ring" if never else ""))
     sent = result.get("payments_sent") or {}
     if "error" in sent:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import datetime
 
+from django.utils import timezone
+
 from core.models import Call
 from core.selectors.caller_profile import caller_profile
 
 
 def screen_pop_payload(*, call: Call, at: datetime.datetime | None = None) -> dict:
-    """`at`: when the call was offered (the PBX's moment); the call's last change when unknown."""
+    """`at`: when the call was offered (the PBX's moment); the call's last change when unknown. `sent_at`: when
+    the pop left for the agent's socket, so that a late pop tells where it waited (before: the call's recording and
+    the profile; after: the channel layer and the ASGI process)."""
+    profile = caller_profile(call=call)
     return {"kind": "screen_pop", "call_id": call.pk, "call_key": call.call_key,
-            "event_at": (at or call.updated_at).isoformat(), "profile": caller_profile(call=call)}
+            "event_at": (at or call.updated_at).isoformat(), "sent_at": timezone.now().isoformat(), "profile": profile}

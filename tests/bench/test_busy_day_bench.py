@@ -138,7 +138,8 @@ def _result(**overrides) -> dict:
         "portal": [{"page": "bill_lookup", "mode": "paced", "paced_rate": 5.0, "concurrency": 64, "requests": 200,
                     "requests_per_second": 5.0, "p50_ms": 80.0, "p95_ms": 190.25, "p99_ms": 250.0, "errors": 0}],
         "lookups": {"verified": 201, "refused": 0},
-        "screen_pop": {"pops_received": 60, "pops_expected": 60, "p50_ms": 21.0, "p95_ms": 48.0, "max_ms": 70.0},
+        "screen_pop": {"pops_received": 60, "pops_expected": 60, "p50_ms": 21.0, "p95_ms": 48.0, "max_ms": 70.0,
+                       "after_send_p50_ms": 3.1, "after_send_p95_ms": 6.7},
         "payments_sent": {"deliveries": 900, "seconds": 41.5, "deliveries_per_second": 21.7,
                           "statuses": {200: 900}, "p95_ms": 120.0, "late_p95_ms": 3.0},
         "sms_fan_out": {"customers": 300, "seconds": 12.0, "sms_per_second": 25.0},
@@ -157,10 +158,12 @@ def test_the_report_prints_each_figure_and_the_verdict():
     assert lines[1] == ("portal bill_lookup paced 5 req/s on 64 connections: 200 answered, p50 80.0 ms, p95 190.2 ms, "
                         "p99 250.0 ms, errors 0")
     assert lines[2] == "portal guest lookups answered with the bill: 201, refused: 0"
-    assert lines[3] == "screen-pop: 60/60 pops, p50 21.0 ms, p95 48.0 ms, max 70.0 ms (12 agents)"
+    assert lines[3] == ("screen-pop: 60/60 pops, p50 21.0 ms, p95 48.0 ms, max 70.0 ms (12 agents; from the "
+                        "platform's send to the socket p50 3.1 ms, p95 6.7 ms)")
     result = _result()
     short = report_lines(result | {"screen_pop": result["screen_pop"] | {"pops_received": 57}})
-    assert short[3] == ("screen-pop: 57/60 pops, p50 21.0 ms, p95 48.0 ms, max 70.0 ms (12 agents); "
+    assert short[3] == ("screen-pop: 57/60 pops, p50 21.0 ms, p95 48.0 ms, max 70.0 ms (12 agents; from the "
+                        "platform's send to the socket p50 3.1 ms, p95 6.7 ms); "
                         "3 never arrived within 120 s of the last ring")
     assert lines[4] == ("payments: 900 webhook deliveries in 41.5 s (21.7/s), HTTP {200: 900}, p95 120.0 ms, "
                         "sent late by p95 3.0 ms")
