@@ -662,12 +662,12 @@ def _version_sql() -> str:
 
 def account_data_version_annotation() -> RawSQL:
     """account_data_version's text for the account row of a query over accounts, or over rows joined to their
-    account (bindings with select_related("account")): annotate it as `data_version` and the version costs no
-    query of its own. Read it together with the row it guards, before the data it stands for."""
+    account (bindings_active_versioned reads its SQL text and parameters): annotate it as `data_version` and the
+    version costs no query of its own. Read it together with the row it guards, before the data it stands for."""
     return RawSQL(_version_expression(), [MeterReading.Status.VALID.value], output_field=TextField())
 
 
-def account_data_version(*, account: Account) -> tuple[str, ...] | None:
+def account_data_version(*, account_id: int) -> tuple[str, ...] | None:
     """Everything an account's dashboard is drawn from that can change, as a tuple (of one text, the same as
     account_data_version_annotation's) that changes whenever it does (one query; None when the account is gone).
 
@@ -677,6 +677,6 @@ def account_data_version(*, account: Account) -> tuple[str, ...] | None:
     of valid ones (a reading is reviewed in place), the last late fee, and the tariff's last version. The date the
     dashboard is drawn for is the caller's to add (late fees accrue and the tier forecast moves with it)."""
     with connection.cursor() as cursor:
-        cursor.execute(_version_sql(), [MeterReading.Status.VALID.value, account.pk])
+        cursor.execute(_version_sql(), [MeterReading.Status.VALID.value, account_id])
         row = cursor.fetchone()
     return (row[0],) if row is not None else None

@@ -42,25 +42,25 @@ LOOKUP_RESULT_TEMPLATE = "portal/guest/includes/lookup_result.html"
 ENTRY_SECONDS = 3600
 
 
-def _entry_key(*, name: str, account: Account, version: tuple, language: str, as_of: datetime.date) -> str:
+def _entry_key(*, name: str, account_id: int, version: tuple, language: str, as_of: datetime.date) -> str:
     digest = hashlib.sha256("|".join(version).encode()).hexdigest()[:32]
-    return f"portal:dashboard:{name}:{account.pk}:{language}:{as_of.isoformat()}:{digest}"
+    return f"portal:dashboard:{name}:{account_id}:{language}:{as_of.isoformat()}:{digest}"
 
 
 def account_view_cached(
-    *, name: str, account: Account, as_of: datetime.date, build: Callable[[], T], version: str | None = None,
+    *, name: str, account_id: int, as_of: datetime.date, build: Callable[[], T], version: str | None = None,
 ) -> T:
     """What `build` returns for this account on this day in the active language: from the cache when nothing it
     is drawn from has changed, else built and kept. `build` must read only the account's own data (what
     account_data_version covers) and configuration, never anything about the viewer.
 
-    `version` is the account's data version when the caller read it with the account (bindings_active_with_versions,
+    `version` is the account's data version when the caller read it with the account (bindings_active_versioned,
     bill_lookup_verify: no query of its own), else it is read here. Either way it is read before the data, so a
     kept entry is never older than the version in its key."""
-    version = (version,) if version is not None else account_data_version(account=account)
+    version = (version,) if version is not None else account_data_version(account_id=account_id)
     if version is None:
         return build()
-    key = _entry_key(name=name, account=account, version=version, language=translation.get_language() or "",
+    key = _entry_key(name=name, account_id=account_id, version=version, language=translation.get_language() or "",
                      as_of=as_of)
     found = cache.get_many([GENERATION_KEY, key])
     generation = found.get(GENERATION_KEY)
@@ -76,12 +76,14 @@ def account_view_cached(
     return value
 
 
-def dashboard_panel(*, account: Account, as_of: datetime.date, version: str | None = None) -> SafeString:
-    """The account panel's HTML (the same for everyone who may see the account)."""
+def dashboard_panel(*, account_id: int, as_of: datetime.date, version: str | None = None) -> SafeString:
+    """The account panel's HTML (the same for everyone who may see the account). The account itself is read only
+    to build it: a repeat view needs its id and version alone."""
     def build() -> str:
+        account = Account.objects.select_related("branch", "tariff").get(pk=account_id)
         return str(render_to_string(PANEL_TEMPLATE, {"dashboard": account_dashboard(account=account, as_of=as_of)}))
 
-    html = account_view_cached(name="panel", account=account, as_of=as_of, build=build, version=version)
+    html = account_view_cached(name="panel", account_id=account_id, as_of=as_of, build=build, version=version)
     return mark_safe(html)
 
 
@@ -94,7 +96,7 @@ def bill_lookup_answer(
         summary = guest_bill_summary(account=account, as_of=as_of)
         return summary, str(render_to_string(LOOKUP_RESULT_TEMPLATE, {"summary": summary}))
 
-    summary, html = account_view_cached(name="guest-answer", account=account, as_of=as_of, build=build,
+    summary, html = account_view_cached(name="guest-answer", account_id=account.pk, as_of=as_of, build=build,
                                         version=version)
     return summary, mark_safe(html)
 

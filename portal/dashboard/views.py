@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from core.selectors.portal_access import bindings_active_with_versions
+from core.selectors.portal_access import BindingVersioned, bindings_active_versioned
 from core.selectors.portal_bills import (
     bill_of_account_or_none,
     bill_view,
@@ -32,12 +32,14 @@ def _pdf_response(content: bytes, filename: str) -> HttpResponse:
     return response
 
 
-def _render_dashboard(request: HttpRequest, binding, bindings) -> HttpResponse:
-    account = binding.account
+def _render_dashboard(
+    request: HttpRequest, binding: BindingVersioned, bindings: list[BindingVersioned],
+) -> HttpResponse:
     context = {
-        "panel": dashboard_panel(account=account, as_of=timezone.localdate(), version=binding.data_version),
+        "panel": dashboard_panel(account_id=binding.account_id, as_of=timezone.localdate(),
+                                 version=binding.data_version),
         "bindings": bindings,
-        "current_number": account.number,
+        "current_number": binding.account_number,
     }
     return render(request, "portal/dashboard/dashboard.html", context)
 
@@ -46,7 +48,7 @@ def _render_dashboard(request: HttpRequest, binding, bindings) -> HttpResponse:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The first bound account's dashboard, or a prompt to bind one."""
-    bindings = list(bindings_active_with_versions(user=request.user))
+    bindings = bindings_active_versioned(user=request.user)
     if not bindings:
         return render(request, "portal/dashboard/no_account.html")
     return _render_dashboard(request, bindings[0], bindings)
@@ -57,8 +59,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def account_dashboard(request: HttpRequest, number: str) -> HttpResponse:
     """One bound account's dashboard. The user's active bindings (wanted anyway for the account switcher) are the
     guard: a number not among them, someone else's or nobody's, is 404, as bound_account_or_404 answers."""
-    bindings = list(bindings_active_with_versions(user=request.user))
-    binding = next((binding for binding in bindings if binding.account.number == number), None)
+    bindings = bindings_active_versioned(user=request.user)
+    binding = next((binding for binding in bindings if binding.account_number == number), None)
     if binding is None:
         raise Http404
     return _render_dashboard(request, binding, bindings)

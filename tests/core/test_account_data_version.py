@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from core.models import Account
-from core.selectors.portal_access import bindings_active_with_versions
+from core.selectors.portal_access import bindings_active_versioned
 from core.selectors.portal_bills import account_data_version, account_data_version_annotation
 from core.services.payments import payment_post
 from tests.portal.factories import AccountBindingFactory
@@ -24,22 +24,22 @@ def annotated(account: Account) -> str:
 def test_read_alone_with_the_account_or_with_the_bindings_it_is_one_and_the_same_text():
     binding = AccountBindingFactory()
     other = AccountBindingFactory(user=binding.user)
-    version = account_data_version(account=binding.account)
+    version = account_data_version(account_id=binding.account_id)
     assert version == (annotated(binding.account),)
-    assert {b.account_id: b.data_version for b in bindings_active_with_versions(user=binding.user)} == {
-        binding.account_id: version[0], other.account_id: account_data_version(account=other.account)[0],
+    assert {b.account_id: b.data_version for b in bindings_active_versioned(user=binding.user)} == {
+        binding.account_id: version[0], other.account_id: account_data_version(account_id=other.account_id)[0],
     }
-    assert account_data_version(account=binding.account) == version
+    assert account_data_version(account_id=binding.account_id) == version
 
 
 def test_a_payment_changes_it_and_nothing_else_does():
     account = AccountBindingFactory().account
-    before = account_data_version(account=account)
-    assert account_data_version(account=account) == before
+    before = account_data_version(account_id=account.pk)
+    assert account_data_version(account_id=account.pk) == before
     payment_post(account=account, amount=D("20.00"), channel="counter", idempotency_key="version-1",
                  received_at=timezone.now() - datetime.timedelta(minutes=1))
-    assert account_data_version(account=account) != before
-    assert account_data_version(account=account) == (annotated(account),)
+    assert account_data_version(account_id=account.pk) != before
+    assert account_data_version(account_id=account.pk) == (annotated(account),)
 
 
 def test_text_moved_between_name_and_address_still_changes_it():
@@ -53,4 +53,4 @@ def test_text_moved_between_name_and_address_still_changes_it():
 def test_a_gone_account_has_none():
     account = AccountBindingFactory().account
     account.pk = 10 ** 9
-    assert account_data_version(account=account) is None
+    assert account_data_version(account_id=account.pk) is None

@@ -384,13 +384,13 @@ def test_a_new_label_shows_at_once(client, history):
 def test_each_language_has_its_own_panel(history):
     account = Account.objects.get(pk=history.account.pk)
     with translation.override("zh-hans"):
-        assert "户号 " + account.number in dashboard_panel(account=account, as_of=today())
+        assert "户号 " + account.number in dashboard_panel(account_id=account.pk, as_of=today())
     with translation.override("en"):
-        english = dashboard_panel(account=account, as_of=today())
+        english = dashboard_panel(account_id=account.pk, as_of=today())
     assert "户号 " + account.number not in english
     assert "account number " + account.number in english.lower()
     with translation.override("zh-hans"):
-        assert "户号 " + account.number in dashboard_panel(account=account, as_of=today())
+        assert "户号 " + account.number in dashboard_panel(account_id=account.pk, as_of=today())
 
 
 def test_a_tariff_price_change_shows_at_once(client, history):
@@ -406,8 +406,8 @@ def test_the_panel_is_drawn_for_the_day(history):
     """Late fees accrue daily: the same data on another day is another panel."""
     account = Account.objects.get(pk=history.account.pk)
     due = Bill.objects.filter(account=account).order_by("due_date").first().due_date
-    on_due = dashboard_panel(account=account, as_of=due)
-    later = dashboard_panel(account=account, as_of=due + datetime.timedelta(days=20))
+    on_due = dashboard_panel(account_id=account.pk, as_of=due)
+    later = dashboard_panel(account_id=account.pk, as_of=due + datetime.timedelta(days=20))
     assert "其中违约金" not in on_due
     assert "其中违约金" in later
 
