@@ -344,6 +344,10 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "95598"
 MFA_TOTP_TOLERANCE = 1
 USERSESSIONS_TRACK_ACTIVITY = False
+# With Redis, a signed-in request reads its session from the cache, written through to the database, instead of a
+# session query (config/sessions.py: the cached copy lasts a minute, so a revocation missed by a Redis blip holds
+# at most that long). Without Redis the database cache would only add a second table to read.
+SESSION_ENGINE = "config.sessions" if REDIS_URL else "django.contrib.sessions.backends.db"
 
 # Language: Simplified Chinese first, English second; display time in Asia/Shanghai.
 LANGUAGE_CODE = "zh-hans"
