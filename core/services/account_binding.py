@@ -7,6 +7,7 @@ user and per IP address; a locked caller is told plainly how long is left and no
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 import math
@@ -18,8 +19,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -33,7 +34,7 @@ from core.errors import (
     BindingRefused,
     BindingSettingsInvalid,
 )
-from core.models import Account, AccountBinding, BindingAttempt, BindingCode, BindingMethod
+from core.models import Account, AccountBinding, BindingAttempt, BindingCode, BindingMethod, Customer
 from core.selectors.portal_bills import account_data_version_annotation
 
 
@@ -84,11 +85,12 @@ def _normalised_name(value: str) -> str:
     return "".join(ch for ch in text if not ch.isspace() and ch not in "·•.").casefold()
 
 
-def _holder_name_matches(*, account: Account, holder_name: str) -> bool:
+def _holder_name_matches(*, names: Iterable[str], holder_name: str) -> bool:
+    """Whether the typed name is one of `names` (the account's name and its customer's)."""
     typed = _normalised_name(holder_name)
     if not typed:
         return False
-    names = {_normalised_name(account.name), _normalised_name(account.customer.name)}
+    names = {_normalised_name(name) for name in names}
     return any(hmac.compare_digest(typed.encode(), name.encode()) for name in names if name)
 
 
@@ -212,7 +214,8 @@ def binding_code_issue(
         _serialise_user(user)
         _raise_if_locked(until=binding_lock_until(user=user, ip_address=ip_address, now=now), now=now)
         account = _account_for(number)
-        if account is None or not _holder_name_matches(account=account, holder_name=holder_name):
+        if account is None or not _holder_name_matches(names=(account.name, account.customer.name),
+                                                       holder_name=holder_name):
             _attempt_record(user=user, ip_address=ip_address, account_number=number, succeeded=False, now=now)
             return None
         if not account.customer.phone:
@@ -282,7 +285,8 @@ def binding_create(
         _serialise_user(user)
         _raise_if_locked(until=binding_lock_until(user=user, ip_address=ip_address, now=now), now=now)
         account = _account_for(number)
-        verified = account is not None and _holder_name_matches(account=account, holder_name=holder_name)
+        verified = account is not None and _holder_name_matches(names=(account.name, account.customer.name),
+                                                                holder_name=holder_name)
         if verified and method == BindingMethod.ID_DIGITS:
             verified = _id_last4_matches(account=account, id_last4=id_last4)
         elif verified:
@@ -349,6 +353,23 @@ def binding_settings_update(
 # --- guest bill lookup ---------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _guest_attempts_sql() -> str:
+    """Written out once: it runs on every guest lookup, and composing it through the ORM cost more than running it."""
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(BindingAttempt._meta.get_field(name).column)
+
+    return (
+        f"SELECT {column('id')}, {column('attempted_at')}, {column('succeeded')} "
+        f"FROM {quote(BindingAttempt._meta.db_table)} "
+        f"WHERE {column('user')} IS NULL AND {column('ip_address')} = %s AND {column('attempted_at')} >= %s "
+        f"AND (({column('succeeded')} = %s AND {column('attempted_at')} >= %s) OR {column('attempted_at')} > %s) "
+        f"ORDER BY {column('attempted_at')}"
+    )
+
+
 def guest_lock_until(*, ip_address: str | None, now: datetime.datetime) -> datetime.datetime | None:
     """The end of the lock on this address for the guest lookup, or None.
 
@@ -358,13 +379,14 @@ def guest_lock_until(*, ip_address: str | None, now: datetime.datetime) -> datet
         return None
     failures_since = now - _lookback(GUEST_LOCKOUT_RULES)
     hour_ago = now - datetime.timedelta(hours=1)
-    attempts = list(
-        BindingAttempt.objects.filter(user__isnull=True, ip_address=ip_address)
-        .filter(attempted_at__gte=min(failures_since, hour_ago))
-        .filter(Q(succeeded=False, attempted_at__gte=failures_since) | Q(attempted_at__gt=hour_ago))
-        .order_by("attempted_at")
-        .values_list("attempted_at", "succeeded")
-    )
+    moment = connection.ops.adapt_datetimefield_value
+    attempts = [
+        (attempt.attempted_at, attempt.succeeded)
+        for attempt in BindingAttempt.objects.raw(_guest_attempts_sql(), [
+            connection.ops.adapt_ipaddressfield_value(ip_address), moment(min(failures_since, hour_ago)), False,
+            moment(failures_since), moment(hour_ago),
+        ])
+    ]
     failures = [at for at, succeeded in attempts if not succeeded and at >= failures_since]
     ends = [_lock_end(failures=failures, rules=GUEST_LOCKOUT_RULES)]
     recent = [at for at, _succeeded in attempts if at > hour_ago]
@@ -373,6 +395,23 @@ def guest_lock_until(*, ip_address: str | None, now: datetime.datetime) -> datet
         ends.append(recent[-GUEST_LOOKUPS_PER_HOUR] + datetime.timedelta(hours=1))
     ends = [end for end in ends if end is not None and end > now]
     return max(ends) if ends else None
+
+
+@functools.cache
+def _guest_account_sql() -> str:
+    """The account by number with its customer's name (`customer_name`) and its data version (`data_version`),
+    written out once like _guest_attempts_sql."""
+    quote = connection.ops.quote_name
+    account, customer = quote(Account._meta.db_table), quote(Customer._meta.db_table)
+    fields = ", ".join(f"{account}.{quote(field.column)}" for field in Account._meta.concrete_fields)
+    return (
+        f"SELECT {fields}, {customer}.{quote(Customer._meta.get_field('name').column)} AS customer_name, "
+        f"{account_data_version_annotation().sql} AS data_version "
+        f"FROM {account} INNER JOIN {customer} "
+        f"ON {account}.{quote(Account._meta.get_field('customer').column)} = "
+        f"{customer}.{quote(Customer._meta.get_field('id').column)} "
+        f"WHERE {account}.{quote(Account._meta.get_field('number').column)} = %s"
+    )
 
 
 def bill_lookup_verify(*, account_number: str, holder_name: str, ip_address: str | None) -> Account:
@@ -385,9 +424,10 @@ def bill_lookup_verify(*, account_number: str, holder_name: str, ip_address: str
     number = account_number_validate(account_number)
     now = timezone.now()
     _raise_if_locked(until=guest_lock_until(ip_address=ip_address, now=now), now=now)
-    account = (Account.objects.select_related("customer").annotate(data_version=account_data_version_annotation())
-               .filter(number=number).first())
-    verified = account is not None and _holder_name_matches(account=account, holder_name=holder_name)
+    account = next(iter(Account.objects.raw(_guest_account_sql(),
+                                            [*account_data_version_annotation().params, number])), None)
+    verified = account is not None and _holder_name_matches(names=(account.name, account.customer_name),
+                                                            holder_name=holder_name)
     _attempt_record(user=None, ip_address=ip_address, account_number=number, succeeded=verified, now=now)
     if not verified:
         raise BillLookupRefused(_("户号或户主姓名不正确，请核对后重试"))
