@@ -29,6 +29,11 @@ class BillLookupForm(forms.Form):
     holder_name = forms.CharField(label=_("户主姓名"), max_length=100)
 
 
+# One blank form per process: its fields are drawn once per language and kept (the template's frame_fragment is
+# keyed by it), as a first visit and every answered lookup show it.
+BLANK_FORM = BillLookupForm()
+
+
 @require_http_methods(["GET", "POST"])
 @never_cache
 def bill_lookup(request: HttpRequest) -> HttpResponse:
@@ -46,4 +51,5 @@ def bill_lookup(request: HttpRequest) -> HttpResponse:
             summary, result = bill_lookup_answer(account=account, as_of=timezone.localdate(),
                                                  version=account.data_version)
             form = BillLookupForm()
-    return render(request, "portal/guest/bill_lookup.html", {"form": form, "summary": summary, "result": result})
+    context = {"form": form, "blank_form": BLANK_FORM, "summary": summary, "result": result}
+    return render(request, "portal/guest/bill_lookup.html", context)

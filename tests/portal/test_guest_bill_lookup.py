@@ -212,3 +212,18 @@ def test_a_payment_shows_at_once_in_the_kept_summary(client, account):
 )
 def test_masks(raw, masked):
     assert (name_mask(raw) if len(raw) <= 4 else address_mask(raw)) == masked
+
+
+def test_the_blank_form_is_kept_per_language_and_a_refused_one_shows_what_was_typed(client, account):
+    english = Client()
+    english.cookies["django_language"] = "en"
+    for _ in range(2):
+        assert '<label for="id_account_number">户号</label>' in client.get(URL).content.decode()
+        assert '<label for="id_account_number">account number</label>' in english.get(URL).content.decode()
+    html = look_up(client, account.number, name="李四").content.decode()
+    assert REFUSAL in html
+    assert f'value="{account.number}"' in html and 'value="李四"' in html
+    # Answered: the blank form again, asking for another account.
+    html = look_up(client, account.number, ip="203.0.113.22").content.decode()
+    assert "¥112.60" in html and "查询其他户号" in html
+    assert f'value="{account.number}"' not in html and 'name="holder_name"' in html
