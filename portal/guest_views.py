@@ -2,8 +2,8 @@
 
 The number and holder's name are checked by the binding service on every request (one generic refusal,
 rate-limited per address); what is shown is masked by the selector and kept rendered in the cache per account,
-language and day until the account's data changes (portal/dashboard/cache.py; the version that says so comes with
-the account). Nothing is kept in the session.
+language and day until the account's data changes (portal/dashboard/cache.py; the version that says so is read
+with the account's number and names). Nothing is kept in the session.
 """
 from __future__ import annotations
 
@@ -41,15 +41,15 @@ def bill_lookup(request: HttpRequest) -> HttpResponse:
     summary = result = None
     if request.method == "POST" and form.is_valid():
         try:
-            account = bill_lookup_verify(
+            verified = bill_lookup_verify(
                 account_number=form.cleaned_data["account_number"], holder_name=form.cleaned_data["holder_name"],
                 ip_address=client_ip(request),
             )
         except DomainError as error:
             form_error_add(form, error)
         else:
-            summary, result = bill_lookup_answer(account=account, as_of=timezone.localdate(),
-                                                 version=account.data_version)
+            summary, result = bill_lookup_answer(account_id=verified.account_id, as_of=timezone.localdate(),
+                                                 version=verified.data_version)
             form = BillLookupForm()
     context = {"form": form, "blank_form": BLANK_FORM, "summary": summary, "result": result}
     return render(request, "portal/guest/bill_lookup.html", context)

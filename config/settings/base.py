@@ -151,6 +151,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", "20")),
         "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10")),
     }
+    # Prepared statements where the code asks for them (core/db.py cursor_prepared: the portal's per-view
+    # statements, planned once per pooled connection). psycopg prepares nothing while this is None (Django's
+    # default); 5 is psycopg's own. Django's queries bind on the client and are never prepared either way.
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web process and the Celery worker share the file.
     DATABASES["default"]["OPTIONS"] = {

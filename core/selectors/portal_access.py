@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+from core.db import cursor_prepared
 from core.models import Account, AccountBinding, Ticket
 from core.selectors.portal_bills import account_data_version_annotation
 
@@ -34,8 +35,8 @@ class BindingVersioned:
 
 @functools.cache
 def _bindings_versioned_sql() -> str:
-    """Written out once: the dashboard runs it on every view, and composing it through the ORM (the version's
-    subqueries, the binding and account models) cost more than running it."""
+    """Written out once and prepared (core.db.cursor_prepared): the dashboard runs it on every view, and composing
+    it through the ORM (the version's subqueries, the binding and account models) cost more than running it."""
     quote = connection.ops.quote_name
     binding, account = quote(AccountBinding._meta.db_table), quote(Account._meta.db_table)
 
@@ -59,7 +60,7 @@ def bindings_active_versioned(*, user) -> list[BindingVersioned]:
     page draws around the panel is read; the panel's own data is read when it is built (a cache miss)."""
     if not getattr(user, "is_authenticated", False):
         return []
-    with connection.cursor() as cursor:
+    with cursor_prepared() as cursor:
         cursor.execute(_bindings_versioned_sql(), [*account_data_version_annotation().params, user.pk])
         return [BindingVersioned(*row) for row in cursor.fetchall()]
 

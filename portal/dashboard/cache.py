@@ -88,15 +88,16 @@ def dashboard_panel(*, account_id: int, as_of: datetime.date, version: str | Non
 
 
 def bill_lookup_answer(
-    *, account: Account, as_of: datetime.date, version: str | None = None,
+    *, account_id: int, as_of: datetime.date, version: str | None = None,
 ) -> tuple[GuestBillSummary, SafeString]:
     """The guest lookup's answer: the account's masked summary and its HTML, kept together (the same for every guest
-    who names the account rightly; the lookup's checks and limits run on every request before it is asked for)."""
+    who names the account rightly; the lookup's checks and limits run on every request before it is asked for).
+    The account itself is read only to build it."""
     def build() -> tuple[GuestBillSummary, str]:
-        summary = guest_bill_summary(account=account, as_of=as_of)
+        summary = guest_bill_summary(account=Account.objects.get(pk=account_id), as_of=as_of)
         return summary, str(render_to_string(LOOKUP_RESULT_TEMPLATE, {"summary": summary}))
 
-    summary, html = account_view_cached(name="guest-answer", account_id=account.pk, as_of=as_of, build=build,
+    summary, html = account_view_cached(name="guest-answer", account_id=account_id, as_of=as_of, build=build,
                                         version=version)
     return summary, mark_safe(html)
 
