@@ -12,3 +12,7 @@ if not REDIS_URL:
     # Each test process keeps its own layer: the embedded SQLite layer's file in VAR_DIR would be shared by
     # concurrent runs. tests/config/test_channel_layers.py tests that layer across real processes.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Database sessions whatever the cache: the query-count tests count a signed-in request's session read alike with and
+# without Redis. tests/portal/test_session_cache.py tests the cached sessions production runs with Redis.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
