@@ -384,7 +384,9 @@ def guest_lock_until(*, ip_address: str | None, now: datetime.datetime) -> datet
     attempts = [
         (attempt.attempted_at, attempt.succeeded)
         for attempt in BindingAttempt.objects.raw(_guest_attempts_sql(), [
-            connection.ops.adapt_ipaddressfield_value(ip_address), moment(min(failures_since, hour_ago)), False,
+            # The field's own preparation: an IPv6 address is compared in the form it was recorded in.
+            BindingAttempt._meta.get_field("ip_address").get_db_prep_value(ip_address, connection),
+            moment(min(failures_since, hour_ago)), False,
             moment(failures_since), moment(hour_ago),
         ])
     ]

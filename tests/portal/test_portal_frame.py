@@ -13,7 +13,7 @@ from django.test import Client, RequestFactory, override_settings
 from django.utils import timezone, translation
 
 from core.models import BindingAttempt
-from core.services.account_binding import GUEST_LOOKUPS_PER_HOUR, guest_lock_until
+from core.services.account_binding import GUEST_LOOKUPS_PER_HOUR, _attempt_record, guest_lock_until
 from tests.portal.factories import AccountBindingFactory, PortalUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -147,3 +147,12 @@ def test_the_one_query_counts_failures_and_the_hourly_cap_as_before():
     # Ten failures within a day (the four above and six 20 hours ago): locked 24 hours from the last.
     attempts(minutes_ago=[20 * 60 + i for i in range(6)], succeeded=False, now=now)
     assert guest_lock_until(ip_address=IP, now=now) == now - datetime.timedelta(minutes=1) + datetime.timedelta(hours=24)
+
+
+def test_an_ipv6_address_is_locked_whichever_way_it_is_written():
+    now = timezone.now()
+    for minutes in range(5):
+        _attempt_record(user=None, ip_address="2001:DB8:0:0::1", account_number="1", succeeded=False,
+                        now=now - datetime.timedelta(minutes=minutes))
+    for written in ("2001:db8::1", "2001:DB8:0:0:0:0:0:1"):
+        assert guest_lock_until(ip_address=written, now=now) == now + datetime.timedelta(minutes=15)
