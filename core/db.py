@@ -37,3 +37,14 @@ def cursor_prepared() -> Iterator:
         cursor = connection._prepare_cursor(_PreparedCursor(connection.connection))
     with cursor:
         yield cursor
+
+
+def sql_table(model) -> str:
+    """The model's table, quoted for the connection: for statements written out once (see cursor_prepared)."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def sql_column(model, field_name: str, *, qualified: bool = True) -> str:
+    """The field's column, quoted, with its table in front unless `qualified` is False."""
+    column = connection.ops.quote_name(model._meta.get_field(field_name).column)
+    return f"{sql_table(model)}.{column}" if qualified else column

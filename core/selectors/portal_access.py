@@ -4,10 +4,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 
-from core.db import cursor_prepared
+from core.db import cursor_prepared, sql_column, sql_table
 from core.models import Account, AccountBinding, Ticket
 from core.selectors.portal_bills import account_data_version_annotation
 
@@ -37,11 +36,10 @@ class BindingVersioned:
 def _bindings_versioned_sql() -> str:
     """Written out once and prepared (core.db.cursor_prepared): the dashboard runs it on every view, and composing
     it through the ORM (the version's subqueries, the binding and account models) cost more than running it."""
-    quote = connection.ops.quote_name
-    binding, account = quote(AccountBinding._meta.db_table), quote(Account._meta.db_table)
+    binding, account = sql_table(AccountBinding), sql_table(Account)
 
     def column(model, name: str) -> str:
-        return quote(model._meta.get_field(name).column)
+        return sql_column(model, name, qualified=False)
 
     return (
         f"SELECT {binding}.{column(AccountBinding, 'id')}, {binding}.{column(AccountBinding, 'label')}, "

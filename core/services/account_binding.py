@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.account_numbers import account_number_validate
-from core.db import cursor_prepared
+from core.db import cursor_prepared, sql_column, sql_table
 from core.errors import (
     BillLookupRefused,
     BindingAlreadyActive,
@@ -357,14 +357,12 @@ def binding_settings_update(
 @functools.cache
 def _guest_attempts_sql() -> str:
     """Written out once: it runs on every guest lookup, and composing it through the ORM cost more than running it."""
-    quote = connection.ops.quote_name
-
     def column(name: str) -> str:
-        return quote(BindingAttempt._meta.get_field(name).column)
+        return sql_column(BindingAttempt, name, qualified=False)
 
     return (
         f"SELECT {column('id')}, {column('attempted_at')}, {column('succeeded')} "
-        f"FROM {quote(BindingAttempt._meta.db_table)} "
+        f"FROM {sql_table(BindingAttempt)} "
         f"WHERE {column('user')} IS NULL AND {column('ip_address')} = %s AND {column('attempted_at')} >= %s "
         f"AND (({column('succeeded')} = %s AND {column('attempted_at')} >= %s) OR {column('attempted_at')} > %s) "
         f"ORDER BY {column('attempted_at')}"
@@ -405,11 +403,10 @@ def _guest_account_sql() -> str:
     """The account by number: its id, its name and its customer's (the holder's names), and its data version.
     Written out once and prepared (core.db.cursor_prepared): every guest lookup runs it, and PostgreSQL took
     longer to plan it than to run it."""
-    quote = connection.ops.quote_name
-    account, customer = quote(Account._meta.db_table), quote(Customer._meta.db_table)
+    account, customer = sql_table(Account), sql_table(Customer)
 
     def column(model, name: str) -> str:
-        return quote(model._meta.get_field(name).column)
+        return sql_column(model, name, qualified=False)
 
     return (
         f"SELECT {account}.{column(Account, 'id')}, {account}.{column(Account, 'name')}, "
