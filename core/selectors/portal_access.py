@@ -38,17 +38,14 @@ def _bindings_versioned_sql() -> str:
     it through the ORM (the version's subqueries, the binding and account models) cost more than running it."""
     binding, account = sql_table(AccountBinding), sql_table(Account)
 
-    def column(model, name: str) -> str:
-        return sql_column(model, name, qualified=False)
-
     return (
-        f"SELECT {binding}.{column(AccountBinding, 'id')}, {binding}.{column(AccountBinding, 'label')}, "
-        f"{account}.{column(Account, 'id')}, {account}.{column(Account, 'number')}, "
+        f"SELECT {sql_column(AccountBinding, 'id')}, {sql_column(AccountBinding, 'label')}, "
+        f"{sql_column(Account, 'id')}, {sql_column(Account, 'number')}, "
         f"{account_data_version_annotation().sql} "
         f"FROM {binding} INNER JOIN {account} "
-        f"ON {binding}.{column(AccountBinding, 'account')} = {account}.{column(Account, 'id')} "
-        f"WHERE {binding}.{column(AccountBinding, 'user')} = %s AND {binding}.{column(AccountBinding, 'unbound_at')} "
-        f"IS NULL ORDER BY {binding}.{column(AccountBinding, 'bound_at')}, {binding}.{column(AccountBinding, 'id')}"
+        f"ON {sql_column(AccountBinding, 'account')} = {sql_column(Account, 'id')} "
+        f"WHERE {sql_column(AccountBinding, 'user')} = %s AND {sql_column(AccountBinding, 'unbound_at')} "
+        f"IS NULL ORDER BY {sql_column(AccountBinding, 'bound_at')}, {sql_column(AccountBinding, 'id')}"
     )
 
 

@@ -405,14 +405,11 @@ def _guest_account_sql() -> str:
     longer to plan it than to run it."""
     account, customer = sql_table(Account), sql_table(Customer)
 
-    def column(model, name: str) -> str:
-        return sql_column(model, name, qualified=False)
-
     return (
-        f"SELECT {account}.{column(Account, 'id')}, {account}.{column(Account, 'name')}, "
-        f"{customer}.{column(Customer, 'name')}, {account_data_version_annotation().sql} "
-        f"FROM {account} INNER JOIN {customer} ON {account}.{column(Account, 'customer')} = "
-        f"{customer}.{column(Customer, 'id')} WHERE {account}.{column(Account, 'number')} = %s"
+        f"SELECT {sql_column(Account, 'id')}, {sql_column(Account, 'name')}, "
+        f"{sql_column(Customer, 'name')}, {account_data_version_annotation().sql} "
+        f"FROM {account} INNER JOIN {customer} ON {sql_column(Account, 'customer')} = "
+        f"{sql_column(Customer, 'id')} WHERE {sql_column(Account, 'number')} = %s"
     )
 
 
