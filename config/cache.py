@@ -1,12 +1,20 @@
 """The Redis cache, failing soft: when Redis is unreachable, reads miss and writes are dropped (logged), so pages
 keep serving from the database during a Redis blip instead of failing. After a failure the cache is skipped for a
-few seconds, so a dead Redis costs one connect timeout per process per pause, not one per call."""
+few seconds, so a dead Redis costs one connect timeout per process per pause, not one per call.
+
+One Redis client per process and server. Django keeps its cache objects per asgiref context, and under ASGI every
+request runs in a context of its own: with Django's own client each request built a new cache object, hence a new
+connection pool and a new TCP connection to Redis (closed only when the garbage collector found it), and a new
+redis.Redis object per command. Here every cache object of one configuration shares one client, its pool and its
+pause after a failure. redis-py's client is thread-safe (each command borrows a connection from the pool) and its
+pool re-opens its connections in a forked child (Celery's workers)."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -14,22 +22,61 @@ logger = logging.getLogger(__name__)
 PAUSE_SECONDS = 5.0
 
 
+class SharedRedisCacheClient(RedisCacheClient):
+    """Django's client, keeping one redis.Redis per connection pool instead of building one per command, and the
+    failure pause of every cache object that uses it."""
+
+    def __init__(self, servers, **options) -> None:
+        super().__init__(servers, **options)
+        self._lock = threading.Lock()
+        self._clients: dict[int, object] = {}
+        self.paused_until = 0.0
+
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(index)
+                if client is None:
+                    pool = self._pool_class.from_url(self._servers[index], **self._pool_options)
+                    client = self._clients[index] = self._client(connection_pool=pool)
+        return client
+
+
+_shared_clients: dict[tuple, SharedRedisCacheClient] = {}
+_shared_clients_lock = threading.Lock()
+
+
+def shared_client(servers: list[str], options: dict) -> SharedRedisCacheClient:
+    """This process's client for these servers and options, made on first use."""
+    key = (tuple(servers), repr(sorted(options.items())))
+    client = _shared_clients.get(key)
+    if client is None:
+        with _shared_clients_lock:
+            client = _shared_clients.get(key)
+            if client is None:
+                client = _shared_clients[key] = SharedRedisCacheClient(servers, **options)
+    return client
+
+
 class FailSoftRedisCache(RedisCache):
-    def __init__(self, server, params):
-        super().__init__(server, params)
-        self._paused_until = 0.0
+    @property
+    def _cache(self) -> SharedRedisCacheClient:
+        return shared_client(self._servers, self._options)
 
     def ping(self) -> bool:
         """Whether Redis answers, raising its error when it does not (the health probe's strict check)."""
         return self._cache.get_client(write=True).ping()
 
     def _guarded(self, name: str, miss, *args, **kwargs):
-        if time.monotonic() < self._paused_until:
+        client = self._cache
+        if time.monotonic() < client.paused_until:
             return miss(*args, **kwargs) if callable(miss) else miss
         try:
             return getattr(super(), name)(*args, **kwargs)
         except (RedisError, OSError):
-            self._paused_until = time.monotonic() + PAUSE_SECONDS
+            client.paused_until = time.monotonic() + PAUSE_SECONDS
             logger.warning("cache unreachable during %s; carrying on without it for %ss", name, PAUSE_SECONDS,
                            exc_info=True)
             return miss(*args, **kwargs) if callable(miss) else miss
