@@ -142,10 +142,13 @@ DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3
 # connection costs ~3.5 ms, as much as a cached dashboard view; a request borrows one at its first query and gives
 # it back when it finishes. DATABASE_POOL_MAX_SIZE bounds each process's connections (web, every Celery worker
 # process and beat each have a pool: keep their sum under PostgreSQL's max_connections); a request waits up to
-# DATABASE_POOL_TIMEOUT seconds for one, then fails. Health checks test a connection before lending it, so a
-# PostgreSQL restart costs no failed request.
+# DATABASE_POOL_TIMEOUT seconds for one, then fails. A health check tests a connection before lending it, so a
+# PostgreSQL restart costs no failed request: the backend config.postgresql (Django's, with the pool's check of
+# config/db_pool.py) looks at the socket and asks the server only when something is waiting there, instead of a
+# round trip per request.
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2,
         "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", "20")),
