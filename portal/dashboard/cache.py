@@ -37,6 +37,9 @@ T = TypeVar("T")
 
 GENERATION_KEY = "portal:dashboard:generation"
 PANEL_TEMPLATE = "portal/dashboard/includes/account_panel.html"
+# Part of the panel's key: a release that changes what the panel shows raises it, so panels kept by the release
+# before are not served in the new one (2: the data-export links moved into the panel).
+PANEL_LAYOUT = 2
 LOOKUP_RESULT_TEMPLATE = "portal/guest/includes/lookup_result.html"
 # How long an unchanged entry is kept: the version and the generation decide freshness; this lets unread ones go.
 ENTRY_SECONDS = 3600
@@ -83,7 +86,7 @@ def dashboard_panel(*, account_id: int, as_of: datetime.date, version: str | Non
         account = Account.objects.select_related("branch", "tariff").get(pk=account_id)
         return str(render_to_string(PANEL_TEMPLATE, {"dashboard": account_dashboard(account=account, as_of=as_of)}))
 
-    html = account_view_cached(name="panel", account_id=account_id, as_of=as_of, build=build, version=version)
+    html = account_view_cached(name=f"panel{PANEL_LAYOUT}", account_id=account_id, as_of=as_of, build=build, version=version)
     return mark_safe(html)
 
 

@@ -69,6 +69,18 @@ def test_the_dashboard_links_the_three_downloads(client, binding):
     assert "导出我的数据" in html
 
 
+def test_each_accounts_dashboard_links_that_accounts_downloads(client, binding):
+    """The links are drawn with the account's cached panel: the second account's page links its own files."""
+    other = AccountBindingFactory(user=binding.user)
+    client.force_login(binding.user)
+    client.get("/portal/")  # the first account's panel, now kept
+    html = client.get(reverse("portal:account_dashboard", args=[other.account.number])).content.decode()
+    for url in urls(other.account.number).values():
+        assert f'href="{url}" download' in html
+    for url in urls(binding.account.number).values():
+        assert url not in html
+
+
 def test_usage_csv_has_one_row_per_reading_with_the_days_it_covers(client, binding):
     client.force_login(binding.user)
     first, last = periods()
