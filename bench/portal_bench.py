@@ -13,8 +13,8 @@ The production layout runs N ASGI processes; this bench runs --servers of them (
 connections over them, for the baseline (cms_bench's /bench/minimal/, a view returning two bytes) as for the
 pages.
 
-- dashboard: GET /portal/ with the session cookie of one of --customers-signed-in customers (each a data-set user,
-  signed in once before the run), request by request round the pool: every account's panel is built once,
+- dashboard: GET /portal/ with the session and CSRF cookies of one of --customers-signed-in customers (each a
+  data-set user, signed in once before the run), request by request round the pool: every account's panel is built once,
   then served from the cache while its data does not change.
 - bill_lookup: the real POST of /bill/lookup/ (CSRF cookie and token, account number and holder's name of one of
   the pool's accounts), each from a new guest address (daphne takes it from X-Forwarded-For), so the per-address
@@ -381,7 +381,10 @@ def customers_world(*, signed_in: int) -> dict:
         client = Client(HTTP_HOST="127.0.0.1")
         client.force_login(binding.user)
         cookie = client.cookies["sessionid"]
-        cookies.append(f"{cookie.key}={cookie.value}")
+        # The cookies a browser holds after signing in through the login form: the session's and the CSRF one that
+        # form set (without it every page with a form would mint a new CSRF secret and set the cookie again).
+        csrf_secret = get_random_string(CSRF_SECRET_LENGTH, allowed_chars=CSRF_ALLOWED_CHARS)
+        cookies.append(f"csrftoken={csrf_secret}; {cookie.key}={cookie.value}")
     # An unmasked secret is a valid form token (Django accepts both forms), so one value serves cookie and form.
     csrf_token = get_random_string(CSRF_SECRET_LENGTH, allowed_chars=CSRF_ALLOWED_CHARS)
     return {

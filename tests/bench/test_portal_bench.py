@@ -7,6 +7,7 @@ import threading
 import time
 import urllib.parse
 from decimal import Decimal as D
+from http.cookies import SimpleCookie
 
 import pytest
 
@@ -215,3 +216,6 @@ def test_customers_world_signs_in_customers_spread_over_the_billed_bound_account
         response = client.get("/portal/")
         assert response.status_code == 200
         assert binding.account.number in response.content.decode()
+        # The CSRF cookie a signed-in browser holds: the page keeps its secret (Django only renews its expiry).
+        sent = SimpleCookie(cookie)["csrftoken"].value
+        assert len(sent) == 32 and response.cookies["csrftoken"].value == sent
