@@ -7,6 +7,7 @@ class PortalConfig(AppConfig):
     verbose_name = _("客户自助服务")
 
     def ready(self) -> None:
+        from config.auth import connect_signals as user_cache_connect
         from portal.dashboard.cache import connect_signals as dashboard_cache_connect
         from portal.requests.receivers import receivers_connect
 
@@ -14,3 +15,5 @@ class PortalConfig(AppConfig):
         receivers_connect()
         # A tariff or collection-policy change makes every kept dashboard panel stale at once.
         dashboard_cache_connect()
+        # A saved or deleted user is read afresh by the next request (config/auth.py).
+        user_cache_connect()

@@ -307,10 +307,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's and allauth's backends, reading a signed-in request's user row from the cache for
+# AUTH_USER_CACHE_SECONDS instead of the database, forgotten whenever the user is saved (config/auth.py). Without
+# Redis the cache is the database, so it is off.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "config.auth.CachedModelBackend",
+    "config.auth.CachedAuthenticationBackend",
 ]
+AUTH_USER_CACHE_SECONDS = 60 if REDIS_URL else 0
 LOGIN_URL = "/accounts/login/"
 # Customers land on their portal; staff are sent to their own pages by the adapter (portal/identity/adapter.py).
 LOGIN_REDIRECT_URL = "/portal/"

@@ -16,3 +16,6 @@ if not REDIS_URL:
 # Database sessions whatever the cache: the query-count tests count a signed-in request's session read alike with and
 # without Redis. tests/portal/test_session_cache.py tests the cached sessions production runs with Redis.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Likewise the user row is read from the database on every request; tests/config/test_auth_user_cache.py tests the
+# cached one.
+AUTH_USER_CACHE_SECONDS = 0
