@@ -165,12 +165,23 @@ def binding_lock_until(*, user, ip_address: str | None, now: datetime.datetime) 
     return max(ends) if ends else None
 
 
+@functools.cache
+def _attempt_insert_sql() -> str:
+    """Written out once and prepared: every guest lookup records a try, and the ORM's insert cost more than it."""
+    columns = ", ".join(sql_column(BindingAttempt, name, qualified=False)
+                        for name in ("user", "ip_address", "account_number", "succeeded", "attempted_at"))
+    return f"INSERT INTO {sql_table(BindingAttempt)} ({columns}) VALUES (%s, %s, %s, %s, %s)"
+
+
 def _attempt_record(*, user, ip_address: str | None, account_number: str, succeeded: bool,
                     now: datetime.datetime) -> None:
-    BindingAttempt.objects.create(
-        user=user, ip_address=ip_address or None, account_number=account_number, succeeded=succeeded,
-        attempted_at=now,
-    )
+    with cursor_prepared() as cursor:
+        cursor.execute(_attempt_insert_sql(), [
+            user.pk if user is not None else None,
+            # The field's own preparation (an IPv6 address in its normalised form, as the lock reads it).
+            BindingAttempt._meta.get_field("ip_address").get_db_prep_value(ip_address or None, connection),
+            account_number, succeeded, connection.ops.adapt_datetimefield_value(now),
+        ])
 
 
 def _account_for(number: str) -> Account | None:
@@ -356,7 +367,8 @@ def binding_settings_update(
 
 @functools.cache
 def _guest_attempts_sql() -> str:
-    """Written out once: it runs on every guest lookup, and composing it through the ORM cost more than running it."""
+    """Written out once and prepared: it runs on every guest lookup, and composing it through the ORM (and
+    PostgreSQL planning it) cost more than running it."""
     def column(name: str) -> str:
         return sql_column(BindingAttempt, name, qualified=False)
 
@@ -369,6 +381,14 @@ def _guest_attempts_sql() -> str:
     )
 
 
+def _moment_read(value) -> datetime.datetime:
+    """A timestamp as a statement written out once reads it: an aware datetime from PostgreSQL, a naive one in UTC
+    (as Django stores it) from SQLite."""
+    if not isinstance(value, datetime.datetime):
+        value = datetime.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
+
+
 def guest_lock_until(*, ip_address: str | None, now: datetime.datetime) -> datetime.datetime | None:
     """The end of the lock on this address for the guest lookup, or None.
 
@@ -379,15 +399,14 @@ def guest_lock_until(*, ip_address: str | None, now: datetime.datetime) -> datet
     failures_since = now - _lookback(GUEST_LOCKOUT_RULES)
     hour_ago = now - datetime.timedelta(hours=1)
     moment = connection.ops.adapt_datetimefield_value
-    attempts = [
-        (attempt.attempted_at, attempt.succeeded)
-        for attempt in BindingAttempt.objects.raw(_guest_attempts_sql(), [
+    with cursor_prepared() as cursor:
+        cursor.execute(_guest_attempts_sql(), [
             # The field's own preparation: an IPv6 address is compared in the form it was recorded in.
             BindingAttempt._meta.get_field("ip_address").get_db_prep_value(ip_address, connection),
             moment(min(failures_since, hour_ago)), False,
             moment(failures_since), moment(hour_ago),
         ])
-    ]
+        attempts = [(_moment_read(attempted_at), bool(succeeded)) for _id, attempted_at, succeeded in cursor.fetchall()]
     failures = [at for at, succeeded in attempts if not succeeded and at >= failures_since]
     ends = [_lock_end(failures=failures, rules=GUEST_LOCKOUT_RULES)]
     recent = [at for at, _succeeded in attempts if at > hour_ago]
