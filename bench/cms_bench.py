@@ -65,9 +65,11 @@ def __getattr__(name: str):
 
         django.setup()
         settings.ROOT_URLCONF = "bench.cms_bench"
-        from django.core.asgi import get_asgi_application
+        # The production application (config/asgi.py: HTTP through Django as it is served, websockets through
+        # Channels), with this module's URLs.
+        from config.asgi import application
 
-        return get_asgi_application()
+        return application
     raise AttributeError(name)
 
 
