@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.account_numbers import account_number_validate
-from core.db import cursor_prepared, sql_column, sql_table
+from core.db import cursor_prepared, sql_column, sql_table, statements_pipelined
 from core.errors import (
     BillLookupRefused,
     BindingAlreadyActive,
@@ -389,24 +389,24 @@ def _moment_read(value) -> datetime.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
 
 
-def guest_lock_until(*, ip_address: str | None, now: datetime.datetime) -> datetime.datetime | None:
-    """The end of the lock on this address for the guest lookup, or None.
-
-    One query reads both what the lock rules count: the failures within their lookback, and every lookup of the
-    last hour (the hourly cap). Both are few: a locked address records nothing until the lock ends."""
-    if not ip_address:
-        return None
+def _guest_attempts_params(*, ip_address: str, now: datetime.datetime) -> list:
+    """The values of _guest_attempts_sql for this address at this moment."""
+    moment = connection.ops.adapt_datetimefield_value
     failures_since = now - _lookback(GUEST_LOCKOUT_RULES)
     hour_ago = now - datetime.timedelta(hours=1)
-    moment = connection.ops.adapt_datetimefield_value
-    with cursor_prepared() as cursor:
-        cursor.execute(_guest_attempts_sql(), [
-            # The field's own preparation: an IPv6 address is compared in the form it was recorded in.
-            BindingAttempt._meta.get_field("ip_address").get_db_prep_value(ip_address, connection),
-            moment(min(failures_since, hour_ago)), False,
-            moment(failures_since), moment(hour_ago),
-        ])
-        attempts = [(_moment_read(attempted_at), bool(succeeded)) for _id, attempted_at, succeeded in cursor.fetchall()]
+    return [
+        # The field's own preparation: an IPv6 address is compared in the form it was recorded in.
+        BindingAttempt._meta.get_field("ip_address").get_db_prep_value(ip_address, connection),
+        moment(min(failures_since, hour_ago)), False,
+        moment(failures_since), moment(hour_ago),
+    ]
+
+
+def _guest_lock_end(*, rows, now: datetime.datetime) -> datetime.datetime | None:
+    """The end of the lock that the address's tries (the rows of _guest_attempts_sql) put on it, or None."""
+    failures_since = now - _lookback(GUEST_LOCKOUT_RULES)
+    hour_ago = now - datetime.timedelta(hours=1)
+    attempts = [(_moment_read(attempted_at), bool(succeeded)) for _id, attempted_at, succeeded in rows]
     failures = [at for at, succeeded in attempts if not succeeded and at >= failures_since]
     ends = [_lock_end(failures=failures, rules=GUEST_LOCKOUT_RULES)]
     recent = [at for at, _succeeded in attempts if at > hour_ago]
@@ -415,6 +415,18 @@ def guest_lock_until(*, ip_address: str | None, now: datetime.datetime) -> datet
         ends.append(recent[-GUEST_LOOKUPS_PER_HOUR] + datetime.timedelta(hours=1))
     ends = [end for end in ends if end is not None and end > now]
     return max(ends) if ends else None
+
+
+def guest_lock_until(*, ip_address: str | None, now: datetime.datetime) -> datetime.datetime | None:
+    """The end of the lock on this address for the guest lookup, or None.
+
+    One query reads both what the lock rules count: the failures within their lookback, and every lookup of the
+    last hour (the hourly cap). Both are few: a locked address records nothing until the lock ends."""
+    if not ip_address:
+        return None
+    with cursor_prepared() as cursor:
+        cursor.execute(_guest_attempts_sql(), _guest_attempts_params(ip_address=ip_address, now=now))
+        return _guest_lock_end(rows=cursor.fetchall(), now=now)
 
 
 @functools.cache
@@ -449,10 +461,15 @@ def bill_lookup_verify(*, account_number: str, holder_name: str, ip_address: str
     text)."""
     number = account_number_validate(account_number)
     now = timezone.now()
-    _raise_if_locked(until=guest_lock_until(ip_address=ip_address, now=now), now=now)
-    with cursor_prepared() as cursor:
-        cursor.execute(_guest_account_sql(), [*account_data_version_annotation().params, number])
-        row = cursor.fetchone()
+    # The address's tries and the account are read in one round trip; a locked address is refused before anything
+    # is checked or recorded, the account read alongside left unused.
+    with statements_pipelined(), cursor_prepared() as tries, cursor_prepared() as account:
+        if ip_address:
+            tries.execute(_guest_attempts_sql(), _guest_attempts_params(ip_address=ip_address, now=now))
+        account.execute(_guest_account_sql(), [*account_data_version_annotation().params, number])
+        until = _guest_lock_end(rows=tries.fetchall(), now=now) if ip_address else None
+        row = account.fetchone()
+    _raise_if_locked(until=until, now=now)
     verified = row is not None and _holder_name_matches(names=(row[1], row[2]), holder_name=holder_name)
     _attempt_record(user=None, ip_address=ip_address, account_number=number, succeeded=verified, now=now)
     if not verified:
