@@ -44,3 +44,29 @@ def test_a_prepared_statement_takes_its_values_from_the_server_side_parameters()
     assert answers == [2, 42]
     if connection.vendor == "postgresql":
         assert prepared_statements("+ 1") == 1
+
+
+def test_the_guest_lookups_two_reads_go_to_the_server_together(tmp_path):
+    """The address's tries and the account are sent before either answer is awaited (one round trip on
+    PostgreSQL); elsewhere they run one after the other. Either way the lookup answers the same."""
+    from core.services.account_binding import bill_lookup_verify
+
+    binding = AccountBindingFactory()
+    account = binding.account
+    trace = tmp_path / "protocol.trace"
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        with open(trace, "w") as file:
+            connection.connection.pgconn.trace(file.fileno())
+            verified = bill_lookup_verify(account_number=account.number, holder_name=account.customer.name,
+                                          ip_address="198.51.100.7")
+            connection.connection.pgconn.untrace()
+        messages = [line.split("\t")[1:4:2] for line in trace.read_text().splitlines()]
+        first_answer = next(index for index, (side, _name) in enumerate(messages) if side == "B")
+        sent_before = [name for side, name in messages[:first_answer] if side == "F"]
+        assert sent_before.count("Execute") == 2, messages[:first_answer]
+    else:
+        verified = bill_lookup_verify(account_number=account.number, holder_name=account.customer.name,
+                                      ip_address="198.51.100.7")
+    assert verified.account_id == account.pk
+    assert verified.data_version == account_data_version(account_id=account.pk)[0]
