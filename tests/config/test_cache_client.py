@@ -9,22 +9,13 @@ import asyncio
 import socket
 import threading
 
-import pytest
 import redis
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.cache import caches
 
-from bench.notifications_bench import process_stop, redis_start
 from config.cache import FailSoftRedisCache
 
 REQUESTS = 20
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    url, process = redis_start(str(tmp_path))
-    yield url
-    process_stop(process)
 
 
 def _as_asgi_request(work):

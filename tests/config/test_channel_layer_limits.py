@@ -7,20 +7,11 @@ import json
 import subprocess
 import sys
 
-import pytest
 from channels_redis.core import RedisChannelLayer
 
-from bench.notifications_bench import process_stop, redis_start
 from tests.e2e.servers import BASE_DIR, dev_env
 
 BACKLOG = 1000
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    url, process = redis_start(str(tmp_path))
-    yield url
-    process_stop(process)
 
 
 def _settings_layer_config(tmp_path, redis_url: str) -> dict:
