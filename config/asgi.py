@@ -1,4 +1,5 @@
 """ASGI entry point: HTTP through Django, websockets under /ws/ through Channels."""
+import gc
 import os
 
 from django.conf import settings
@@ -28,3 +29,9 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# What is loaded by now (Django, Wagtail, Channels, the apps and their models: ~225,000 objects) lives as long as the
+# process. Moved out of the garbage collector's sight, so that a full collection walks only what requests create:
+# walking it all paused every request of the process for ~150 ms each time.
+gc.collect()
+gc.freeze()
