@@ -67,7 +67,8 @@ def user_cache_forget(sender, instance, **kwargs) -> None:
 
 
 def connect_signals() -> None:
-    """Called from the portal app's ready(), so every process forgets changed users whether or not it signs anyone in."""
+    """Called from the portal app's ready(): every process forgets changed users, whether or not it signs anyone
+    in."""
     user_model = get_user_model()
     post_save.connect(user_cache_forget, sender=user_model, dispatch_uid="config.auth.user_saved")
     post_delete.connect(user_cache_forget, sender=user_model, dispatch_uid="config.auth.user_deleted")

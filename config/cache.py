@@ -22,6 +22,17 @@ logger = logging.getLogger(__name__)
 PAUSE_SECONDS = 5.0
 
 
+def _made_once(made: dict, key, lock: threading.Lock, make):
+    """made[key], made by make() the first time any thread asks for it."""
+    value = made.get(key)
+    if value is None:
+        with lock:
+            value = made.get(key)
+            if value is None:
+                value = made[key] = make()
+    return value
+
+
 class SharedRedisCacheClient(RedisCacheClient):
     """Django's client, keeping one redis.Redis per connection pool instead of building one per command, and the
     failure pause of every cache object that uses it."""
@@ -34,14 +45,8 @@ class SharedRedisCacheClient(RedisCacheClient):
 
     def get_client(self, key=None, *, write=False):
         index = self._get_connection_pool_index(write)
-        client = self._clients.get(index)
-        if client is None:
-            with self._lock:
-                client = self._clients.get(index)
-                if client is None:
-                    pool = self._pool_class.from_url(self._servers[index], **self._pool_options)
-                    client = self._clients[index] = self._client(connection_pool=pool)
-        return client
+        return _made_once(self._clients, index, self._lock, lambda: self._client(
+            connection_pool=self._pool_class.from_url(self._servers[index], **self._pool_options)))
 
 
 _shared_clients: dict[tuple, SharedRedisCacheClient] = {}
@@ -51,13 +56,7 @@ _shared_clients_lock = threading.Lock()
 def shared_client(servers: list[str], options: dict) -> SharedRedisCacheClient:
     """This process's client for these servers and options, made on first use."""
     key = (tuple(servers), repr(sorted(options.items())))
-    client = _shared_clients.get(key)
-    if client is None:
-        with _shared_clients_lock:
-            client = _shared_clients.get(key)
-            if client is None:
-                client = _shared_clients[key] = SharedRedisCacheClient(servers, **options)
-    return client
+    return _made_once(_shared_clients, key, _shared_clients_lock, lambda: SharedRedisCacheClient(servers, **options))
 
 
 class FailSoftRedisCache(RedisCache):

@@ -173,14 +173,18 @@ def _attempt_insert_sql() -> str:
     return f"INSERT INTO {sql_table(BindingAttempt)} ({columns}) VALUES (%s, %s, %s, %s, %s)"
 
 
+def _address_prepared(ip_address: str | None):
+    """The address as BindingAttempt's field stores it (an IPv6 address normalised), for the statements written out
+    once: an address is recorded and compared in one form however it was written."""
+    return BindingAttempt._meta.get_field("ip_address").get_db_prep_value(ip_address or None, connection)
+
+
 def _attempt_record(*, user, ip_address: str | None, account_number: str, succeeded: bool,
                     now: datetime.datetime) -> None:
     with cursor_prepared() as cursor:
         cursor.execute(_attempt_insert_sql(), [
-            user.pk if user is not None else None,
-            # The field's own preparation (an IPv6 address in its normalised form, as the lock reads it).
-            BindingAttempt._meta.get_field("ip_address").get_db_prep_value(ip_address or None, connection),
-            account_number, succeeded, connection.ops.adapt_datetimefield_value(now),
+            user.pk if user is not None else None, _address_prepared(ip_address), account_number, succeeded,
+            connection.ops.adapt_datetimefield_value(now),
         ])
 
 
@@ -389,23 +393,22 @@ def _moment_read(value) -> datetime.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
 
 
+def _guest_windows(now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
+    """Since when failures count towards the lock, and since when lookups count towards the hourly cap."""
+    return now - _lookback(GUEST_LOCKOUT_RULES), now - datetime.timedelta(hours=1)
+
+
 def _guest_attempts_params(*, ip_address: str, now: datetime.datetime) -> list:
     """The values of _guest_attempts_sql for this address at this moment."""
     moment = connection.ops.adapt_datetimefield_value
-    failures_since = now - _lookback(GUEST_LOCKOUT_RULES)
-    hour_ago = now - datetime.timedelta(hours=1)
-    return [
-        # The field's own preparation: an IPv6 address is compared in the form it was recorded in.
-        BindingAttempt._meta.get_field("ip_address").get_db_prep_value(ip_address, connection),
-        moment(min(failures_since, hour_ago)), False,
-        moment(failures_since), moment(hour_ago),
-    ]
+    failures_since, hour_ago = _guest_windows(now)
+    return [_address_prepared(ip_address), moment(min(failures_since, hour_ago)), False,
+            moment(failures_since), moment(hour_ago)]
 
 
 def _guest_lock_end(*, rows, now: datetime.datetime) -> datetime.datetime | None:
     """The end of the lock that the address's tries (the rows of _guest_attempts_sql) put on it, or None."""
-    failures_since = now - _lookback(GUEST_LOCKOUT_RULES)
-    hour_ago = now - datetime.timedelta(hours=1)
+    failures_since, hour_ago = _guest_windows(now)
     attempts = [(_moment_read(attempted_at), bool(succeeded)) for _id, attempted_at, succeeded in rows]
     failures = [at for at, succeeded in attempts if not succeeded and at >= failures_since]
     ends = [_lock_end(failures=failures, rules=GUEST_LOCKOUT_RULES)]

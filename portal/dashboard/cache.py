@@ -86,7 +86,8 @@ def dashboard_panel(*, account_id: int, as_of: datetime.date, version: str | Non
         account = Account.objects.select_related("branch", "tariff").get(pk=account_id)
         return str(render_to_string(PANEL_TEMPLATE, {"dashboard": account_dashboard(account=account, as_of=as_of)}))
 
-    html = account_view_cached(name=f"panel{PANEL_LAYOUT}", account_id=account_id, as_of=as_of, build=build, version=version)
+    html = account_view_cached(name=f"panel{PANEL_LAYOUT}", account_id=account_id, as_of=as_of, build=build,
+                               version=version)
     return mark_safe(html)
 
 
