@@ -3,11 +3,13 @@ import gc
 import os
 
 from django.conf import settings
-from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
-# Django must be set up before Channels imports consumers that touch models.
-django_asgi_app = get_asgi_application()
+# Django must be set up before Channels imports consumers that touch models. HTTP goes through Django's handler with
+# the synchronous work of each request on one thread of a fixed set (config/asgi_handler.py).
+from config import asgi_handler  # noqa: E402
+
+django_asgi_app = asgi_handler.http_application()
 # While DEBUG is on, `daphne config.asgi:application` serves static files itself, as runserver does;
 # in production a reverse proxy serves the collected files.
 if settings.DEBUG:

@@ -395,6 +395,9 @@ OUTAGE_TEMPORARY_NOTICE_HOURS = int(os.environ.get("OUTAGE_TEMPORARY_NOTICE_HOUR
 # Anonymous visitors' copies of public pages live this long at most (publishing drops them at once); short because
 # the home page's "outages in the next 7 days" moves with the clock.
 CMS_PAGE_CACHE_SECONDS = int(os.environ.get("CMS_PAGE_CACHE_SECONDS", "300"))
+# Threads per ASGI process for the synchronous work of HTTP requests, one request each at a time; more requests queue
+# in the process (config/asgi_handler.py). Raise it where views often wait on something slow outside.
+HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "4"))
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "95598@localhost")

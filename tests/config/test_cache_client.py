@@ -1,10 +1,11 @@
 """The Redis cache under ASGI. Django keeps a cache object per asgiref context, and its ASGI handler serves every
-request in a context (and a thread) of its own, so each request gets a new cache object. config/cache.py shares
+request in a context of its own, so each request gets a new cache object. config/cache.py shares
 one Redis client per process among them: one connection pool (Django's own client opened a new TCP connection to
 Redis for every request) and one pause after a failure (else every request paid a dead Redis's connect timeout).
 
-Each "request" below is what Django's ASGIHandler does for one: a fresh task context, a ThreadSensitiveContext and
-the sync work run by sync_to_async(thread_sensitive=True) in that context's own thread. A real redis-server."""
+Each "request" below is what Django's ASGIHandler does for one (and config/asgi_handler.py's, with a thread of its
+set): a fresh task context, a ThreadSensitiveContext and the sync work run by sync_to_async(thread_sensitive=True)
+on that context's thread. A real redis-server."""
 import asyncio
 import socket
 import threading
