@@ -58,17 +58,28 @@ def __getattr__(name: str):
     """`urlpatterns` and `application` for the server process (built on first use, after Django is set up)."""
     if name == "urlpatterns":
         return _urlpatterns()
-    if name == "application":
+    if name in ("application", "django_handler_application"):
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
         import django
         from django.conf import settings
 
         django.setup()
         settings.ROOT_URLCONF = "bench.cms_bench"
-        # The production application (config/asgi.py: HTTP through Django as it is served, websockets through
-        # Channels), with this module's URLs.
-        from config.asgi import application
+        if name == "application":
+            # The production application (config/asgi.py: HTTP through Django as it is served, websockets through
+            # Channels), with this module's URLs.
+            from config.asgi import application
 
+            return application
+        # For reference only: the same project served through Django's own ASGI handler (a thread started per
+        # request, the middleware chain in async mode) instead of config/asgi_handler.py's.
+        import gc
+
+        from django.core.asgi import get_asgi_application
+
+        application = get_asgi_application()
+        gc.collect()
+        gc.freeze()
         return application
     raise AttributeError(name)
 
@@ -91,10 +102,12 @@ def verdict(*, page_per_second: float, baseline_per_second: float) -> tuple[floa
     return share, "PASS" if share >= TARGET_SHARE_OF_BASELINE else "BELOW TARGET"
 
 
-def server_command(*, python: str, port: int, proxy_headers: bool = False) -> list[str]:
-    """The daphne command; with proxy_headers, X-Forwarded-For sets the client address (many simulated guests)."""
+def server_command(*, python: str, port: int, proxy_headers: bool = False,
+                   application: str = "application") -> list[str]:
+    """The daphne command; with proxy_headers, X-Forwarded-For sets the client address (many simulated guests);
+    `application` is this module's application (the production one) or django_handler_application."""
     options = ["--proxy-headers"] if proxy_headers else []
-    return [python, "-m", "daphne", *options, "-b", "127.0.0.1", "-p", str(port), "bench.cms_bench:application"]
+    return [python, "-m", "daphne", *options, "-b", "127.0.0.1", "-p", str(port), f"bench.cms_bench:{application}"]
 
 
 # --- load -------------------------------------------------------------------------------------------------------

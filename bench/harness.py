@@ -78,16 +78,18 @@ class BenchServices:
     def cache(self) -> str:
         return "redis" if self.redis_url else "database"
 
-    def daphne_start(self, *, proxy_headers: bool = False) -> int:
-        """One daphne process serving the project plus the baseline view (bench.cms_bench); returns its port once it
-        answers. Its stderr goes to server.log in the folder."""
+    def daphne_start(self, *, proxy_headers: bool = False, application: str = "application") -> int:
+        """One daphne process serving the project plus the baseline view (bench.cms_bench's `application`, or its
+        django_handler_application); returns its port once it answers. Its stderr goes to server.log in the
+        folder."""
         from bench.cms_bench import server_command, wait_for
         from bench.notifications_bench import free_port, process_start
 
         # The parent's connections (and their pool) are not the server's: it opens its own.
         connections_release()
         port = free_port()
-        server = process_start(server_command(python=sys.executable, port=port, proxy_headers=proxy_headers),
+        server = process_start(server_command(python=sys.executable, port=port, proxy_headers=proxy_headers,
+                                              application=application),
                                stdout=subprocess.DEVNULL, stderr=open(Path(self.folder) / "server.log", "w"))
         self.processes.append(server)
         wait_for(port, server)

@@ -29,6 +29,9 @@ Two measures, printed side by side, never asserted:
 - paced (open loop): requests sent on a fixed schedule at --paced-share (80 %) of each page's own closed-loop
   capacity at 32 connections (or the highest measured), from enough connections that none waits for another;
   latency counts from the scheduled moment, so a server falling behind shows in the p95.
+- reference: the baseline view on as many servers running Django's own ASGI handler (a thread started per
+  request, the middleware in async mode) instead of config/asgi_handler.py's, closed loop only: what a minimal
+  view cost before that handler, printed beside each page's share; no target is judged against it.
 The load generator is raw keep-alive sockets (prepared request bytes, a minimal response reader) in threads of this
 process: the same cost for the baseline and the pages.
 """
@@ -64,6 +67,9 @@ SMOKE_MONTHS = 2
 SIGNED_IN = 64
 PACED_SHARE = 0.8
 PACED_CONNECTIONS = 32
+# The baseline view under Django's own ASGI handler (bench.cms_bench.django_handler_application), for reference: what
+# a minimal view cost before config/asgi_handler.py, in the same run. No target is judged against it.
+REFERENCE = "baseline_django_handler"
 LOOKUP_PATH = "/bill/lookup/"
 DASHBOARD_PATH = "/portal/"
 MINIMAL_PATH = "/bench/minimal/"
@@ -429,13 +435,19 @@ def run(args: argparse.Namespace, folder: str) -> dict:
         data = data_build(customers=args.customers, months=args.months)
         world = customers_world(signed_in=args.signed_in)
         ports = [services.daphne_start(proxy_headers=True) for _ in range(args.servers)]
+        # The reference: the baseline view on as many servers running Django's own ASGI handler.
+        page_ports = {REFERENCE: [services.daphne_start(proxy_headers=True, application="django_handler_application")
+                                  for _ in range(args.servers)]}
+        minimal = request_bytes(method="GET", path=MINIMAL_PATH, headers={})
         pages: dict[str, RequestPool | GuestLookups] = {
-            "baseline": RequestPool([request_bytes(method="GET", path=MINIMAL_PATH, headers={})]),
+            "baseline": RequestPool([minimal]),
+            REFERENCE: RequestPool([minimal]),
             "dashboard": RequestPool([request_bytes(method="GET", path=DASHBOARD_PATH, headers={"Cookie": cookie})
                                       for cookie in world["session_cookies"]]),
             "bill_lookup": GuestLookups(csrf_token=world["csrf_token"], accounts=world["accounts"]),
         }
-        pages_check(ports=ports, pages=pages)
+        for name, requests in pages.items():
+            pages_check(ports=page_ports.get(name, ports), pages={name: requests})
         result: dict = {"database": connection.vendor, "cache": services.cache, "customers": args.customers,
                         "months": args.months, "servers": args.servers, "signed_in": len(world["session_cookies"]),
                         "data_set": data, "cpus": os.cpu_count()}
@@ -444,15 +456,18 @@ def run(args: argparse.Namespace, folder: str) -> dict:
         capacities: dict[str, dict[int, float]] = {name: {} for name in pages}
         for concurrency in args.concurrency:
             for name, requests in pages.items():
+                servers = page_ports.get(name, ports)
                 # Warm: the connections and each process's templates and frame.
-                closed_loop(ports=ports, requests=requests, concurrency=4, seconds=args.warm_seconds)
-                figures = closed_loop(ports=ports, requests=requests, concurrency=concurrency,
+                closed_loop(ports=servers, requests=requests, concurrency=4, seconds=args.warm_seconds)
+                figures = closed_loop(ports=servers, requests=requests, concurrency=concurrency,
                                       seconds=args.seconds).figures()
                 capacities[name][concurrency] = figures["requests_per_second"]
                 runs.append({"name": name, **figures})
                 print(f"   closed {name:11} c={concurrency:<3} {figures['requests_per_second']:8.1f} req/s  "
                       f"p95 {figures['p95_ms']:7.1f} ms", flush=True)
         for name, requests in pages.items():
+            if name == REFERENCE:
+                continue
             rate = paced_rate(capacities[name], args.paced_share)
             figures = paced(ports=ports, requests=requests, rate=rate, seconds=args.seconds).figures()
             runs.append({"name": name, **figures})
@@ -467,6 +482,7 @@ def run(args: argparse.Namespace, folder: str) -> dict:
 def report_lines(result: dict) -> list[str]:
     """The printed table: each run against the baseline's closed loop at the same concurrency, and the p95 target."""
     baselines = {r["concurrency"]: r for r in result["runs"] if r["name"] == "baseline" and r["mode"] == "closed"}
+    references = {r["concurrency"]: r for r in result["runs"] if r["name"] == REFERENCE}
     lines = []
     for run_ in result["runs"]:
         line = (f"portal {run_['mode']:6} {run_['name']:11} c={run_['concurrency']:<3} "
@@ -478,7 +494,7 @@ def report_lines(result: dict) -> list[str]:
             if run_["name"] != "baseline":
                 run_["p95_verdict"] = p95
                 line += f"; p95 {p95} (target < {TARGET_P95_MS:.0f} ms)"
-        elif run_["name"] != "baseline":
+        elif run_["name"] not in ("baseline", REFERENCE):
             base = baselines[run_["concurrency"]]
             share, outcome = share_verdict(page_per_second=run_["requests_per_second"],
                                            baseline_per_second=base["requests_per_second"])
@@ -488,7 +504,13 @@ def report_lines(result: dict) -> list[str]:
             if p95:
                 run_["p95_verdict"] = p95
                 line += f"; p95 {p95} (target < {TARGET_P95_MS:.0f} ms)"
+            reference = references.get(run_["concurrency"])
+            if reference and reference["requests_per_second"]:
+                run_["share_of_reference"] = round(run_["requests_per_second"] / reference["requests_per_second"], 2)
+                line += f"; {run_['share_of_reference']:.0%} of the reference"
         lines.append(line)
+    lines.append(f"portal reference ({REFERENCE}): the baseline view served by Django's own ASGI handler instead of "
+                 "config/asgi_handler.py's, on as many servers")
     lookups = result["lookups"]
     lines.append(f"portal guest lookups answered with the bill: {lookups['verified']:,}, refused: {lookups['refused']:,}")
     lines.append(f"portal: {result['servers']} daphne processes, {result['signed_in']} signed-in customers, "

@@ -26,6 +26,9 @@ def test_server_is_daphne_on_loopback_with_the_bench_urls():
     assert server_command(python="/venv/bin/python", port=8123) == [
         "/venv/bin/python", "-m", "daphne", "-b", "127.0.0.1", "-p", "8123", "bench.cms_bench:application",
     ]
+    # The portal bench's reference: the same project through Django's own ASGI handler.
+    assert server_command(python="/venv/bin/python", port=8124, application="django_handler_application")[-1] == (
+        "bench.cms_bench:django_handler_application")
 
 
 def test_concurrency_argument():
