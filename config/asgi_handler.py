@@ -19,7 +19,8 @@ responses, errors as error pages), and changes how the synchronous part runs:
   no thread is started per request, and a process under load works on a few requests at once, queueing the rest
   in its event loop, instead of switching the interpreter between dozens of threads. The number bounds how many
   requests of one process may wait on something slow outside (a payment provider) at once; raise it where views
-  make slow outside calls often.
+  make slow outside calls often. A request takes its thread only once its body has arrived, so a slow upload holds
+  none.
 - There is no disconnect watcher: a synchronous view cannot be stopped by one anyway (Django's only stops
   awaiting it), and the server (daphne) drops the answer to a client that has gone.
 """
@@ -33,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core import signals
-from django.core.exceptions import RequestAborted
+from django.core.exceptions import ImproperlyConfigured, RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
@@ -106,6 +107,8 @@ class PooledThreadsASGIHandler(ASGIHandler):
         # ASGIHandler.__init__ would load the middleware in async mode.
         super(ASGIHandler, self).__init__()
         self.load_middleware(is_async=False)
+        if settings.HTTP_THREADS < 1:
+            raise ImproperlyConfigured("HTTP_THREADS must be 1 or more.")
         self.threads = RequestThreads(settings.HTTP_THREADS)
 
     async def __call__(self, scope, receive, send) -> None:

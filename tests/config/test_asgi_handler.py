@@ -10,6 +10,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core import signals
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -412,6 +413,9 @@ def test_a_thread_released_from_another_event_loop_wakes_the_waiter_on_its_own()
         threads.close()
 
 
-def test_at_least_one_thread():
+def test_at_least_one_thread(settings):
     with pytest.raises(ValueError):
         RequestThreads(0)
+    settings.HTTP_THREADS = 0
+    with pytest.raises(ImproperlyConfigured, match="HTTP_THREADS must be 1 or more"):
+        PooledThreadsASGIHandler()
