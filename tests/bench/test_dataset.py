@@ -22,4 +22,5 @@ def test_the_data_set_is_consistent_for_the_portal():
     assert figures == {
         "accounts": 400, "invalid_account_numbers": 0, "paid_bills_without_one_payment": 0, "balances_off": 0,
         "bindings": 100, "bound_users": 100, "accounts_to_bind": 100, "bindings_off_pattern": 0,
+        "lookups_in_the_future": 0,
     }
