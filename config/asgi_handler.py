@@ -18,9 +18,10 @@ responses, errors as error pages), and changes how the synchronous part runs:
 - The threads are a fixed set per process (settings.HTTP_THREADS, default 4), each running one request at a time:
   no thread is started per request, and a process under load works on a few requests at once, queueing the rest
   in its event loop, instead of switching the interpreter between dozens of threads. The number bounds how many
-  requests of one process may wait on something slow outside (a payment provider) at once; raise it where views
-  make slow outside calls often. A request takes its thread only once its body has arrived, so a slow upload holds
-  none.
+  requests of one process may wait on something slow outside (a payment provider) without holding up the rest:
+  a request that has waited OVERFLOW_AFTER_SECONDS for a thread gets one started for it, up to
+  settings.HTTP_THREADS_MOST (default 16), stopped again once nobody waits. A request takes its thread only once its
+  body has arrived, so a slow upload holds none.
 - There is no disconnect watcher: a synchronous view cannot be stopped by one anyway (Django's only stops
   awaiting it), and the server (daphne) drops the answer to a client that has gone.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,33 +42,50 @@ from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
 THREAD_NAME_PREFIX = "http-request"
+# How long a request waits for one of the HTTP_THREADS before a thread is started for it (up to HTTP_THREADS_MOST).
+OVERFLOW_AFTER_SECONDS = 0.5
+# Each executor's thread named apart (http-request-7_0) in logs and thread dumps.
+_executor_numbers = itertools.count(1)
 
 
 class RequestThreads:
-    """A fixed set of single-thread executors, each serving one request at a time; acquire() waits for a free one.
+    """Single-thread executors, each serving one request at a time: `size` of them, and more (up to `most`) only
+    while requests wait too long; acquire() waits for a free one.
+
+    A request that has waited `overflow_after` seconds gets a thread of its own started for it: threads held up by
+    something slow outside (a payment provider not answering) then hold up nobody else for longer than that. Under
+    load alone a request waits far less (~40 ms at 32 connections on 2 cores), so the set stays at `size`; the threads
+    added are stopped again as they are released with nobody waiting.
 
     Shared by every event loop of the process (daphne has one; tests run several), so the waiting is per loop:
     a released executor goes to the longest waiter, on that waiter's loop."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, *, most: int | None = None, overflow_after: float = 0.5) -> None:
         if size < 1:
             raise ValueError("at least one thread")
         self.size = size
+        self.most = max(size, most if most is not None else size)
+        self.overflow_after = overflow_after
         self._free: list[ThreadPoolExecutor] = []
         self._created = 0
         self._waiters: collections.deque[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = collections.deque()
         self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        """Threads there are now, serving or free."""
+        return self._created
 
     async def acquire(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._free:
                 return self._free.pop()
             if self._created < self.size:
-                self._created += 1
-                return ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME_PREFIX)
+                return self._started()
             loop = asyncio.get_running_loop()
             waiter = loop.create_future()
             self._waiters.append((loop, waiter))
+            overflow = loop.call_later(self.overflow_after, self._overflow, waiter) if self.most > self.size else None
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -74,6 +93,9 @@ class RequestThreads:
             if waiter.done() and not waiter.cancelled():
                 self.release(waiter.result())
             raise
+        finally:
+            if overflow is not None:
+                overflow.cancel()
 
     def release(self, executor: ThreadPoolExecutor) -> None:
         with self._lock:
@@ -83,14 +105,24 @@ class RequestThreads:
                     continue
                 loop.call_soon_threadsafe(self._hand_over, waiter, executor)
                 return
-            self._free.append(executor)
+            if self._created <= self.size:
+                self._free.append(executor)
+                return
+            self._created -= 1
+        executor.shutdown(wait=False)
 
     def close(self) -> None:
         """Stops the threads not serving a request (a server's live as long as its process; tests make many)."""
         with self._lock:
             executors, self._free = self._free, []
+            self._created -= len(executors)
         for executor in executors:
             executor.shutdown(wait=False)
+
+    def _started(self) -> ThreadPoolExecutor:
+        """A new executor, counted (under the lock)."""
+        self._created += 1
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{THREAD_NAME_PREFIX}-{next(_executor_numbers)}")
 
     def _hand_over(self, waiter: asyncio.Future, executor: ThreadPoolExecutor) -> None:
         """On the waiter's loop: give it the executor, or pass it on if the wait ended meanwhile."""
@@ -98,6 +130,15 @@ class RequestThreads:
             self.release(executor)
         else:
             waiter.set_result(executor)
+
+    def _overflow(self, waiter: asyncio.Future) -> None:
+        """On the waiter's loop, once it has waited overflow_after: a thread started for it, unless it was served
+        meanwhile or there are `most` already (then it waits on)."""
+        with self._lock:
+            if waiter.done() or self._created >= self.most:
+                return
+            executor = self._started()
+        waiter.set_result(executor)
 
 
 class PooledThreadsASGIHandler(ASGIHandler):
@@ -109,7 +150,10 @@ class PooledThreadsASGIHandler(ASGIHandler):
         self.load_middleware(is_async=False)
         if settings.HTTP_THREADS < 1:
             raise ImproperlyConfigured("HTTP_THREADS must be 1 or more.")
-        self.threads = RequestThreads(settings.HTTP_THREADS)
+        if settings.HTTP_THREADS_MOST < settings.HTTP_THREADS:
+            raise ImproperlyConfigured("HTTP_THREADS_MOST must be at least HTTP_THREADS.")
+        self.threads = RequestThreads(settings.HTTP_THREADS, most=settings.HTTP_THREADS_MOST,
+                                      overflow_after=OVERFLOW_AFTER_SECONDS)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":

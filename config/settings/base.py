@@ -398,6 +398,9 @@ CMS_PAGE_CACHE_SECONDS = int(os.environ.get("CMS_PAGE_CACHE_SECONDS", "300"))
 # Threads per ASGI process for the synchronous work of HTTP requests, one request each at a time; more requests queue
 # in the process (config/asgi_handler.py). Raise it where views often wait on something slow outside.
 HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "4"))
+# More are started, up to this many, while requests wait over half a second for one (threads held up by something
+# slow outside, such as the payment provider not answering); they stop again once nobody waits.
+HTTP_THREADS_MOST = int(os.environ.get("HTTP_THREADS_MOST", "16"))
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "95598@localhost")

@@ -15,7 +15,12 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from config.asgi_handler import THREAD_NAME_PREFIX, PooledThreadsASGIHandler, RequestThreads
+from config.asgi_handler import (
+    OVERFLOW_AFTER_SECONDS,
+    THREAD_NAME_PREFIX,
+    PooledThreadsASGIHandler,
+    RequestThreads,
+)
 
 pytestmark = pytest.mark.urls(__name__)
 
@@ -48,7 +53,7 @@ def blocking_view(request):
     finally:
         with _blocking["lock"]:
             _blocking["now"] -= 1
-    return HttpResponse(b"done")
+    return HttpResponse(_thread())
 
 
 def streaming_view(request):
@@ -133,7 +138,7 @@ async def _asgi_request(application, url: str, *, method: str = "GET", body: byt
 
 @pytest.fixture
 def application(settings):
-    settings.HTTP_THREADS = 2
+    settings.HTTP_THREADS = settings.HTTP_THREADS_MOST = 2
     handler = PooledThreadsASGIHandler()
     yield handler
     handler.threads.close()
@@ -285,7 +290,7 @@ def test_a_client_gone_before_its_body_arrived_gets_nothing_and_frees_its_thread
 
 
 def test_a_client_sending_its_body_slowly_holds_no_thread(settings):
-    settings.HTTP_THREADS = 1
+    settings.HTTP_THREADS = settings.HTTP_THREADS_MOST = 1
     application = PooledThreadsASGIHandler()
 
     async def slow_upload_and_another_request():
@@ -318,7 +323,7 @@ def test_a_client_sending_its_body_slowly_holds_no_thread(settings):
 
 def test_a_request_given_up_by_the_server_mid_view_hands_its_connection_back_when_the_view_ends(
         settings, signal_threads):
-    settings.HTTP_THREADS = 1
+    settings.HTTP_THREADS = settings.HTTP_THREADS_MOST = 1
     application = PooledThreadsASGIHandler()
     _blocking.update(now=0, most=0)
     _blocking["release"].clear()
@@ -343,6 +348,35 @@ def test_a_request_given_up_by_the_server_mid_view_hands_its_connection_back_whe
     # The given-up request's request_finished (which closes or returns its database connection) ran on its thread
     # after its view, before the next request started there.
     assert signal_threads == [("started", thread), ("finished", thread), ("started", thread), ("finished", thread)]
+
+
+def test_a_request_kept_waiting_by_threads_held_up_gets_a_thread_of_its_own_stopped_afterwards(settings):
+    settings.HTTP_THREADS, settings.HTTP_THREADS_MOST = 1, 2
+    application = PooledThreadsASGIHandler()
+    _blocking.update(now=0, most=0)
+    _blocking["release"].clear()
+
+    async def held_up_then_another():
+        held_up = asyncio.ensure_future(_asgi_request(application, "/block/"))
+        while _blocking["now"] < 1:
+            await asyncio.sleep(0.01)
+        began = time.monotonic()
+        other = await asyncio.wait_for(_asgi_request(application, "/thread/"), 5)
+        waited = time.monotonic() - began
+        # The thread started for it stopped once it was done and nobody waited: back to HTTP_THREADS.
+        threads_after = application.threads.count
+        _blocking["release"].set()
+        return other, waited, threads_after, await held_up
+
+    try:
+        other, waited, threads_after, held_up = asyncio.run(held_up_then_another())
+    finally:
+        application.threads.close()
+
+    assert other["status"] == 200 and held_up["status"] == 200
+    assert waited >= OVERFLOW_AFTER_SECONDS
+    assert other["body"] != held_up["body"]  # served on another thread while the first was held up
+    assert threads_after == 1
 
 
 # --- the set of threads ------------------------------------------------------------------------------------------
@@ -413,9 +447,44 @@ def test_a_thread_released_from_another_event_loop_wakes_the_waiter_on_its_own()
         threads.close()
 
 
+def test_threads_are_started_beyond_the_set_only_after_a_wait_and_up_to_the_most():
+    threads = RequestThreads(1, most=2, overflow_after=0.05)
+
+    async def scenario():
+        held = await threads.acquire()
+        began = time.monotonic()
+        second = await threads.acquire()
+        waited = time.monotonic() - began
+        third = asyncio.ensure_future(threads.acquire())
+        await asyncio.sleep(0.2)
+        third_waits_at_the_most = not third.done()
+        threads.release(second)
+        third_executor = await asyncio.wait_for(third, 1)
+        counts = [threads.count]
+        threads.release(third_executor)  # nobody waits: the thread beyond the set stops
+        counts.append(threads.count)
+        threads.release(held)
+        counts.append(threads.count)
+        return waited, third_waits_at_the_most, third_executor is second, counts
+
+    try:
+        waited, third_waits_at_the_most, handed_on, counts = asyncio.run(scenario())
+    finally:
+        threads.close()
+
+    assert waited >= 0.05
+    assert third_waits_at_the_most
+    assert handed_on
+    assert counts == [2, 1, 1]
+    assert threads.count == 0
+
+
 def test_at_least_one_thread(settings):
     with pytest.raises(ValueError):
         RequestThreads(0)
     settings.HTTP_THREADS = 0
     with pytest.raises(ImproperlyConfigured, match="HTTP_THREADS must be 1 or more"):
+        PooledThreadsASGIHandler()
+    settings.HTTP_THREADS, settings.HTTP_THREADS_MOST = 4, 2
+    with pytest.raises(ImproperlyConfigured, match="HTTP_THREADS_MOST must be at least HTTP_THREADS"):
         PooledThreadsASGIHandler()
