@@ -15,13 +15,13 @@ responses, errors as error pages), and changes how the synchronous part runs:
   request_finished, which hands the database connection back) in a second one, after the response is sent, on the
   same thread. Thread-sensitive work of the request (a sync streaming response's iterator, async_to_sync calls back
   to the server's event loop, such as a channel-layer group_send after commit) also runs on that thread.
-- The threads are a fixed set per process (settings.HTTP_THREADS, default 4), each running one request at a time:
+- The threads are a fixed set per process (settings.HTTP_THREADS, default 2), each running one request at a time:
   no thread is started per request, and a process under load works on a few requests at once, queueing the rest
   in its event loop, instead of switching the interpreter between dozens of threads. The number bounds how many
   requests of one process may wait on something slow outside (a payment provider) without holding up the rest:
-  a request that has waited OVERFLOW_AFTER_SECONDS for a thread gets one started for it, up to
-  settings.HTTP_THREADS_MOST (default 16), stopped again once nobody waits. A request takes its thread only once its
-  body has arrived, so a slow upload holds none.
+  while threads are held up by one request for OVERFLOW_AFTER_SECONDS or more, a request that has waited that long
+  gets a thread started for it, up to settings.HTTP_THREADS_MOST (default 16), stopped again once nobody waits.
+  A request takes its thread only once its body has arrived, so a slow upload holds none.
 - There is no disconnect watcher: a synchronous view cannot be stopped by one anyway (Django's only stops
   awaiting it), and the server (daphne) drops the answer to a client that has gone.
 """
@@ -31,6 +31,7 @@ import asyncio
 import collections
 import itertools
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -42,25 +43,26 @@ from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
 THREAD_NAME_PREFIX = "http-request"
-# How long a request waits for one of the HTTP_THREADS before a thread is started for it (up to HTTP_THREADS_MOST).
-OVERFLOW_AFTER_SECONDS = 0.5
+# A thread serving one request this long is held up; a request that has waited this long while threads are held up
+# gets a thread started for it (up to HTTP_THREADS_MOST).
+OVERFLOW_AFTER_SECONDS = 0.25
 # Each executor's thread named apart (http-request-7_0) in logs and thread dumps.
 _executor_numbers = itertools.count(1)
 
 
 class RequestThreads:
     """Single-thread executors, each serving one request at a time: `size` of them, and more (up to `most`) only
-    while requests wait too long; acquire() waits for a free one.
+    while some are held up; acquire() waits for a free one.
 
-    A request that has waited `overflow_after` seconds gets a thread of its own started for it: threads held up by
-    something slow outside (a payment provider not answering) then hold up nobody else for longer than that. Under
-    load alone a request waits far less (~40 ms at 32 connections on 2 cores), so the set stays at `size`; the threads
-    added are stopped again as they are released with nobody waiting.
+    Held up: serving one request for `overflow_after` seconds or more (a payment provider not answering). A request
+    that has waited that long while threads are held up gets a thread started for it, one per thread held up, so
+    `size` threads keep serving the rest. Load alone starts none: its requests wait in turn for threads that serve
+    each of them in milliseconds. Threads beyond `size` stop as they are released with nobody waiting.
 
     Shared by every event loop of the process (daphne has one; tests run several), so the waiting is per loop:
     a released executor goes to the longest waiter, on that waiter's loop."""
 
-    def __init__(self, size: int, *, most: int | None = None, overflow_after: float = 0.5) -> None:
+    def __init__(self, size: int, *, most: int | None = None, overflow_after: float = 0.25) -> None:
         if size < 1:
             raise ValueError("at least one thread")
         self.size = size
@@ -68,7 +70,9 @@ class RequestThreads:
         self.overflow_after = overflow_after
         self._free: list[ThreadPoolExecutor] = []
         self._created = 0
+        self._busy_since: dict[ThreadPoolExecutor, float] = {}
         self._waiters: collections.deque[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = collections.deque()
+        self._overflow_checks: dict[asyncio.Future, asyncio.TimerHandle] = {}
         self._lock = threading.Lock()
 
     @property
@@ -77,6 +81,12 @@ class RequestThreads:
         return self._created
 
     async def acquire(self) -> ThreadPoolExecutor:
+        executor = await self._executor_free()
+        with self._lock:
+            self._busy_since[executor] = time.monotonic()
+        return executor
+
+    async def _executor_free(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._free:
                 return self._free.pop()
@@ -85,7 +95,8 @@ class RequestThreads:
             loop = asyncio.get_running_loop()
             waiter = loop.create_future()
             self._waiters.append((loop, waiter))
-            overflow = loop.call_later(self.overflow_after, self._overflow, waiter) if self.most > self.size else None
+            if self.most > self.size:
+                self._overflow_checks[waiter] = loop.call_later(self.overflow_after, self._overflow, loop, waiter)
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -94,11 +105,14 @@ class RequestThreads:
                 self.release(waiter.result())
             raise
         finally:
-            if overflow is not None:
-                overflow.cancel()
+            with self._lock:
+                check = self._overflow_checks.pop(waiter, None)
+            if check is not None:
+                check.cancel()
 
     def release(self, executor: ThreadPoolExecutor) -> None:
         with self._lock:
+            self._busy_since.pop(executor, None)
             while self._waiters:
                 loop, waiter = self._waiters.popleft()
                 if waiter.done() or loop.is_closed():
@@ -131,11 +145,16 @@ class RequestThreads:
         else:
             waiter.set_result(executor)
 
-    def _overflow(self, waiter: asyncio.Future) -> None:
-        """On the waiter's loop, once it has waited overflow_after: a thread started for it, unless it was served
-        meanwhile or there are `most` already (then it waits on)."""
+    def _overflow(self, loop: asyncio.AbstractEventLoop, waiter: asyncio.Future) -> None:
+        """On the waiter's loop, each overflow_after it waits: a thread started for it if threads are held up (one
+        per thread held up, up to `most`), else a look again later."""
         with self._lock:
-            if waiter.done() or self._created >= self.most:
+            if waiter.done():
+                return
+            now = time.monotonic()
+            held_up = sum(1 for since in self._busy_since.values() if now - since >= self.overflow_after)
+            if self._created >= min(self.most, self.size + held_up):
+                self._overflow_checks[waiter] = loop.call_later(self.overflow_after, self._overflow, loop, waiter)
                 return
             executor = self._started()
         waiter.set_result(executor)

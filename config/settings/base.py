@@ -397,9 +397,9 @@ OUTAGE_TEMPORARY_NOTICE_HOURS = int(os.environ.get("OUTAGE_TEMPORARY_NOTICE_HOUR
 CMS_PAGE_CACHE_SECONDS = int(os.environ.get("CMS_PAGE_CACHE_SECONDS", "300"))
 # Threads per ASGI process for the synchronous work of HTTP requests, one request each at a time; more requests queue
 # in the process (config/asgi_handler.py). Raise it where views often wait on something slow outside.
-HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "4"))
-# More are started, up to this many, while requests wait over half a second for one (threads held up by something
-# slow outside, such as the payment provider not answering); they stop again once nobody waits.
+HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "2"))
+# More are started, up to this many, while threads are held up by one request for a quarter of a second or more
+# (something slow outside, such as the payment provider not answering); they stop again once nobody waits.
 HTTP_THREADS_MOST = int(os.environ.get("HTTP_THREADS_MOST", "16"))
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

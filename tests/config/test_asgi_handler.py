@@ -479,6 +479,32 @@ def test_threads_are_started_beyond_the_set_only_after_a_wait_and_up_to_the_most
     assert threads.count == 0
 
 
+def test_load_alone_starts_no_thread_beyond_the_set():
+    """Requests queue for a long time in all, but each is served quickly: no thread is held up, none is started."""
+    threads = RequestThreads(1, most=4, overflow_after=0.05)
+
+    counts = []
+
+    async def scenario():
+        async def request():
+            executor = await threads.acquire()
+            counts.append(threads.count)
+            await asyncio.sleep(0.02)  # served in 20 ms
+            threads.release(executor)
+
+        began = time.monotonic()
+        await asyncio.gather(*(request() for _ in range(10)))
+        return time.monotonic() - began
+
+    try:
+        took = asyncio.run(scenario())
+    finally:
+        threads.close()
+
+    assert took >= 0.2  # the last waited far longer than overflow_after
+    assert counts == [1] * 10
+
+
 def test_at_least_one_thread(settings):
     with pytest.raises(ValueError):
         RequestThreads(0)
