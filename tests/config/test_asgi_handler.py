@@ -56,6 +56,17 @@ def blocking_view(request):
     return HttpResponse(_thread())
 
 
+def _blocking_reset() -> None:
+    _blocking.update(now=0, most=0)
+    _blocking["release"].clear()
+
+
+async def _until_blocked(count: int) -> None:
+    """Returns once `count` requests are inside blocking_view."""
+    while _blocking["now"] < count:
+        await asyncio.sleep(0.01)
+
+
 def streaming_view(request):
     def parts():
         try:
@@ -187,13 +198,11 @@ def test_threads_are_reused_not_started_per_request(application):
 
 
 def test_at_most_http_threads_requests_of_a_process_run_at_once_the_rest_wait_and_are_served(application):
-    _blocking.update(now=0, most=0)
-    _blocking["release"].clear()
+    _blocking_reset()
 
     async def six_at_once():
         requests = [asyncio.ensure_future(_asgi_request(application, "/block/")) for _ in range(6)]
-        while _blocking["now"] < 2:
-            await asyncio.sleep(0.01)
+        await _until_blocked(2)
         await asyncio.sleep(0.2)
         running_while_blocked = _blocking["now"]
         _blocking["release"].set()
@@ -325,13 +334,11 @@ def test_a_request_given_up_by_the_server_mid_view_hands_its_connection_back_whe
         settings, signal_threads):
     settings.HTTP_THREADS = settings.HTTP_THREADS_MOST = 1
     application = PooledThreadsASGIHandler()
-    _blocking.update(now=0, most=0)
-    _blocking["release"].clear()
+    _blocking_reset()
 
     async def give_up_then_next():
         stuck = asyncio.ensure_future(_asgi_request(application, "/block/"))
-        while _blocking["now"] < 1:
-            await asyncio.sleep(0.01)
+        await _until_blocked(1)
         stuck.cancel()  # as daphne does once the client has gone and the application outlives its close timeout
         with pytest.raises(asyncio.CancelledError):
             await stuck
@@ -353,13 +360,11 @@ def test_a_request_given_up_by_the_server_mid_view_hands_its_connection_back_whe
 def test_a_request_kept_waiting_by_threads_held_up_gets_a_thread_of_its_own_stopped_afterwards(settings):
     settings.HTTP_THREADS, settings.HTTP_THREADS_MOST = 1, 2
     application = PooledThreadsASGIHandler()
-    _blocking.update(now=0, most=0)
-    _blocking["release"].clear()
+    _blocking_reset()
 
     async def held_up_then_another():
         held_up = asyncio.ensure_future(_asgi_request(application, "/block/"))
-        while _blocking["now"] < 1:
-            await asyncio.sleep(0.01)
+        await _until_blocked(1)
         began = time.monotonic()
         other = await asyncio.wait_for(_asgi_request(application, "/thread/"), 5)
         waited = time.monotonic() - began
