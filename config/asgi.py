@@ -4,11 +4,11 @@ import os
 
 from django.conf import settings
 
+from config import asgi_handler
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 # Django must be set up before Channels imports consumers that touch models. HTTP goes through Django's handler with
 # the synchronous work of each request on one thread of a fixed set (config/asgi_handler.py).
-from config import asgi_handler  # noqa: E402
-
 django_asgi_app = asgi_handler.http_application()
 # While DEBUG is on, `daphne config.asgi:application` serves static files itself, as runserver does;
 # in production a reverse proxy serves the collected files.

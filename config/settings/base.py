@@ -396,7 +396,7 @@ OUTAGE_TEMPORARY_NOTICE_HOURS = int(os.environ.get("OUTAGE_TEMPORARY_NOTICE_HOUR
 # the home page's "outages in the next 7 days" moves with the clock.
 CMS_PAGE_CACHE_SECONDS = int(os.environ.get("CMS_PAGE_CACHE_SECONDS", "300"))
 # Threads per ASGI process for the synchronous work of HTTP requests, one request each at a time; more requests queue
-# in the process (config/asgi_handler.py). Raise it where views often wait on something slow outside.
+# in the process (config/asgi_handler.py). Two suit a process per core; on more cores run more processes.
 HTTP_THREADS = int(os.environ.get("HTTP_THREADS", "2"))
 # More are started, up to this many, while threads are held up by one request for a quarter of a second or more
 # (something slow outside, such as the payment provider not answering); they stop again once nobody waits.
