@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from config.logging import logging_config
@@ -28,6 +29,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not value:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A duration in seconds above zero; anything else stops the start with a message naming the variable."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise ImproperlyConfigured(f"{name} must be a number of seconds above 0, not {value!r}.")
+    return seconds
 
 
 # An insecure default that production refuses (see production.py).
@@ -412,6 +427,10 @@ STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 # Real Stripe by default; the tests and `make run` point both at localstripe on loopback.
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_JS_URL = os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+# How long a call to Stripe waits for a connection and for the answer; a call failed by the network is tried twice
+# more, so a customer on the pay page hears "try again later" within about half a minute, not the library's 80 s.
+STRIPE_CONNECT_TIMEOUT_SECONDS = env_seconds("STRIPE_CONNECT_TIMEOUT_SECONDS", 5.0)
+STRIPE_READ_TIMEOUT_SECONDS = env_seconds("STRIPE_READ_TIMEOUT_SECONDS", 10.0)
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")

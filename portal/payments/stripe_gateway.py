@@ -77,9 +77,16 @@ def timestamp_datetime(value: int) -> datetime.datetime:
 class StripeGateway:
     """PaymentIntents, refunds, charges and webhook events of one Stripe account (or localstripe)."""
 
-    def __init__(self, *, secret_key: str, webhook_secret: str, api_base: str):
+    def __init__(self, *, secret_key: str, webhook_secret: str, api_base: str,
+                 connect_timeout: float = 5.0, read_timeout: float = 10.0, network_retries: int = 2):
+        """Each call waits at most connect_timeout for a connection and read_timeout for Stripe's answer (the library
+        alone would wait 80 s), and is tried again up to network_retries times when the network fails it (Stripe
+        dedupes the creations by their idempotency keys); then it fails as OnlinePaymentProviderError."""
         self.webhook_secret = webhook_secret
-        self.client = stripe.StripeClient(secret_key, base_addresses={"api": api_base}, max_network_retries=2)
+        self.client = stripe.StripeClient(
+            secret_key, base_addresses={"api": api_base}, max_network_retries=network_retries,
+            http_client=stripe.RequestsClient(timeout=(connect_timeout, read_timeout)),
+        )
 
     @classmethod
     def from_settings(cls) -> StripeGateway:
@@ -87,6 +94,8 @@ class StripeGateway:
             secret_key=settings.STRIPE_SECRET_KEY,
             webhook_secret=settings.STRIPE_WEBHOOK_SECRET,
             api_base=settings.STRIPE_API_BASE,
+            connect_timeout=settings.STRIPE_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=settings.STRIPE_READ_TIMEOUT_SECONDS,
         )
 
     @staticmethod
