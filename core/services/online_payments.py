@@ -132,7 +132,8 @@ def online_payment_amount(*, account: Account, purpose: str, amount_entered: str
         amount = Decimal(str(amount_entered if amount_entered is not None else "").strip())
     except InvalidOperation:
         raise OnlinePaymentAmountInvalid(_("请输入正确的金额"), field="amount") from None
-    if not amount.is_finite() or amount != amount.quantize(CENT) or not TOPUP_MINIMUM <= amount <= TOPUP_MAXIMUM:
+    # The range first: quantize cannot hold an amount like 1e30 at two places and would raise.
+    if not amount.is_finite() or not TOPUP_MINIMUM <= amount <= TOPUP_MAXIMUM or amount != amount.quantize(CENT):
         raise OnlinePaymentAmountInvalid(
             _("预存金额须在%(minimum)s元至%(maximum)s元之间，最多两位小数")
             % {"minimum": TOPUP_MINIMUM, "maximum": TOPUP_MAXIMUM},

@@ -216,7 +216,8 @@ def test_nothing_due_is_refused_plainly(client, stripe_on):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("amount", ["5.00", "5000.01", "12.345", "abc", "", "NaN", "-20"])
+@pytest.mark.parametrize("amount", ["5.00", "5000.01", "12.345", "abc", "", "NaN", "-20", "1e30", "-1e30", "Infinity",
+                                    "1e-30", "50.000000000000000000000000000001"])
 def test_topup_outside_the_limits_is_refused(client, stripe_on, amount):
     _user, account = customer_prepaid(client)
     response = client.post(reverse("portal:pay_account", args=[account.number]), {"request_key": "k", "amount": amount})
