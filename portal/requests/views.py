@@ -220,6 +220,14 @@ def apply_details(request: HttpRequest) -> HttpResponse:
 # --- step 3: documents ------------------------------------------------------------------------------------------
 
 
+def _list_index(value: str, length: int) -> int | None:
+    """A position posted by a form (0-based, ASCII digits only), or None if it names no item of the list."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 4:
+        return None
+    index = int(value)
+    return index if index < length else None
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def apply_documents(request: HttpRequest) -> HttpResponse:
@@ -233,10 +241,10 @@ def apply_documents(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if "remove" in request.POST:
             documents = wizard.drafts()
-            index = request.POST.get("remove", "")
-            if index.isdigit() and int(index) < len(documents):
-                application_document_discard(document=documents[int(index)])
-                del wizard.documents[int(index)]
+            index = _list_index(request.POST.get("remove", ""), len(documents))
+            if index is not None:
+                application_document_discard(document=documents[index])
+                del wizard.documents[index]
                 wizard.save(request)
             return redirect("portal:apply_documents")
         if "next" in request.POST:

@@ -162,6 +162,19 @@ def test_a_removed_upload_is_deleted(client, bound):
     assert "<dd>未上传</dd>" in client.get(reverse("portal:apply_summary")).content.decode()
 
 
+@pytest.mark.parametrize("remove", ["²", "٣", "1", "-0", "0x0", "9" * 5000, ""], ids=["superscript", "arabic-indic", "past-the-end", "signed", "hex", "huge", "empty"])
+def test_a_remove_that_names_no_upload_changes_nothing(client, bound, remove):
+    _start(client, business_type=BusinessType.NAME_CHANGE, account=bound.account.number)
+    client.post(reverse("portal:apply_details"), {
+        "new_name": "王小明", "contact_name": "王大明", "contact_phone": "13900001111",
+    })
+    client.post(reverse("portal:apply_documents"), {"file": _pdf()})
+    response = client.post(reverse("portal:apply_documents"), {"remove": remove})
+    assert response.status_code == 302
+    assert len(_drafts()) == 1
+    assert len(client.session["portal_apply"]["documents"]) == 1
+
+
 def test_submitting_twice_makes_one_ticket(client, bound):
     _start(client, business_type=BusinessType.NAME_CHANGE, account=bound.account.number)
     client.post(reverse("portal:apply_details"), {
