@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 from django.utils.translation import get_language
 
+from core.selectors.callers import caller_number_normalise
+
 from core.models import (
     Account,
     AccountBinding,
@@ -144,16 +146,19 @@ def ticket_for_portal(*, number: str) -> Ticket | None:
 
 def ticket_tracked(*, number: str, phone: str) -> Ticket | None:
     """The ticket with this number whose contact, customer or a reporter has this phone; None otherwise (a wrong
-    number and a wrong phone look the same)."""
-    number, phone = (number or "").strip(), (phone or "").strip()
+    number and a wrong phone look the same). Phones are compared as numbers, however typed or stored: spaces,
+    dashes, +86 or 0086 in front."""
+    number, phone = (number or "").strip(), caller_number_normalise(phone)
     if not number or not phone:
         return None
     ticket = Ticket.objects.select_related("customer").filter(number=number).first()
     if ticket is None:
         return None
-    if ticket.contact_phone == phone or (ticket.customer is not None and ticket.customer.phone == phone):
+    on_file = [ticket.contact_phone, ticket.customer.phone if ticket.customer is not None else ""]
+    if phone in {caller_number_normalise(known) for known in on_file}:
         return ticket
-    if TicketReporter.objects.filter(ticket=ticket, phone=phone).exists():
+    reporters = TicketReporter.objects.filter(ticket=ticket).exclude(phone="").values_list("phone", flat=True)
+    if any(caller_number_normalise(known) == phone for known in reporters.iterator()):
         return ticket
     return None
 

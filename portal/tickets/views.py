@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.errors import DomainError, TicketValidationError
 from core.models import BusinessType, Ticket
 from core.models.tickets import TicketAttachment
+from core.selectors.callers import caller_number_normalise
 from core.selectors.portal_tickets import ticket_for_portal, ticket_owned_by, ticket_tracked, tickets_of_user
 from core.selectors.ticket_queue import ticket_visible_to as ticket_visible_to_staff
 from core.selectors.tickets import ticket_progress_text, ticket_timeline
@@ -169,6 +170,6 @@ def ticket_track(request: HttpRequest) -> HttpResponse:
                     "ticket": ticket, "timeline": ticket_timeline(ticket=ticket),
                     "progress": ticket_progress_text(ticket=ticket),
                     "masked_name": _mask_name(ticket.contact_name or (ticket.customer.name if ticket.customer else "")),
-                    "masked_phone": _mask_phone(form.cleaned_data["phone"]),
+                    "masked_phone": _mask_phone(caller_number_normalise(form.cleaned_data["phone"])),
                 })
     return render(request, "portal/tickets/track.html", context, status=status)

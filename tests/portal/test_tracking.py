@@ -103,6 +103,23 @@ def test_guest_tracking_by_number_and_phone_shows_the_timeline_masked(client, pr
     assert "王大明" not in page and "电表走快" not in page and ticket.account.number not in page
 
 
+@pytest.mark.parametrize("typed", ["139 0000 1111", "139-0000-1111", "+86 139 0000 1111", "008613900001111",
+                                   " 13900001111 "])
+def test_guest_tracking_takes_the_phone_however_it_is_typed(client, process, typed):
+    ticket = _ticket(AccountBindingFactory().account)
+    response = client.post(reverse("portal:ticket_track"), {"number": ticket.number, "phone": typed})
+    page = response.content.decode()
+    assert "您的诉求已受理" in page
+    assert "139****1111" in page
+    assert TrackingAttempt.objects.get().succeeded
+
+
+def test_guest_tracking_matches_a_phone_stored_with_separators(client, process):
+    ticket = _ticket(AccountBindingFactory().account, phone="+86 139-0000-2222")
+    response = client.post(reverse("portal:ticket_track"), {"number": ticket.number, "phone": "13900002222"})
+    assert "您的诉求已受理" in response.content.decode()
+
+
 def test_guest_tracking_refuses_a_wrong_phone_the_same_as_a_wrong_number(client, process):
     ticket = _ticket(AccountBindingFactory().account)
     wrong_phone = client.post(reverse("portal:ticket_track"), {"number": ticket.number, "phone": "13900009999"})
