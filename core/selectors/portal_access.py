@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from core.db import cursor_prepared, sql_column, sql_table
 from core.models import Account, AccountBinding, Ticket
@@ -73,13 +73,25 @@ def account_bound_or_none(*, user, number: str) -> Account | None:
     return accounts_bound_to(user=user).filter(number=number).select_related("branch", "tariff", "customer").first()
 
 
+def raised_for_the_holder_of_a_bound_account(*, user) -> Q:
+    """Tickets on an account the user has bound that were raised for its present holder without a customer signed in
+    (the hotline, a counter, the IVR): whoever has bound the account, which takes the holder's name and ID digits or
+    a code to the holder's phone, stands in for the holder there. A ticket another portal user opened on the same
+    account is theirs, and one raised for a former holder (before a transfer) stays with that holder."""
+    return (
+        Q(account_id__in=AccountBinding.objects.filter(user=user, unbound_at__isnull=True).values("account_id"))
+        & (Q(opened_by__isnull=True) | Q(opened_by__is_staff=True))
+        & (Q(customer__isnull=True) | Q(customer_id=F("account__customer_id")))
+    )
+
+
 def tickets_visible_to(*, user) -> QuerySet[Ticket]:
-    """Tickets on the user's bound accounts, tickets the user opened, and fault tickets the user reported on."""
+    """Tickets the user opened, fault tickets the user reported on, and tickets raised for the holder of an account
+    the user has bound."""
     if not getattr(user, "is_authenticated", False):
         return Ticket.objects.none()
-    bound = AccountBinding.objects.filter(user=user, unbound_at__isnull=True).values("account_id")
     return Ticket.objects.filter(
-        Q(account_id__in=bound) | Q(opened_by=user) | Q(reporters__user=user)
+        Q(opened_by=user) | Q(reporters__user=user) | raised_for_the_holder_of_a_bound_account(user=user)
     ).distinct()
 
 

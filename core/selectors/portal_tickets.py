@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 from django.utils.translation import get_language
 
-from core.selectors.callers import caller_number_normalise
-
 from core.models import (
     Account,
     AccountBinding,
@@ -20,6 +18,9 @@ from core.models import (
     Ticket,
     TicketReporter,
 )
+from core.models.tickets import TicketAttachment
+from core.selectors.callers import caller_number_normalise
+from core.selectors.portal_access import raised_for_the_holder_of_a_bound_account
 
 # The business types a customer applies for on the portal (业扩报装, 变更用电, 计量异常), in the order offered.
 APPLICATION_TYPES: tuple[str, ...] = (
@@ -110,12 +111,12 @@ def bound_account_ids(*, user) -> QuerySet:
 
 
 def tickets_of_user(*, user) -> QuerySet[Ticket]:
-    """The user's tickets (on bound accounts, opened by them, or reported on by them), newest first, with what
-    the list shows (one query)."""
+    """The user's tickets (opened by them, reported on by them, or raised for the holder of an account they have
+    bound), newest first, with what the list shows (one query)."""
     if not getattr(user, "is_authenticated", False):
         return Ticket.objects.none()
     visible = Ticket.objects.filter(
-        Q(account_id__in=bound_account_ids(user=user)) | Q(opened_by=user) | Q(reporters__user=user)
+        Q(opened_by=user) | Q(reporters__user=user) | raised_for_the_holder_of_a_bound_account(user=user)
     ).values("pk")
     return (
         Ticket.objects.filter(pk__in=visible)
@@ -125,15 +126,23 @@ def tickets_of_user(*, user) -> QuerySet[Ticket]:
 
 
 def ticket_owned_by(*, ticket: Ticket, user) -> bool:
-    """Whether the user is the ticket's own party (opened it, or it is on an account they have bound), as opposed
-    to someone who only joined a shared fault report: only the owner sees its details and documents."""
+    """Whether the user is the ticket's own party (opened it, or it was raised for the holder of an account they have
+    bound), as opposed to someone who only joined a shared fault report: only the owner sees its details."""
     if not getattr(user, "is_authenticated", False):
         return False
     if ticket.opened_by_id == user.pk:
         return True
-    return ticket.account_id is not None and AccountBinding.objects.filter(
-        user=user, account_id=ticket.account_id, unbound_at__isnull=True
+    return ticket.account_id is not None and Ticket.objects.filter(
+        raised_for_the_holder_of_a_bound_account(user=user), pk=ticket.pk
     ).exists()
+
+
+def ticket_documents_of_user(*, ticket: Ticket, user) -> QuerySet[TicketAttachment]:
+    """The documents of the ticket this customer filed themselves: an ID copy is shown to whoever uploaded it (and
+    to staff), never to another binder of the account, and the documents staff add stay with staff."""
+    if not getattr(user, "is_authenticated", False):
+        return TicketAttachment.objects.none()
+    return TicketAttachment.objects.filter(ticket=ticket, uploaded_by=user).order_by("uploaded_at", "id")
 
 
 def ticket_for_portal(*, number: str) -> Ticket | None:

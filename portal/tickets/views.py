@@ -19,7 +19,13 @@ from core.errors import DomainError, TicketValidationError
 from core.models import BusinessType, Ticket
 from core.models.tickets import TicketAttachment
 from core.selectors.callers import caller_number_normalise
-from core.selectors.portal_tickets import ticket_for_portal, ticket_owned_by, ticket_tracked, tickets_of_user
+from core.selectors.portal_tickets import (
+    ticket_documents_of_user,
+    ticket_for_portal,
+    ticket_owned_by,
+    ticket_tracked,
+    tickets_of_user,
+)
 from core.selectors.ticket_queue import ticket_visible_to as ticket_visible_to_staff
 from core.selectors.tickets import ticket_progress_text, ticket_timeline
 from core.services.portal_requests import portal_ticket_rate, tracking_allowed_check, tracking_attempt_record
@@ -72,7 +78,7 @@ class TicketPage:
 
 def _ticket_page(request: HttpRequest, ticket: Ticket) -> TicketPage:
     owner = ticket_owned_by(ticket=ticket, user=request.user)
-    attachments = list(TicketAttachment.objects.filter(ticket=ticket).order_by("uploaded_at", "id")) if owner else []
+    attachments = list(ticket_documents_of_user(ticket=ticket, user=request.user)) if owner else []
     return TicketPage(
         ticket=ticket, owner=owner, progress=ticket_progress_text(ticket=ticket), timeline=ticket_timeline(ticket=ticket),
         attachments=attachments, reply=str(ticket.data.get("reply", "")) if owner else "",
@@ -131,12 +137,13 @@ def document_download(request: HttpRequest, number: str, attachment_id: int) -> 
     ticket = ticket_for_portal(number=number)
     if ticket is None:
         raise Http404
-    staff_allowed = user.is_staff and ticket_visible_to_staff(ticket=ticket, user=user)
-    if not staff_allowed:
+    if user.is_staff and ticket_visible_to_staff(ticket=ticket, user=user):
+        attachment = get_object_or_404(TicketAttachment, pk=attachment_id, ticket=ticket)
+    else:
         visible_ticket_or_404(request, number)
-        if not ticket_owned_by(ticket=ticket, user=user):
+        attachment = ticket_documents_of_user(ticket=ticket, user=user).filter(pk=attachment_id).first()
+        if attachment is None:
             raise Http404
-    attachment = get_object_or_404(TicketAttachment, pk=attachment_id, ticket=ticket)
     try:
         handle = attachment.file.open("rb")
     except FileNotFoundError:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.models import (
     AccountBinding,
     BusinessType,
+    Channel,
     CollectionPolicy,
     MeterReading,
     OnlinePayment,
@@ -26,9 +27,11 @@ from core.models.tickets import TicketAttachment
 from core.services.billing import bill_issue
 from core.services.payments import payment_post
 from core.services.readings import reading_record
+from core.services.tickets import ticket_attachment_add, ticket_open
 from notifications.models import InboxMessage
 from tests.factories import AccountFactory, CustomerFactory, MeterFactory
 from tests.portal.factories import AccountBindingFactory, PortalUserFactory, id_number_fields
+from tests.ticket_factories import supervisor_user
 
 pytestmark = pytest.mark.django_db
 
@@ -168,6 +171,68 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_see_nothing(client, world):
     for name, method, args in ALICE_URLS:
         response = getattr(client, method)(reverse(name, args=args(world)))
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), name
+
+
+# --- several people bound to one account ---------------------------------------------------------------------
+
+
+def _ticket_numbers_listed(client) -> str:
+    return client.get(reverse("portal:ticket_list")).content.decode()
+
+
+def test_a_second_binder_sees_neither_the_first_binders_application_nor_its_document(client, world):
+    """Alice's husband binds her account too: her name-change application, with her ID papers, stays hers."""
+    husband = AccountBindingFactory(account=world["alice_account"]).user
+    client.force_login(husband)
+    ticket, attachment = world["ticket"], world["attachment"]
+    assert ticket.number not in _ticket_numbers_listed(client)
+    for name, args in (
+        ("portal:ticket_detail", [ticket.number]),
+        ("portal:apply_done", [ticket.number]),
+        ("portal:document_download", [ticket.number, attachment.pk]),
+    ):
+        assert client.get(reverse(name, args=args)).status_code == 404, name
+    # The account itself is his to see.
+    assert client.get(reverse("portal:account_dashboard", args=[world["alice_account"].number])).status_code == 200
+
+
+def _hotline_ticket_with_a_staff_document(account, *, customer):
+    agent = supervisor_user()
+    ticket = ticket_open(business_type=BusinessType.NAME_CHANGE, channel=Channel.AGENT, summary="来电申请更名",
+                         customer=customer, account=account, contact_name="张三", contact_phone="13900001111",
+                         data={"new_name": "张小三"}, opened_by=agent)
+    attachment = ticket_attachment_add(
+        ticket_id=ticket.pk, user=agent,
+        uploaded_file=SimpleUploadedFile("现场照片.pdf", PDF, content_type="application/pdf"),
+    )
+    return ticket, attachment
+
+
+def test_a_hotline_ticket_for_the_holder_is_shown_to_a_binder_but_not_the_documents_staff_filed(client, world):
+    account = world["alice_account"]
+    ticket, staff_document = _hotline_ticket_with_a_staff_document(account, customer=account.customer)
+    client.force_login(world["alice"])
+    assert ticket.number in _ticket_numbers_listed(client)
+    page = client.get(reverse("portal:ticket_detail", args=[ticket.number]))
+    assert page.status_code == 200
+    assert "来电申请更名" in page.content.decode()
+    assert "现场照片.pdf" not in page.content.decode()
+    assert client.get(reverse("portal:document_download", args=[ticket.number, staff_document.pk])).status_code == 404
+    # Her own document on her own application she still downloads.
+    own = client.get(reverse("portal:document_download", args=[world["ticket"].number, world["attachment"].pk]))
+    assert own.status_code == 200
+
+
+def test_after_a_transfer_the_former_holders_tickets_stay_with_them(client, world):
+    account = world["alice_account"]
+    former_holder = account.customer
+    ticket, _document = _hotline_ticket_with_a_staff_document(account, customer=former_holder)
+    account.customer = CustomerFactory(name="王五")
+    account.save(update_fields=["customer"])
+    new_holder = AccountBindingFactory(account=account).user
+    client.force_login(new_holder)
+    assert ticket.number not in _ticket_numbers_listed(client)
+    assert client.get(reverse("portal:ticket_detail", args=[ticket.number])).status_code == 404
 
 
 # --- CSRF ----------------------------------------------------------------------------------------------------
