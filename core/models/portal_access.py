@@ -33,6 +33,8 @@ class AccountBinding(models.Model):
     low_balance_alerted_at = models.DateTimeField(_("最近余额提醒时间"), null=True, blank=True)
     tier_alerts = models.BooleanField(_("阶梯电量提醒"), default=True)
     tier_alerted_period = models.DateField(_("已提醒的阶梯周期"), null=True, blank=True)
+    # The highest tier the binding has been warned of entering in tier_alerted_period: each crossing told once.
+    tier_alerted_tier = models.PositiveSmallIntegerField(_("已提醒的阶梯档位"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("户号绑定")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from core.models import Account, Branch, Outage, OutageState
 
@@ -23,15 +23,19 @@ def outages_upcoming(*, now: datetime.datetime, days: int = 7, branch: Branch | 
 
 
 def outages_affecting_account(*, account: Account, at: datetime.datetime, horizon_days: int = 0) -> list[Outage]:
-    """Announced outages over any of the account's transformer areas that are on at `at` or start within
-    `horizon_days` of it, soonest first."""
+    """Outages over any of the account's transformer areas that are on at `at` or start within `horizon_days` of
+    it, soonest first, each with `past_expected_end` (on at `at` and its expected end passed).
+
+    An outage is on from its start until it is restored or cancelled, not until its expected end: outages overrun,
+    and an area still without power must not look unaffected (its fault reports would send a crew for nothing).
+    """
     return list(
         Outage.objects.filter(
             state=OutageState.ANNOUNCED,
-            ends_at__gt=at,
             starts_at__lte=at + datetime.timedelta(days=horizon_days),
             areas__transformer_area__service_points__account=account,
         )
+        .annotate(past_expected_end=ExpressionWrapper(Q(ends_at__lte=at), output_field=BooleanField()))
         .distinct()
         .select_related("branch")
         .order_by("starts_at", "pk")

@@ -1,6 +1,7 @@
 """Customer alerts the portal promises: an SMS when a tiered account is about to cross into the next tier at its
-pace (once per tier period per binding, only if the binding asked for tier alerts), and one when a smart-prepaid
-account's estimated balance falls below the binding's threshold (once until it is topped up above it).
+pace (once per binding, tier period and tier about to be entered, only if the binding asked for tier alerts), and one
+when a smart-prepaid account's estimated balance falls below the binding's threshold (once until it is topped up
+above it).
 
 The daily scan decides and records on the binding row; the message leaves through the signal customer_alert_raised
 after commit (notifications subscribes: core imports no other app), keyed so a rerun or a twin scan sends nothing
@@ -72,17 +73,28 @@ def tier_alert_due(*, forecast: TierForecast | None, as_of: datetime.date) -> bo
 
 
 def binding_tier_alert(*, binding: AccountBinding, forecast: TierForecast | None, as_of: datetime.date) -> RaisedAlert | None:
-    """Record and raise the tier alert of one binding if it is due and not yet sent this tier period.
+    """Record and raise the tier alert of one binding if it is due and the binding has not been warned of entering
+    this tier (or a higher one) this tier period: near tier 2 and later near tier 3 is two alerts, each sent once.
 
     Locks the binding row, so two scans at once send it once."""
     if not tier_alert_due(forecast=forecast, as_of=as_of):
         return None
     with transaction.atomic():
         locked = AccountBinding.objects.select_for_update().get(pk=binding.pk)
-        if locked.unbound_at is not None or not locked.tier_alerts or locked.tier_alerted_period == forecast.period_start:
+        if locked.unbound_at is not None or not locked.tier_alerts:
             return None
+        if locked.tier_alerted_period == forecast.period_start:
+            if locked.tier_alerted_tier is None:
+                # Warned this period before the tier was recorded (migration 0018), of a tier unknown: counted as
+                # this crossing's warning, so nobody is told twice, and recorded, so the next crossing is told.
+                locked.tier_alerted_tier = forecast.next_tier
+                locked.save(update_fields=["tier_alerted_tier"])
+                return None
+            if locked.tier_alerted_tier >= forecast.next_tier:
+                return None
         locked.tier_alerted_period = forecast.period_start
-        locked.save(update_fields=["tier_alerted_period"])
+        locked.tier_alerted_tier = forecast.next_tier
+        locked.save(update_fields=["tier_alerted_period", "tier_alerted_tier"])
         alert = RaisedAlert(
             binding_id=locked.pk,
             kind=KIND_TIER,
@@ -94,7 +106,7 @@ def binding_tier_alert(*, binding: AccountBinding, forecast: TierForecast | None
                 "tier_limit_kwh": kwh_text(forecast.next_tier_from_kwh),
                 "next_price": forecast.next_price_text,
             },
-            idempotency_key=f"tier-near:{locked.pk}:{forecast.period_start:%Y%m%d}",
+            idempotency_key=f"tier-near:{locked.pk}:{forecast.period_start:%Y%m%d}:{forecast.next_tier}",
         )
         _raise_after_commit(alert)
     return alert

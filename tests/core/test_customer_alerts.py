@@ -25,12 +25,14 @@ AS_OF = datetime.date(2026, 3, 20)
 FIRST_READ = datetime.date(2026, 2, 19)  # 30 daily readings up to AS_OF (February 2026 has 28 days)
 
 
-def daily_readings(account: Account, kwh_per_day: int) -> None:
-    meter = MeterFactory(service_point__account=account)
-    for offset in range(30):
+def daily_readings(account: Account, kwh_per_day: int, days: int = 30, meter=None):
+    """Readings from FIRST_READ for `days` days (30: up to AS_OF); pass the meter back to read on from there."""
+    meter = meter or MeterFactory(service_point__account=account)
+    already = MeterReading.objects.filter(meter=meter).count()
+    for offset in range(already, already + days):
         reading_record(meter=meter, read_on=FIRST_READ + datetime.timedelta(days=offset),
                        total=D(kwh_per_day * (offset + 1)), source=MeterReading.Source.AMI)
-
+    return meter
 
 @pytest.fixture
 def raised():
@@ -59,7 +61,7 @@ def near_tier_two():
     return binding
 
 
-def test_a_tier_crossing_within_a_week_is_told_once_per_period(near_tier_two, raised,
+def test_a_tier_crossing_within_a_week_is_told_once(near_tier_two, raised,
                                                                django_capture_on_commit_callbacks):
     result = scan(django_capture_on_commit_callbacks)
     assert (result.bindings_checked, result.tier_alerts, result.low_balance_alerts) == (1, 1, 0)
@@ -68,19 +70,61 @@ def test_a_tier_crossing_within_a_week_is_told_once_per_period(near_tier_two, ra
         "kind": "tier_threshold_near",
         "data": {"account_number": near_tier_two.account.number, "used_kwh": "160", "crossing_date": "3月23日",
                  "next_tier": 2, "tier_limit_kwh": "180", "next_price": "0.608"},
-        "idempotency_key": f"tier-near:{near_tier_two.pk}:20260301",
+        "idempotency_key": f"tier-near:{near_tier_two.pk}:20260301:2",
     }]
     near_tier_two.refresh_from_db()
-    assert near_tier_two.tier_alerted_period == datetime.date(2026, 3, 1)
+    assert (near_tier_two.tier_alerted_period, near_tier_two.tier_alerted_tier) == (datetime.date(2026, 3, 1), 2)
     again = scan(django_capture_on_commit_callbacks, as_of=AS_OF + datetime.timedelta(days=1))
     assert again.tier_alerts == 0
     assert len(raised) == 1
 
 
 def test_a_binding_told_in_an_earlier_period_is_told_again(near_tier_two, raised, django_capture_on_commit_callbacks):
-    AccountBinding.objects.filter(pk=near_tier_two.pk).update(tier_alerted_period=datetime.date(2026, 2, 1))
+    AccountBinding.objects.filter(pk=near_tier_two.pk).update(
+        tier_alerted_period=datetime.date(2026, 2, 1), tier_alerted_tier=3
+    )
     assert scan(django_capture_on_commit_callbacks).tier_alerts == 1
-    assert raised[0]["idempotency_key"] == f"tier-near:{near_tier_two.pk}:20260301"
+    assert raised[0]["idempotency_key"] == f"tier-near:{near_tier_two.pk}:20260301:2"
+
+
+def test_near_tier_two_then_near_tier_three_is_told_once_each(raised, django_capture_on_commit_callbacks):
+    """19 kWh a day: by 8 March 152 kWh (tier 2 on the 11th at the month's pace so far); by the 20th 380 kWh
+    (tier 3 at 400 on the 22nd)."""
+    binding = AccountBindingFactory()
+    meter = daily_readings(binding.account, 19, days=18)
+    first = scan(django_capture_on_commit_callbacks, as_of=datetime.date(2026, 3, 8))
+    daily_readings(binding.account, 19, days=4, meter=meter)
+    # On the 12th, 228 kWh: the crossing into tier 3 is 13 days off at the month's pace, nothing yet.
+    between = scan(django_capture_on_commit_callbacks, as_of=datetime.date(2026, 3, 12))
+    daily_readings(binding.account, 19, days=8, meter=meter)
+    second = scan(django_capture_on_commit_callbacks, as_of=AS_OF)
+    after = scan(django_capture_on_commit_callbacks, as_of=AS_OF + datetime.timedelta(days=1))
+    assert [r.tier_alerts for r in (first, between, second, after)] == [1, 0, 1, 0]
+    assert [(alert["data"]["next_tier"], alert["data"]["tier_limit_kwh"], alert["data"]["crossing_date"])
+            for alert in raised] == [(2, "180", "3月11日"), (3, "400", "3月22日")]
+    assert [alert["idempotency_key"] for alert in raised] == [
+        f"tier-near:{binding.pk}:20260301:2", f"tier-near:{binding.pk}:20260301:3"
+    ]
+
+
+def test_a_binding_warned_of_a_higher_tier_is_not_warned_of_a_lower_one(near_tier_two, raised,
+                                                                        django_capture_on_commit_callbacks):
+    AccountBinding.objects.filter(pk=near_tier_two.pk).update(
+        tier_alerted_period=datetime.date(2026, 3, 1), tier_alerted_tier=3
+    )
+    assert scan(django_capture_on_commit_callbacks).tier_alerts == 0
+    assert raised == []
+
+
+def test_a_warning_recorded_before_tiers_were_counts_for_the_crossing_now_near(near_tier_two, raised,
+                                                                               django_capture_on_commit_callbacks):
+    """A binding warned this period before the tier was recorded is not warned again of the same crossing; the
+    tier is recorded, so the next crossing would still be told."""
+    AccountBinding.objects.filter(pk=near_tier_two.pk).update(tier_alerted_period=datetime.date(2026, 3, 1))
+    assert scan(django_capture_on_commit_callbacks).tier_alerts == 0
+    assert raised == []
+    near_tier_two.refresh_from_db()
+    assert near_tier_two.tier_alerted_tier == 2
 
 
 def test_no_tier_alert_when_not_asked_for_unbound_or_far_off(raised, django_capture_on_commit_callbacks):
@@ -164,7 +208,7 @@ def test_the_receiver_sends_nothing_twice_for_one_key(near_tier_two):
             "next_tier": 2, "tier_limit_kwh": "180", "next_price": "0.608"}
     for _ in range(2):
         customer_alert_notify(binding_id=near_tier_two.pk, kind="tier_threshold_near", data=data,
-                              idempotency_key="tier-near:x:20260301")
+                              idempotency_key="tier-near:x:20260301:2")
     sms = Message.objects.get(channel=Channel.SMS)
     assert sms.body == (
         f"【国网95598】户号{near_tier_two.account.number}本期已用电160千瓦时，按当前用量预计3月23日进入第2档"

@@ -386,9 +386,37 @@ def test_outages_affecting_an_account(grid):
     assert outages_affecting_account(account=grid.acc3, at=at_start) == []
     assert outages_affecting_account(account=grid.acc1, at=NOW) == []
     assert outages_affecting_account(account=grid.acc1, at=NOW, horizon_days=8) == [outage]
-    assert outages_affecting_account(account=grid.acc1, at=outage.ends_at) == []
     outage_cancel(outage=outage, reason="撤回")
     assert outages_affecting_account(account=grid.acc1, at=at_start) == []
+
+
+def test_an_outage_not_restored_still_affects_its_areas_after_its_expected_end(grid):
+    outage = announce(grid)
+    before, overrun = outage.ends_at - datetime.timedelta(minutes=1), outage.ends_at + 3 * HOUR
+    assert [(o, o.past_expected_end) for o in outages_affecting_account(account=grid.acc1, at=before)] == [
+        (outage, False)
+    ]
+    assert [(o, o.past_expected_end) for o in outages_affecting_account(account=grid.acc1, at=outage.ends_at)] == [
+        (outage, True)
+    ]
+    assert [(o, o.past_expected_end) for o in outages_affecting_account(account=grid.acc2, at=overrun)] == [
+        (outage, True)
+    ]
+    assert outages_affecting_account(account=grid.acc3, at=overrun) == []
+    # Upcoming outages are never past their expected end.
+    assert [o.past_expected_end for o in outages_affecting_account(account=grid.acc1, at=NOW, horizon_days=8)] == [
+        False
+    ]
+
+    outage_restore(outage=outage, restored_at=overrun, now=overrun)
+    assert outages_affecting_account(account=grid.acc1, at=overrun) == []
+    assert outages_affecting_account(account=grid.acc1, at=overrun + DAY) == []
+
+
+def test_a_cancelled_outage_affects_nobody_after_its_expected_end(grid):
+    outage = announce(grid)
+    outage_cancel(outage=outage, reason="天气原因，检修改期")
+    assert outages_affecting_account(account=grid.acc1, at=outage.ends_at + HOUR) == []
 
 
 def test_outage_search_by_county_street_and_account_number(grid, django_assert_max_num_queries):
