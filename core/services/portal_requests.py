@@ -3,9 +3,9 @@ the customer, with documents), feedback (complaints, reports, opinions, suggesti
 
 Fault reports are joined rather than multiplied: a report from an account whose transformer area is inside a known
 outage now is recorded on that outage's one ticket (Ticket.outage; no crew is sent for what the outage explains),
-and repeated reports from one transformer area within REPORT_JOIN_WINDOW join the open repair ticket; every report
-is a TicketReporter row, so everyone who reported is told when power is back (portal.requests.receivers, once per
-reporter through TicketReporter.told_restored_at).
+and repeated reports from one transformer area join its repair ticket until the crew has restored supply (up to
+REPORT_JOIN_MAX after it opened); every report is a TicketReporter row, so everyone who reported is told when power
+is back (portal.requests.receivers, once per reporter through TicketReporter.told_restored_at).
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.core.files.base import File
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -32,6 +33,7 @@ from core.models import (
     Ticket,
     TicketEvent,
     TicketReporter,
+    TicketStep,
     TrackingAttempt,
     TransformerArea,
 )
@@ -50,8 +52,12 @@ from core.storage import private_storage
 from core.workflows.checks import CheckContext, checks_run
 from core.workflows.fields import step_data_clean
 
-# Reports from one transformer area within this time of the repair ticket's opening join that ticket.
-REPORT_JOIN_WINDOW = datetime.timedelta(hours=2)
+# A transformer area's repair ticket collects the area's new reports until its crew restores supply (one fault, one
+# crew), but never after this long from its opening (the fault-repair commitment): a ticket still open by then has
+# gone wrong somewhere, and a new report sends a crew again.
+REPORT_JOIN_MAX = datetime.timedelta(hours=24)
+# The step whose completion means the crew has restored supply; reports after it are a new fault.
+_RESTORE_STEP_CODE = "restore"
 # Documents uploaded in the wizard wait here (private storage) until the application is submitted.
 DRAFT_FOLDER = "portal-drafts"
 MAX_DOCUMENTS = 10
@@ -313,11 +319,13 @@ def fault_report_file(
     *, user, phone: str, description: str, account: Account | None = None, branch: Branch | None = None,
     address: str = "", idempotency_key: str, at: datetime.datetime | None = None, channel: str = Channel.PORTAL,
 ) -> FaultReportOutcome:
-    """Record a fault report: on the known outage's ticket when one covers the account's transformer area now,
-    else on the transformer area's open repair ticket opened within REPORT_JOIN_WINDOW, else on a new repair
-    ticket (dispatched to a crew). A location without an account always opens its own ticket.
+    """Record a fault report: on the known outage's ticket when one covers the account's transformer area now
+    (restored or cancelled outages do not; one past its expected end still does), else on the transformer area's
+    open repair ticket whose supply is not restored yet (opened within REPORT_JOIN_MAX), else on a new repair ticket
+    (dispatched to a crew). A location without an account always opens its own ticket.
 
-    Locks the outage row or the transformer area row, so concurrent reports from one area make one ticket.
+    Locks the outage row or the transformer area row, so concurrent reports from one area make one ticket, and the
+    repair ticket a report joins.
     """
     at = _now(at)
     if account is None and branch is None:
@@ -367,16 +375,7 @@ def fault_report_file(
             return FaultReportOutcome(ticket=ticket, reporter=reporter, outage=outage, joined=joined)
 
         area = _area(account, lock=True)
-        ticket = None
-        if area is not None:
-            ticket = (
-                Ticket.objects.filter(
-                    business_type=BusinessType.FAULT_REPAIR, transformer_area=area, outage__isnull=True,
-                    state__in=_OPEN_STATES, opened_at__gte=at - REPORT_JOIN_WINDOW,
-                )
-                .order_by("-opened_at", "-pk")
-                .first()
-            )
+        ticket = _repair_ticket_to_join(area=area, at=at) if area is not None else None
         joined = ticket is not None
         if ticket is None:
             ticket = ticket_open(
@@ -388,6 +387,25 @@ def fault_report_file(
         reporter = _reporter_add(ticket=ticket, user=user, account=account, phone=phone, description=description,
                                  at=at, joined=joined, channel=channel)
         return FaultReportOutcome(ticket=ticket, reporter=reporter, outage=None, joined=joined)
+
+
+def _repair_ticket_to_join(*, area: TransformerArea, at: datetime.datetime) -> Ticket | None:
+    """The area's latest open repair ticket whose crew has not restored supply yet (opened within REPORT_JOIN_MAX),
+    locked. Joining only before the restore step is done is what gets every joined reporter told when the crew
+    restores supply (portal.requests.receivers), never before their own report: the restore step's submission
+    locks the ticket too, so the ticket is checked again once locked."""
+    restored = TicketStep.objects.filter(
+        ticket=OuterRef("pk"), step_definition__code=_RESTORE_STEP_CODE, state=TicketStep.State.COMPLETED
+    )
+    joinable = Ticket.objects.filter(
+        ~Exists(restored), business_type=BusinessType.FAULT_REPAIR, transformer_area=area, outage__isnull=True,
+        state__in=_OPEN_STATES, opened_at__gte=at - REPORT_JOIN_MAX,
+    )
+    ticket = joinable.order_by("-opened_at", "-pk").first()
+    if ticket is None:
+        return None
+    Ticket.objects.select_for_update().filter(pk=ticket.pk).first()
+    return ticket if joinable.filter(pk=ticket.pk).exists() else None
 
 
 def _area(account: Account, *, lock: bool = False) -> TransformerArea | None:

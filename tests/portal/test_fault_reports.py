@@ -1,6 +1,7 @@
 """Fault reports (故障报修): a known outage is named with its expected end and the report recorded against it (no
-crew sent), repeated reports from one transformer area within the window join one repair ticket, and every
-reporter is told once when power is back."""
+crew sent), also once the outage has overrun its expected end, until it is restored; repeated reports from one
+transformer area join its repair ticket until the crew restores supply; every reporter is told once when power is
+back."""
 from __future__ import annotations
 
 import datetime
@@ -10,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.models import BusinessType, OutageKind, Ticket, TicketReporter, TicketStep
-from core.services.outages import outage_announce, outage_restore
-from core.services.portal_requests import REPORT_JOIN_WINDOW, fault_report_file
+from core.services.outages import outage_announce, outage_cancel, outage_restore
+from core.services.portal_requests import REPORT_JOIN_MAX, fault_report_file
 from core.services.tickets import ticket_step_submit
 from portal.requests.receivers import receivers_connect
 from tests.factories import AccountFactory, BranchFactory, ServicePointFactory, TransformerAreaFactory
@@ -69,6 +70,7 @@ def test_a_report_inside_a_known_outage_names_it_and_records_against_it(client, 
     assert response.status_code == 200
     assert "您所在区域正在停电：10kV线路故障停电" in body
     assert f"预计恢复送电时间：{timezone.localtime(outage.ends_at):%Y-%m-%d %H:%M}" in body
+    assert "预计恢复时间" not in body
     assert "无需另行派员抢修" in body
     ticket = Ticket.objects.get()
     assert (ticket.outage, ticket.business_type, ticket.transformer_area) == (outage, BusinessType.FAULT_REPAIR, area)
@@ -93,7 +95,63 @@ def test_a_report_inside_a_known_outage_names_it_and_records_against_it(client, 
     assert TicketReporter.objects.filter(ticket=ticket, told_restored_at__isnull=True).count() == 0
 
 
-def test_repeated_reports_from_one_area_join_one_repair_ticket_within_the_window(client, area):
+def test_a_report_after_the_expected_end_of_an_outage_not_restored_is_still_recorded_against_it(
+    client, area, django_capture_on_commit_callbacks
+):
+    outage = _outage(area, ends_in=-datetime.timedelta(minutes=30))
+    first = _customer_in(area, client)
+    body = _report(client, first.account).content.decode()
+    assert "您所在区域正在停电：10kV线路故障停电" in body
+    assert (
+        f"目前尚未恢复送电：预计恢复时间（{timezone.localtime(outage.ends_at):%Y-%m-%d %H:%M}）已过，抢修人员正在处理。"
+        in body
+    )
+    assert "预计恢复送电时间：" not in body
+    assert "无需另行派员抢修" in body
+    ticket = Ticket.objects.get()
+    assert (ticket.outage, ticket.transformer_area, ticket.summary) == (
+        outage, area, "已知停电报修（10kV线路故障停电），无需另派抢修",
+    )
+
+    second = _customer_in(area)
+    outcome = fault_report_file(user=second.user, phone="13900002222", description="还没来电",
+                                account=second.account, idempotency_key="k2",
+                                at=outage.ends_at + datetime.timedelta(hours=6))
+    assert (outcome.ticket, outcome.outage, outcome.joined) == (ticket, outage, True)
+    assert outcome.outage.past_expected_end is True
+    assert Ticket.objects.count() == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outage_restore(outage=outage, restored_at=timezone.now())
+    for binding in (first, second):
+        keys = set(_restored_messages(binding.account.customer).values_list("idempotency_key", flat=True))
+        assert keys == {f"outage:{outage.pk}:restored:{binding.account.customer_id}"}
+    assert TicketReporter.objects.filter(ticket=ticket, told_restored_at__isnull=True).count() == 0
+
+    # Power back and then off again: a new fault, with a crew.
+    third = _customer_in(area, client)
+    body = _report(client, third.account, phone="13900003333", key="k3").content.decode()
+    assert "正在安排抢修人员" in body and "正在停电" not in body
+    new = Ticket.objects.exclude(pk=ticket.pk).get()
+    assert (new.outage, new.transformer_area, new.account) == (None, area, third.account)
+
+
+def test_a_cancelled_planned_outage_catches_no_reports_once_its_time_has_come(client, area):
+    now = timezone.now()
+    planned = outage_announce(
+        branch=area.feeder.substation.branch, kind=OutageKind.PLANNED, title="计划检修停电", reason="10kV线路检修",
+        streets="舞阳坝街道", starts_at=now - datetime.timedelta(hours=3), ends_at=now - datetime.timedelta(hours=1),
+        transformer_area_ids=[area.pk], now=now - datetime.timedelta(days=10),
+    )
+    outage_cancel(outage=planned, reason="天气原因，检修改期", now=now - datetime.timedelta(days=2))
+    binding = _customer_in(area, client)
+    body = _report(client, binding.account).content.decode()
+    assert "正在安排抢修人员" in body and "计划检修停电" not in body
+    ticket = Ticket.objects.get()
+    assert (ticket.outage, ticket.transformer_area) == (None, area)
+
+
+def test_repeated_reports_from_one_area_join_its_repair_ticket_until_supply_is_restored(client, area):
     first = _customer_in(area, client)
     response = _report(client, first.account)
     assert "正在安排抢修人员" in response.content.decode()
@@ -104,16 +162,28 @@ def test_repeated_reports_from_one_area_join_one_repair_ticket_within_the_window
     assert (ticket.transformer_area, ticket.outage, ticket.account) == (area, None, first.account)
     assert TicketReporter.objects.filter(ticket=ticket).count() == 2
 
-    later = ticket.opened_at + REPORT_JOIN_WINDOW + datetime.timedelta(minutes=1)
+    # The crew is still on its way two hours on: the same fault, the same ticket.
+    later = ticket.opened_at + datetime.timedelta(hours=2, minutes=1)
     third = _customer_in(area)
     outcome = fault_report_file(user=third.user, phone="13900003333", description="又停电", account=third.account,
                                 idempotency_key="k3", at=later)
-    assert (outcome.joined, outcome.ticket == ticket) == (False, False)
+    assert (outcome.joined, outcome.ticket, outcome.outage) == (True, ticket, None)
+    assert Ticket.objects.count() == 1
+    assert list(TicketReporter.objects.filter(ticket=ticket).order_by("pk").values_list("account", flat=True)) == [
+        first.account.pk, second.account.pk, third.account.pk,
+    ]
+
+    # Past the maximum a ticket still open has gone wrong: a new report sends a crew again.
+    too_late = ticket.opened_at + REPORT_JOIN_MAX + datetime.timedelta(minutes=1)
+    fourth = _customer_in(area)
+    outcome = fault_report_file(user=fourth.user, phone="13900004444", description="一直没电",
+                                account=fourth.account, idempotency_key="k4", at=too_late)
+    assert outcome.joined is False and outcome.ticket != ticket
     assert Ticket.objects.count() == 2
 
     elsewhere = _customer_in(TransformerAreaFactory())
-    outcome = fault_report_file(user=elsewhere.user, phone="13900004444", description="停电",
-                                account=elsewhere.account, idempotency_key="k4")
+    outcome = fault_report_file(user=elsewhere.user, phone="13900005555", description="停电",
+                                account=elsewhere.account, idempotency_key="k5")
     assert outcome.joined is False and outcome.ticket.transformer_area != area
 
 
@@ -160,6 +230,37 @@ def test_every_reporter_is_told_once_when_the_crew_restores_supply(client, area,
         ticket_step_submit(step_id=report_back.pk, user=staff_user("dispatcher", ticket.branch),
                            data={"report": "已恢复"})
     assert Message.objects.filter(event="outage_restored").count() == count
+
+
+def test_a_report_after_the_crew_restored_supply_is_a_new_fault_and_everyone_who_joined_is_told(
+    client, area, django_capture_on_commit_callbacks
+):
+    first = _customer_in(area, client)
+    _report(client, first.account)
+    ticket = Ticket.objects.get()
+    joined = []
+    for hours, phone in ((1, "13900002222"), (3, "13900003333")):
+        binding = _customer_in(area)
+        outcome = fault_report_file(user=binding.user, phone=phone, description="停电", account=binding.account,
+                                    idempotency_key=phone, at=ticket.opened_at + datetime.timedelta(hours=hours))
+        assert (outcome.ticket, outcome.joined) == (ticket, True)
+        joined.append(binding)
+    with django_capture_on_commit_callbacks(execute=True):
+        _work_to_restored(ticket)
+    for binding in (first, *joined):
+        keys = set(_restored_messages(binding.account.customer).values_list("idempotency_key", flat=True))
+        assert keys == {f"fault-restored:ticket:{ticket.pk}:customer:{binding.account.customer_id}"}
+    assert TicketReporter.objects.filter(ticket=ticket, told_restored_at__isnull=True).count() == 0
+
+    # The ticket is still open (report back, follow-up), but its fault is mended: this is another one.
+    ticket.refresh_from_db()
+    assert ticket.state == Ticket.State.OPEN
+    after = _customer_in(area, client)
+    body = _report(client, after.account, phone="13900006666", key="after").content.decode()
+    assert "正在安排抢修人员" in body and "并入同一工单" not in body
+    new = Ticket.objects.exclude(pk=ticket.pk).get()
+    assert (new.transformer_area, new.account) == (area, after.account)
+    assert list(TicketReporter.objects.filter(ticket=new).values_list("account", flat=True)) == [after.account.pk]
 
 
 def test_a_location_report_needs_a_county_and_an_address(client):
