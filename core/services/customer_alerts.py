@@ -1,7 +1,7 @@
 """Customer alerts the portal promises: an SMS when a tiered account is about to cross into the next tier at its
 pace (once per binding, tier period and tier about to be entered, only if the binding asked for tier alerts), and one
 when a smart-prepaid account's estimated balance falls below the binding's threshold (once until it is topped up
-above it).
+above it). Both are the binding's settings, so notifications sends them to the binding's portal user.
 
 The daily scan decides and records on the binding row; the message leaves through the signal customer_alert_raised
 after commit (notifications subscribes: core imports no other app), keyed so a rerun or a twin scan sends nothing
@@ -143,7 +143,8 @@ def binding_low_balance_alert(
                 "threshold": f"{locked.low_balance_threshold:.2f}",
                 "days_left": estimate.days_left if estimate.days_left is not None else "—",
             },
-            idempotency_key=f"prepaid-low:{locked.pk}:{int(now.timestamp())}",
+            # Keyed by the moment of this dip (to the microsecond, as recorded), so each dip is one message.
+            idempotency_key=f"prepaid-low:{locked.pk}:{now:%Y%m%d%H%M%S%f}",
         )
         _raise_after_commit(alert)
     return alert

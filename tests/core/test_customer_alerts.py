@@ -1,5 +1,6 @@
-"""The daily customer-alert scan: a tier crossing near (once per tier period per binding, only if asked for) and a
-smart-prepaid balance under the binding's threshold (once until topped up above it), sent as SMS and inbox."""
+"""The daily customer-alert scan: a tier crossing near (once per binding, tier period and tier about to be entered,
+only if asked for) and a smart-prepaid balance under the binding's threshold (once until topped up above it), texted
+to the binding's portal user (the portal inbox when that user has no verified mobile)."""
 from __future__ import annotations
 
 import datetime
@@ -15,7 +16,8 @@ from core.services.payments import payment_post
 from core.services.readings import reading_record
 from core.tasks import customer_alerts_scan as customer_alerts_scan_task
 from notifications.customer_alerts import customer_alert_notify
-from notifications.models import Channel, Message
+from notifications.models import Channel, InboxMessage, Message, SmsOptOut
+from portal.models import UserPhone
 from tests.factories import AccountFactory, MeterFactory
 from tests.portal.factories import AccountBindingFactory
 
@@ -33,6 +35,17 @@ def daily_readings(account: Account, kwh_per_day: int, days: int = 30, meter=Non
         reading_record(meter=meter, read_on=FIRST_READ + datetime.timedelta(days=offset),
                        total=D(kwh_per_day * (offset + 1)), source=MeterReading.Source.AMI)
     return meter
+
+
+def mobile(binding: AccountBinding, phone: str, *, verified: bool = True) -> str:
+    """Give the binding's portal user a sign-in mobile, the way allauth's adapter stores it."""
+    UserPhone.objects.create(user=binding.user, phone=phone, verified_at=timezone.now() if verified else None)
+    return phone
+
+
+def sms_to() -> list[str]:
+    return list(Message.objects.filter(channel=Channel.SMS).order_by("pk").values_list("to", flat=True))
+
 
 @pytest.fixture
 def raised():
@@ -91,6 +104,7 @@ def test_near_tier_two_then_near_tier_three_is_told_once_each(raised, django_cap
     """19 kWh a day: by 8 March 152 kWh (tier 2 on the 11th at the month's pace so far); by the 20th 380 kWh
     (tier 3 at 400 on the 22nd)."""
     binding = AccountBindingFactory()
+    phone = mobile(binding, "13900000001")
     meter = daily_readings(binding.account, 19, days=18)
     first = scan(django_capture_on_commit_callbacks, as_of=datetime.date(2026, 3, 8))
     daily_readings(binding.account, 19, days=4, meter=meter)
@@ -104,6 +118,10 @@ def test_near_tier_two_then_near_tier_three_is_told_once_each(raised, django_cap
             for alert in raised] == [(2, "180", "3月11日"), (3, "400", "3月22日")]
     assert [alert["idempotency_key"] for alert in raised] == [
         f"tier-near:{binding.pk}:20260301:2", f"tier-near:{binding.pk}:20260301:3"
+    ]
+    sms = Message.objects.filter(channel=Channel.SMS).order_by("pk")
+    assert [(message.to, "进入第2档" in message.body, "进入第3档" in message.body) for message in sms] == [
+        (phone, True, False), (phone, False, True)
     ]
 
 
@@ -140,12 +158,16 @@ def test_no_tier_alert_when_not_asked_for_unbound_or_far_off(raised, django_capt
     assert raised == []
 
 
-def test_two_bindings_of_one_account_are_each_told(raised, django_capture_on_commit_callbacks):
+def test_two_bindings_of_one_account_are_each_told_on_their_own_phone(raised, django_capture_on_commit_callbacks):
     first = AccountBindingFactory()
     daily_readings(first.account, 8)
     second = AccountBindingFactory(account=first.account)
+    phones = [mobile(first, "13900000001"), mobile(second, "13900000002")]
     assert scan(django_capture_on_commit_callbacks).tier_alerts == 2
     assert [alert["binding_id"] for alert in raised] == [first.pk, second.pk]
+    assert sms_to() == phones
+    assert not Message.objects.filter(to=first.account.customer.phone).exists()
+    assert not InboxMessage.objects.exists()
 
 
 @pytest.fixture
@@ -159,7 +181,7 @@ def prepaid_low():
     return binding
 
 
-def test_a_low_prepaid_balance_is_told_once_until_topped_up(prepaid_low, raised, django_capture_on_commit_callbacks):
+def test_a_low_prepaid_balance_is_told_once_per_dip(prepaid_low, raised, django_capture_on_commit_callbacks):
     result = scan(django_capture_on_commit_callbacks)
     assert (result.low_balance_alerts, result.tier_alerts) == (1, 0)
     prepaid_low.refresh_from_db()
@@ -170,7 +192,7 @@ def test_a_low_prepaid_balance_is_told_once_until_topped_up(prepaid_low, raised,
         "kind": "prepaid_balance_low",
         "data": {"account_number": prepaid_low.account.number, "balance": "6.52", "threshold": "10.00",
                  "days_left": 5},
-        "idempotency_key": f"prepaid-low:{prepaid_low.pk}:{int(alerted_at.timestamp())}",
+        "idempotency_key": f"prepaid-low:{prepaid_low.pk}:{alerted_at:%Y%m%d%H%M%S%f}",
     }]
     assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 0
     assert len(raised) == 1
@@ -182,6 +204,15 @@ def test_a_low_prepaid_balance_is_told_once_until_topped_up(prepaid_low, raised,
     prepaid_low.refresh_from_db()
     assert prepaid_low.low_balance_alerted_at is None
 
+    # 56.52 left: under a threshold raised to 60.00, a new dip, told once more.
+    AccountBinding.objects.filter(pk=prepaid_low.pk).update(low_balance_threshold=D("60.00"))
+    assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 1
+    assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 0
+    assert [(alert["data"]["balance"], alert["data"]["threshold"]) for alert in raised] == [
+        ("6.52", "10.00"), ("56.52", "60.00")
+    ]
+    assert raised[0]["idempotency_key"] != raised[1]["idempotency_key"]
+
 
 def test_the_threshold_is_the_bindings_own(prepaid_low, raised, django_capture_on_commit_callbacks):
     AccountBinding.objects.filter(pk=prepaid_low.pk).update(low_balance_threshold=D("5.00"))
@@ -189,32 +220,76 @@ def test_the_threshold_is_the_bindings_own(prepaid_low, raised, django_capture_o
     assert raised == []
 
 
-def test_the_alert_reaches_the_account_holder_by_sms_and_inbox(prepaid_low, django_capture_on_commit_callbacks):
-    """End to end through the receiver notifications connects when the app is ready."""
+def test_the_son_who_set_the_threshold_is_texted_not_his_parents(prepaid_low, django_capture_on_commit_callbacks):
+    """End to end through the receiver notifications connects when the app is ready: the son bound his parents'
+    account and set its threshold, so the SMS goes to his verified mobile."""
+    son = mobile(prepaid_low, "13900000001")
     scan(django_capture_on_commit_callbacks)
     customer = prepaid_low.account.customer
-    messages = {message.channel: message for message in Message.objects.filter(recipient_customer=customer)}
-    assert set(messages) == {Channel.SMS, Channel.INBOX}
-    number = prepaid_low.account.number
-    assert messages[Channel.SMS].to == customer.phone
-    assert messages[Channel.SMS].body == (
-        f"【国网95598】户号{number}预付费余额6.52元，低于您设置的10.00元，预计还可用5天，请及时充值以免停电。"
+    sms = Message.objects.get()
+    assert (sms.channel, sms.to, sms.recipient_customer) == (Channel.SMS, son, customer)
+    assert sms.body == (
+        f"【国网95598】户号{prepaid_low.account.number}预付费余额6.52元，低于您设置的10.00元，预计还可用5天，"
+        "请及时充值以免停电。"
     )
-    assert messages[Channel.INBOX].body == f"户号{number}预付费余额6.52元，低于10.00元，请及时充值。"
+    assert customer.phone != son
+
+
+def test_two_binders_of_a_prepaid_account_are_texted_once_each_at_their_thresholds(
+    prepaid_low, django_capture_on_commit_callbacks
+):
+    first = mobile(prepaid_low, "13900000001")
+    second_binding = AccountBindingFactory(account=prepaid_low.account, tier_alerts=False,
+                                           low_balance_threshold=D("20.00"))
+    second = mobile(second_binding, "13900000002")
+    # Below 10.00 neither, then below both; the holder, who bound nothing, gets nothing.
+    assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 2
+    assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 0
+    texts = Message.objects.filter(channel=Channel.SMS).order_by("pk")
+    assert [(m.to, "低于您设置的10.00元" in m.body, "低于您设置的20.00元" in m.body) for m in texts] == [
+        (first, True, False), (second, False, True)
+    ]
+    assert not Message.objects.filter(to=prepaid_low.account.customer.phone).exists()
+
+
+def test_a_binder_without_a_verified_mobile_finds_it_in_the_inbox(prepaid_low, django_capture_on_commit_callbacks):
+    mobile(prepaid_low, "13900000001", verified=False)
+    scan(django_capture_on_commit_callbacks)
+    assert sms_to() == []
+    inbox = InboxMessage.objects.get()
+    assert (inbox.customer, inbox.body) == (
+        prepaid_low.account.customer, f"户号{prepaid_low.account.number}预付费余额6.52元，低于10.00元，请及时充值。"
+    )
+
+
+def test_a_binder_whose_phone_replied_stop_is_not_texted(prepaid_low, django_capture_on_commit_callbacks):
+    SmsOptOut.objects.create(phone=mobile(prepaid_low, "13900000001"), keyword="TD")
+    assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 1
+    assert not Message.objects.exists()
+
+
+def test_an_alert_raised_for_a_binding_since_unbound_is_not_sent(prepaid_low):
+    mobile(prepaid_low, "13900000001")
+    AccountBinding.objects.filter(pk=prepaid_low.pk).update(unbound_at=timezone.now())
+    customer_alert_notify(binding_id=prepaid_low.pk, kind="prepaid_balance_low", idempotency_key="prepaid-low:x:1",
+                          data={"account_number": prepaid_low.account.number, "balance": "6.52",
+                                "threshold": "10.00", "days_left": 5})
+    assert not Message.objects.exists()
 
 
 def test_the_receiver_sends_nothing_twice_for_one_key(near_tier_two):
+    phone = mobile(near_tier_two, "13900000001")
     data = {"account_number": near_tier_two.account.number, "used_kwh": "160", "crossing_date": "3月23日",
             "next_tier": 2, "tier_limit_kwh": "180", "next_price": "0.608"}
     for _ in range(2):
         customer_alert_notify(binding_id=near_tier_two.pk, kind="tier_threshold_near", data=data,
                               idempotency_key="tier-near:x:20260301:2")
-    sms = Message.objects.get(channel=Channel.SMS)
+    sms = Message.objects.get()
+    assert (sms.channel, sms.to) == (Channel.SMS, phone)
     assert sms.body == (
         f"【国网95598】户号{near_tier_two.account.number}本期已用电160千瓦时，按当前用量预计3月23日进入第2档"
         "（180千瓦时以上电价0.608元）。"
     )
-    assert Message.objects.count() == 2
 
 
 def test_the_daily_task_runs_the_scan():
