@@ -427,10 +427,13 @@ def reporters_mark_told(*, reporter_ids: list[int], at: datetime.datetime | None
 
 
 def portal_ticket_rate(*, user, ticket: Ticket, satisfaction: int, comment: str = "") -> Ticket:
-    """The ticket's own party rates it once it is closed (someone who only joined a shared fault report does not);
-    recorded as the ticket's customer (ticket_rate)."""
-    if not ticket_owned_by(ticket=ticket, user=user) or ticket.customer_id is None:
+    """The ticket's own party rates it once it is closed (someone who only joined a shared fault report does not):
+    recorded as the ticket's customer, or, for a ticket with no customer (a complaint naming only a county, a fault
+    reported by location), as the portal user who opened it (ticket_rate)."""
+    if not ticket_owned_by(ticket=ticket, user=user):
         raise TicketPermissionDenied(_("您不能评价该工单"))
+    if ticket.customer_id is None:
+        return ticket_rate(ticket_id=ticket.pk, satisfaction=satisfaction, comment=comment, user=user)
     return ticket_rate(ticket_id=ticket.pk, satisfaction=satisfaction, comment=comment, customer=ticket.customer)
 
 

@@ -83,8 +83,8 @@ def _ticket_page(request: HttpRequest, ticket: Ticket) -> TicketPage:
         ticket=ticket, owner=owner, progress=ticket_progress_text(ticket=ticket), timeline=ticket_timeline(ticket=ticket),
         attachments=attachments, reply=str(ticket.data.get("reply", "")) if owner else "",
         is_complaint=ticket.business_type == BusinessType.COMPLAINT,
-        can_rate=owner and ticket.customer_id is not None and ticket.state == Ticket.State.CLOSED
-        and ticket.satisfaction is None,
+        can_rate=owner and ticket.state == Ticket.State.CLOSED and ticket.satisfaction is None
+        and (ticket.customer_id is not None or ticket.opened_by_id == request.user.pk),
         outage_title=ticket.outage.title if ticket.outage_id else "",
         outage_ends_at=ticket.outage.ends_at if ticket.outage_id else None,
     )

@@ -103,3 +103,20 @@ def test_the_reply_page_shows_the_reply_and_the_12398_route(client, bound):
     assert "经核实，多收的电费已退还到您的账户。" in page
     assert "12398" in page
     assert "营销部" not in page  # internal routing stays internal
+
+
+def test_a_suggestion_filed_without_an_account_is_rated_by_the_user_who_filed_it(client, bound):
+    _post(client, business_type=BusinessType.SUGGESTION, branch=BranchFactory().pk)
+    ticket = Ticket.objects.get()
+    assert (ticket.customer_id, ticket.opened_by_id) == (None, bound.user.pk)
+    Ticket.objects.filter(pk=ticket.pk).update(state=Ticket.State.CLOSED)  # handled and closed by staff
+    page = client.get(reverse("portal:ticket_detail", args=[ticket.number])).content.decode()
+    assert 'name="satisfaction"' in page
+    response = client.post(reverse("portal:ticket_rate", args=[ticket.number]), {"satisfaction": 5, "comment": "采纳"})
+    assert response["Location"] == reverse("portal:ticket_detail", args=[ticket.number])
+    ticket.refresh_from_db()
+    assert (ticket.satisfaction, ticket.satisfaction_comment) == (5, "采纳")
+    # Someone else, even one bound to the same accounts, cannot rate it.
+    other = AccountBindingFactory(account=bound.account).user
+    client.force_login(other)
+    assert client.post(reverse("portal:ticket_rate", args=[ticket.number]), {"satisfaction": 1}).status_code == 404
