@@ -20,6 +20,8 @@ class OnlinePaymentState(models.TextChoices):
     SUCCEEDED = "succeeded", _("支付成功")
     FAILED = "failed", _("支付失败")
     CANCELED = "canceled", _("已取消")
+    # Part of the payment given back at the provider (the ledger reverses that part); refunded once all of it is.
+    PARTIALLY_REFUNDED = "partially_refunded", _("部分退款")
     REFUNDED = "refunded", _("已退款")
 
 
@@ -41,12 +43,13 @@ class OnlinePayment(models.Model):
     currency = models.CharField(_("币种"), max_length=3, default="cny")
     # Written only by core.services.online_payments, from provider events.
     state = models.CharField(
-        _("状态"), max_length=10, choices=OnlinePaymentState.choices, default=OnlinePaymentState.CREATED
+        _("状态"), max_length=20, choices=OnlinePaymentState.choices, default=OnlinePaymentState.CREATED
     )
     payment = models.OneToOneField(
         Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="online_payment",
         verbose_name=_("入账记录"),
     )
+    # What the ledger has reversed of it: each refund event brings it up to the provider's cumulative refunded amount.
     refunded_amount = models.DecimalField(_("已退款金额"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
     failure_message = models.CharField(_("失败原因"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("创建时间"))
