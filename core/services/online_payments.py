@@ -3,9 +3,11 @@ provider's signed word, exactly once, and refunds reverse it.
 
 Exactly once, whatever the order or repeats of webhook events: every event is recorded (ProviderEvent, unique per
 provider) in the transaction that applies it, the online payment's row is locked while it is applied, and the
-ledger posting itself is idempotent by key ("stripe:<PaymentIntent id>"). A refund reverses the whole payment in
-the ledger as soon as Stripe reports the refund succeeded (the staff action), and charge.refunded then finds it
-done; a charge.refunded for a refund made elsewhere (the Stripe dashboard) reverses it the same way, once.
+ledger posting itself is idempotent by key ("stripe:<PaymentIntent id>"). Refunds are reversed in the ledger by
+amount: Stripe's charge carries its cumulative refunded amount, and each charge.refunded (or the staff refund, as
+soon as Stripe reports it succeeded) posts only what that amount exceeds the ledger's reversals of the payment by,
+so a partial refund made in the Stripe dashboard reverses that part, a later full refund the rest, and a repeat or
+a late event nothing.
 The provider is reached through a gateway object the entry point passes in (portal.payments.stripe_gateway):
 core never imports the portal.
 """
@@ -30,12 +32,26 @@ from core.errors import (
     OnlinePaymentNothingDue,
     OnlinePaymentStateInvalid,
     OnlineRefundRefused,
+    PaymentAlreadyReversed,
 )
-from core.models import Account, OnlinePayment, OnlineRefund, Payment, ProviderEvent
+from core.models import (
+    Account,
+    Bill,
+    LateFee,
+    LedgerEntry,
+    OnlinePayment,
+    OnlineRefund,
+    Payment,
+    PaymentAllocation,
+    ProviderEvent,
+)
 from core.models.online_payments import OnlinePaymentPurpose, OnlinePaymentState
+from core.money import ZERO
 from core.selectors.accounts import account_amount_due
-from core.services.ledger import account_lock
-from core.services.payments import payment_post, payment_reverse
+from core.selectors.online_payments import payments_reversed
+from core.services.bill_states import bill_state_derive
+from core.services.ledger import account_lock, ledger_post
+from core.services.payments import account_allocate, payment_post, payment_reverse
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +99,14 @@ class Charge(Protocol):
     created: int
 
 
+class Refund(Protocol):
+    id: str
+    status: str
+    amount: int
+    charge: str
+    created: int
+
+
 class PaymentGateway(Protocol):
     """What the services need from a provider adapter (portal.payments.stripe_gateway.StripeGateway)."""
 
@@ -92,7 +116,9 @@ class PaymentGateway(Protocol):
 
     def intent_confirm_card(self, *, intent_id: str, card_token: str) -> Intent: ...
 
-    def refund_create(self, *, intent_id: str, amount: int, idempotency_key: str, metadata: dict[str, str]): ...
+    def refund_create(
+        self, *, intent_id: str, amount: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> Refund: ...
 
     def charges_created_between(self, *, start: int, end: int) -> list[Charge]: ...
 
@@ -366,10 +392,12 @@ def _charge_refunded(*, online_payment: OnlinePayment, event: Event) -> str:
     if mismatch:
         return f"anomaly: refund not applied, {mismatch}"
     now = timezone.now()
+    refund_ids = []
     for refund in (charge.get("refunds") or {}).get("data") or []:
         if refund.get("status") == "succeeded":
+            refund_ids.append(str(refund["id"])[:100])
             OnlineRefund.objects.update_or_create(
-                provider_reference=str(refund["id"])[:100],
+                provider_reference=refund_ids[-1],
                 defaults={"confirmed_at": now},
                 create_defaults={
                     "online_payment": online_payment,
@@ -379,50 +407,146 @@ def _charge_refunded(*, online_payment: OnlinePayment, event: Event) -> str:
                     "confirmed_at": now,
                 },
             )
-    refunded = minor_to_money(int(charge.get("amount_refunded") or 0))
-    if refunded < online_payment.amount:
-        online_payment.refunded_amount = max(online_payment.refunded_amount, refunded)
-        online_payment.save(update_fields=["refunded_amount", "updated_at"])
-        return f"anomaly: partial refund {refunded} of {online_payment.amount}, ledger unchanged"
-    return _reverse(online_payment=online_payment, user=None, reason="stripe charge.refunded",
-                    received_at=_timestamp(event.created))
+    return _refunds_reverse(
+        online_payment=online_payment,
+        refunded=minor_to_money(int(charge.get("amount_refunded") or 0)),
+        user=None,
+        reason=" ".join(["stripe charge.refunded", str(charge.get("id") or ""), *refund_ids]),
+        received_at=_timestamp(event.created),
+    )
 
 
-def _reverse(*, online_payment: OnlinePayment, user, reason: str, received_at: datetime.datetime) -> str:
-    """The whole payment refunded: reverse it in the ledger once (crediting it first if the success event has
-    not arrived yet: a refunded charge had succeeded)."""
+def _refunds_reverse(
+    *, online_payment: OnlinePayment, refunded: Decimal, user, reason: str, received_at: datetime.datetime
+) -> str:
+    """Reverse in the ledger what the provider has refunded of this payment (`refunded`, its cumulative amount) and
+    the ledger has not reversed yet; the state follows (partially_refunded, then refunded once all of it is).
+
+    Credits the payment first if the success event has not arrived yet (a refunded charge had succeeded). Called
+    under the online payment's row lock, which every path to its refunds takes.
+    """
     if online_payment.state == OnlinePaymentState.REFUNDED:
         return "already reversed"
     if online_payment.payment_id is None:
         _credit(online_payment=online_payment, received_at=received_at)
-    payment_reverse(payment=online_payment.payment, user=user, reason=f"在线支付退款 {reason}"[:200])
-    online_payment.state = OnlinePaymentState.REFUNDED
-    online_payment.refunded_amount = online_payment.amount
+    posted, reversed_total = _payment_reverse_up_to(
+        payment=online_payment.payment, refunded=refunded, user=user, reason=f"在线支付退款 {reason}"
+    )
+    if not posted:
+        return "already reversed" if reversed_total else "nothing refunded"
+    fully = reversed_total == online_payment.amount
+    online_payment.refunded_amount = reversed_total
+    online_payment.state = OnlinePaymentState.REFUNDED if fully else OnlinePaymentState.PARTIALLY_REFUNDED
     online_payment.save(update_fields=["state", "refunded_amount", "updated_at"])
-    return f"reversed {online_payment.amount}"
+    if fully:
+        return f"reversed {posted}"
+    return f"reversed {posted}, {reversed_total} of {online_payment.amount} refunded"
+
+
+def _payment_reverse_up_to(*, payment: Payment, refunded: Decimal, user, reason: str) -> tuple[Decimal, Decimal]:
+    """Bring the ledger's reversals of a payment up to `refunded` (at most the payment): post the difference as a
+    payment_reversal against it and give back that much of what the payment settled. Returns (posted, reversed in
+    all). A payment reversed by anyone else (payment_reverse at a counter) is refused: PaymentAlreadyReversed.
+
+    The whole payment at once is payment_reverse's reversal. A part takes back first the prepaid credit the payment
+    still holds, then its allocations newest first, so what it still settles is what a payment of the smaller amount
+    would have (late fees and the oldest bills); other payments' credit then goes to what was re-opened
+    (account_allocate), as after payment_reverse. Once all of it is reversed the payment is reversed as
+    payment_reverse leaves it. Locks the account row (account_lock) and the payment row in its own transaction.
+    """
+    with transaction.atomic():
+        account = account_lock(account_id=payment.account_id)
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.status == Payment.Status.REVERSED:
+            raise PaymentAlreadyReversed(_("该笔缴费已冲正"))
+        before = payments_reversed(payment_ids=[locked.pk])[locked.pk]
+        due = min(refunded, locked.amount) - before
+        if due <= 0:
+            return ZERO, before
+        if before == 0 and due == locked.amount:
+            payment_reverse(payment=locked, user=user, reason=reason[:200])
+            payment.refresh_from_db()
+            return due, due
+        taken = min(locked.unallocated, due)
+        locked.unallocated -= taken
+        _allocations_take_back(payment=locked, amount=due - taken)
+        ledger_post(
+            account=account, kind=LedgerEntry.Kind.PAYMENT_REVERSAL, amount=due, payment=locked, memo=reason, user=user
+        )
+        fields = ["unallocated"]
+        if before + due == locked.amount:
+            locked.status = Payment.Status.REVERSED
+            locked.reversal_reason = reason[:200]
+            fields += ["status", "reversal_reason"]
+        locked.save(update_fields=fields)
+        account_allocate(account=account)
+    payment.refresh_from_db()
+    return due, before + due
+
+
+def _allocations_take_back(*, payment: Payment, amount: Decimal) -> None:
+    """Undo `amount` of a payment's allocations, the newest first, with negative rows (as payment_reverse does),
+    re-opening those late fees and bills by as much. Inside the caller's transaction, under the account lock."""
+    if amount <= 0:
+        return
+    nets: dict[tuple[str, int], Decimal] = {}
+    newest: dict[tuple[str, int], int] = {}
+    for allocation_id, bill_id, late_fee_id, allocated in PaymentAllocation.objects.filter(payment=payment).order_by(
+        "id"
+    ).values_list("id", "bill_id", "late_fee_id", "amount"):
+        target = ("bill", bill_id) if bill_id else ("late_fee", late_fee_id)
+        nets[target] = nets.get(target, ZERO) + allocated
+        if allocated > 0:
+            newest[target] = allocation_id
+    today = timezone.localdate()
+    for target in sorted(nets, key=lambda target: newest.get(target, 0), reverse=True):
+        if amount <= 0:
+            break
+        part = min(nets[target], amount)
+        if part <= 0:
+            continue
+        kind, pk = target
+        item = Bill.objects.get(pk=pk) if kind == "bill" else LateFee.objects.get(pk=pk)
+        PaymentAllocation.objects.create(
+            payment=payment, bill=item if kind == "bill" else None, late_fee=item if kind == "late_fee" else None,
+            amount=-part,
+        )
+        item.amount_paid -= part
+        if kind == "bill":
+            item.state = bill_state_derive(bill=item, today=today)
+            item.save(update_fields=["amount_paid", "state"])
+        else:
+            item.save(update_fields=["amount_paid"])
+        amount -= part
+    if amount > 0:
+        # Its credit and allocations no longer add up to what is left of it: the ledger is still right, say so.
+        logger.error("payment %s: %s of a reversal found no allocation to take back", payment.pk, amount)
 
 
 # --- staff refunds ----------------------------------------------------------------------------------------------
 
 
 def online_payment_refund(*, online_payment: OnlinePayment, user, reason: str, gateway: PaymentGateway) -> OnlineRefund:
-    """Refund a credited online payment in full at the provider and reverse it in the ledger at once.
+    """Refund what is left of a credited online payment (all of it, or the rest after a partial refund) at the
+    provider and reverse it in the ledger at once.
 
-    The provider call carries the idempotency key "refund:<id>", so a double click or two staff at once make one
-    refund; the reversal runs under the online payment's row lock and only once (state refunded). The later
-    charge.refunded event finds it done.
+    The provider call carries the idempotency key "refund:<id>" ("refund:<id>:<fen refunded before>" after a partial
+    refund), so a double click or two staff at once make one refund; the reversal runs under the online payment's
+    row lock and only once (state refunded). The later charge.refunded event finds it done.
     """
     reason = (reason or "").strip()
     if not reason:
         raise OnlineRefundRefused(_("请填写退款原因"), field="reason")
     if not user.has_perm("core.change_onlinepayment"):
         raise OnlineRefundRefused(_("您没有退款权限"))
-    if online_payment.state != OnlinePaymentState.SUCCEEDED or online_payment.payment_id is None:
+    refundable = (OnlinePaymentState.SUCCEEDED, OnlinePaymentState.PARTIALLY_REFUNDED)
+    if online_payment.state not in refundable or online_payment.payment_id is None:
         raise OnlineRefundRefused(_("只有支付成功且已入账的缴费可以退款"))
+    before = money_to_minor(online_payment.refunded_amount)
     refund = gateway.refund_create(
         intent_id=online_payment.provider_reference,
-        amount=money_to_minor(online_payment.amount),
-        idempotency_key=f"refund:{online_payment.pk}",
+        amount=money_to_minor(online_payment.amount) - before,
+        idempotency_key=f"refund:{online_payment.pk}" + (f":{before}" if before else ""),
         metadata={"online_payment": str(online_payment.pk), "account": online_payment.account.number},
     )
     if refund.status != "succeeded":
@@ -441,7 +565,9 @@ def online_payment_refund(*, online_payment: OnlinePayment, user, reason: str, g
                 "confirmed_at": now,
             },
         )
-        _reverse(online_payment=locked, user=user, reason=reason, received_at=now)
+        # Stripe refunded the rest: all of the payment is refunded now.
+        _refunds_reverse(online_payment=locked, refunded=locked.amount, user=user, reason=f"{refund.id} {reason}",
+                         received_at=now)
     online_payment.refresh_from_db()
     return record
 

@@ -486,19 +486,6 @@ def test_unknown_intent_and_other_types_are_recorded_not_applied(client, stripe_
     assert not Payment.objects.exists()
 
 
-@pytest.mark.django_db
-def test_partial_refund_from_the_dashboard_is_an_anomaly_with_the_ledger_unchanged(client, stripe_on):
-    _user, account = customer_with_arrears(client, "100.00")
-    online_payment = start_payment(client, account)
-    secret = stripe_on.webhook_secret
-    deliver(client, event("payment_intent.succeeded", intent_data(online_payment)), secret)
-    answer = deliver(client, event("charge.refunded", charge_refunded_data(online_payment, refunded=2500)), secret).json()
-    assert answer["outcome"] == "anomaly: partial refund 25.00 of 100.00, ledger unchanged"
-    online_payment.refresh_from_db()
-    assert (online_payment.state, online_payment.refunded_amount) == ("succeeded", D("25.00"))
-    assert online_payment.payment.status == Payment.Status.POSTED
-
-
 # --- staff refunds ----------------------------------------------------------------------------------------------
 
 
