@@ -122,6 +122,10 @@ class PaymentGateway(Protocol):
 
     def charges_created_between(self, *, start: int, end: int) -> list[Charge]: ...
 
+    def charge_get(self, *, charge_id: str) -> Charge: ...
+
+    def refunds_created_between(self, *, start: int, end: int) -> list[Refund]: ...
+
 
 def money_to_minor(amount: Decimal) -> int:
     """Yuan to fen, the unit Stripe counts CNY in."""
@@ -588,6 +592,8 @@ class Reconciliation:
     charges: int
     payments: int
     differences: list[Difference]
+    # Refunds made on the day (their charges are compared too, whatever day those were made).
+    refunds: int = 0
 
 
 def _day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
@@ -596,25 +602,36 @@ def _day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetim
 
 
 def online_payments_reconcile(*, day: datetime.date, gateway: PaymentGateway, progress=None) -> Reconciliation:
-    """Stripe's charges of one local day against our online payments and the ledger; the differences listed.
+    """Stripe's charges of one local day, and the charges of earlier days refunded that day, against our online
+    payments and the ledger; the differences listed.
 
     Kinds: unknown_charge (a charge we have no payment for), not_credited (Stripe took the money, the ledger has
-    no posting), amount_mismatch, refund_mismatch (Stripe's refunded amount vs ours / the ledger's reversal),
+    no posting), amount_mismatch, refund_mismatch (Stripe's refunded amount, cumulative, vs what the ledger has
+    reversed of the payment: a refund whose webhook was lost, or a reversal Stripe knows nothing of),
     credited_without_charge (we credited a payment of that day Stripe shows no succeeded charge for).
     """
     start, end = _day_bounds(day)
     charges = gateway.charges_created_between(start=int(start.timestamp()), end=int(end.timestamp()))
+    refunds = gateway.refunds_created_between(start=int(start.timestamp()), end=int(end.timestamp()))
+    of_the_day = {charge.id for charge in charges}
+    earlier = [
+        gateway.charge_get(charge_id=charge_id)
+        for charge_id in dict.fromkeys(refund.charge for refund in refunds if refund.charge)
+        if charge_id not in of_the_day
+    ]
+    compared = [*charges, *earlier]
     payments = {
         payment.provider_reference: payment
         for payment in OnlinePayment.objects.filter(provider=PROVIDER)
-        .filter(provider_reference__in=[charge.payment_intent for charge in charges if charge.payment_intent])
+        .filter(provider_reference__in=[charge.payment_intent for charge in compared if charge.payment_intent])
         .select_related("payment")
     }
+    reversed_by_payment = payments_reversed(payment_ids=[p.payment_id for p in payments.values() if p.payment_id])
     differences: list[Difference] = []
     charged: set[str] = set()
-    for number, charge in enumerate(charges, start=1):
+    for number, charge in enumerate(compared, start=1):
         if progress is not None:
-            progress(number, len(charges))
+            progress(number, len(compared))
         if charge.status != "succeeded":
             continue
         charged.add(charge.payment_intent)
@@ -627,15 +644,14 @@ def online_payments_reconcile(*, day: datetime.date, gateway: PaymentGateway, pr
                 "amount_mismatch", payment.provider_reference, f"stripe {minor_to_money(charge.amount)}, ours {payment.amount}"
             ))
             continue
-        refunded = minor_to_money(charge.amount_refunded)
         if payment.payment is None:
             differences.append(Difference("not_credited", payment.provider_reference, f"{payment.amount} {payment.state}"))
-        elif refunded != payment.refunded_amount or (
-            (refunded == payment.amount) != (payment.payment.status == Payment.Status.REVERSED)
-        ):
+            continue
+        refunded, reversed_total = minor_to_money(charge.amount_refunded), reversed_by_payment[payment.payment_id]
+        if refunded != reversed_total:
             differences.append(Difference(
                 "refund_mismatch", payment.provider_reference,
-                f"stripe refunded {refunded}, ours {payment.refunded_amount}, ledger {payment.payment.status}",
+                f"stripe refunded {refunded}, ledger reversed {reversed_total}, ours {payment.state}",
             ))
     credited = (
         OnlinePayment.objects.filter(provider=PROVIDER, succeeded_at__gte=start, succeeded_at__lt=end, payment__isnull=False)
@@ -648,7 +664,10 @@ def online_payments_reconcile(*, day: datetime.date, gateway: PaymentGateway, pr
             differences.append(Difference(
                 "credited_without_charge", payment.provider_reference, f"{payment.amount}, stripe {intent.status}"
             ))
-    return Reconciliation(day=day, charges=len(charges), payments=len(payments), differences=differences)
+    matched = {charge.payment_intent for charge in charges} & payments.keys()
+    return Reconciliation(
+        day=day, charges=len(charges), payments=len(matched), differences=differences, refunds=len(refunds)
+    )
 
 
 def online_payments_reconciliation_save(*, reconciliation: Reconciliation, directory: Path) -> Path:
@@ -659,6 +678,7 @@ def online_payments_reconciliation_save(*, reconciliation: Reconciliation, direc
         "day": reconciliation.day.isoformat(),
         "charges": reconciliation.charges,
         "payments": reconciliation.payments,
+        "refunds": reconciliation.refunds,
         "differences": [asdict(difference) for difference in reconciliation.differences],
     }
     temporary = path.with_suffix(".tmp")

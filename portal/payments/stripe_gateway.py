@@ -43,6 +43,7 @@ class RefundInfo:
     status: str
     amount: int
     charge: str
+    created: int
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,27 @@ class StripeGateway:
             )
         except stripe.StripeError as error:
             raise _refused(error) from error
-        return RefundInfo(id=refund["id"], status=refund["status"], amount=int(refund["amount"]), charge=refund["charge"])
+        return _refund(refund)
+
+    def refunds_created_between(self, *, start: int, end: int) -> list[RefundInfo]:
+        """Refunds with start <= created < end (Unix seconds). Stripe lists refunds newest first, so the pages are
+        read back to `start` and no further: localstripe filters refunds by charge or intent only, not by created."""
+        try:
+            found = []
+            for refund in self.client.v1.refunds.list(params={"limit": PAGE_SIZE}).auto_paging_iter():
+                if int(refund["created"]) < start:
+                    break
+                if int(refund["created"]) < end:
+                    found.append(_refund(refund))
+            return found
+        except stripe.StripeError as error:
+            raise _refused(error) from error
+
+    def charge_get(self, *, charge_id: str) -> ChargeInfo:
+        try:
+            return _charge(self.client.v1.charges.retrieve(charge_id))
+        except stripe.StripeError as error:
+            raise _refused(error) from error
 
     def charges_created_between(self, *, start: int, end: int) -> list[ChargeInfo]:
         """Charges with start <= created < end (Unix seconds), every page."""
@@ -182,6 +203,13 @@ def _intent(intent) -> IntentInfo:
         currency=intent["currency"],
         metadata={key: str(value) for key, value in (intent["metadata"] or {}).items()},
         created=int(intent["created"]),
+    )
+
+
+def _refund(refund) -> RefundInfo:
+    return RefundInfo(
+        id=refund["id"], status=refund["status"], amount=int(refund["amount"]), charge=refund["charge"] or "",
+        created=int(refund["created"]),
     )
 
 

@@ -1,6 +1,7 @@
 """Refunds of online payments, whole or in parts, through the signed webhook and the staff action: the ledger reverses
 exactly what Stripe has refunded (its cumulative amount) once, whatever the order or repeats of the events, giving
-back the newest of what the payment settled."""
+back the newest of what the payment settled; and the daily reconciliation compares Stripe's refunds with the
+ledger's reversals, for the day's charges and for earlier charges refunded that day."""
 from __future__ import annotations
 
 import datetime
@@ -18,7 +19,9 @@ from core.models import Account, Bill, LedgerEntry, OnlinePayment, OnlineRefund,
 from core.money import ZERO
 from core.selectors.accounts import account_amount_due
 from core.services.ledger import account_lock, ledger_post
+from core.services.online_payments import online_payments_reconcile
 from core.services.payments import payment_post
+from portal.payments.stripe_gateway import StripeGateway
 from tests.factories import residential_tiered_tariff
 from tests.portal.test_payments import (  # noqa: F401 (localstripe, stripe_on and stripe_client are fixtures)
     charge_refunded_data,
@@ -290,3 +293,105 @@ def test_staff_refund_after_a_dashboard_partial_refund_refunds_and_reverses_the_
     # Stripe's event for the staff refund then finds it done.
     assert outcome(client, charge_event(stripe_client, online_payment), secret) == "already reversed"
     assert reversals(account) == [D("23.45"), D("100.00")]
+
+
+# --- reconciliation ---------------------------------------------------------------------------------------------
+
+
+class EarlierDayCharges(StripeGateway):
+    """localstripe dates every object now: this Stripe account lists the given charges on no day, as Stripe does
+    for the charges of today's reconciliation made on an earlier day (everything else is localstripe's answer)."""
+
+    def __init__(self, *, earlier: set[str], **kwargs):
+        super().__init__(**kwargs)
+        self.earlier = earlier
+
+    def charges_created_between(self, *, start: int, end: int):
+        return [charge for charge in super().charges_created_between(start=start, end=end)
+                if charge.id not in self.earlier]
+
+
+def reconcile(gateway: StripeGateway | None = None):
+    return online_payments_reconcile(day=timezone.localdate(), gateway=gateway or StripeGateway.from_settings())
+
+
+def differences(result) -> list[tuple[str, str, str]]:
+    return [(difference.kind, difference.reference, difference.detail) for difference in result.differences]
+
+
+def charge_id(stripe_client, online_payment: OnlinePayment) -> str:
+    latest = stripe_client.v1.payment_intents.retrieve(online_payment.provider_reference).latest_charge
+    return latest["id"] if isinstance(latest, dict) else latest
+
+
+@pytest.mark.django_db
+def test_reconciliation_lists_a_refund_the_ledger_has_not_reversed_and_nothing_once_all_agree(
+    client, stripe_on, stripe_client
+):
+    stripe_on.flush()  # other tests' charges at the shared localstripe have no payment in this test's database
+    secret = stripe_on.webhook_secret
+    account, online_payment = credited_through_stripe(client, stripe_client, secret, "40.00")
+    assert differences(reconcile()) == []
+    # Refunded in Stripe's dashboard; the webhook is lost.
+    stripe_client.v1.refunds.create(params={"payment_intent": online_payment.provider_reference, "amount": 1000})
+    result = reconcile()
+    assert differences(result) == [
+        ("refund_mismatch", online_payment.provider_reference, "stripe refunded 10.00, ledger reversed 0.00, ours succeeded")
+    ]
+    assert (result.charges, result.payments, result.refunds) == (1, 1, 1)
+    # Delivered at last: Stripe and the ledger agree.
+    assert outcome(client, charge_event(stripe_client, online_payment), secret).startswith("reversed 10.00")
+    assert differences(reconcile()) == []
+    # The rest refunded in the dashboard too, its webhook lost again.
+    stripe_client.v1.refunds.create(params={"payment_intent": online_payment.provider_reference, "amount": 3000})
+    assert differences(reconcile()) == [
+        ("refund_mismatch", online_payment.provider_reference,
+         "stripe refunded 40.00, ledger reversed 10.00, ours partially_refunded")
+    ]
+    assert outcome(client, charge_event(stripe_client, online_payment), secret) == "reversed 30.00"
+    assert differences(reconcile()) == []
+    assert books_whole(account) == D("40.00")
+
+
+@pytest.mark.django_db
+def test_reconciliation_compares_earlier_charges_refunded_that_day(client, stripe_on, stripe_client, settings):
+    stripe_on.flush()
+    secret = stripe_on.webhook_secret
+    _account, online_payment = credited_through_stripe(client, stripe_client, secret, "40.00")
+    made_earlier = charge_id(stripe_client, online_payment)
+    gateway = EarlierDayCharges(earlier={made_earlier}, secret_key=settings.STRIPE_SECRET_KEY,
+                                webhook_secret=secret, api_base=settings.STRIPE_API_BASE)
+    # Not refunded: the earlier charge is not among the day's.
+    result = reconcile(gateway)
+    assert (result.charges, result.refunds, differences(result)) == (0, 0, [])
+    stripe_client.v1.refunds.create(params={"payment_intent": online_payment.provider_reference, "amount": 1500})
+    result = reconcile(gateway)
+    assert (result.charges, result.refunds) == (0, 1)
+    assert differences(result) == [
+        ("refund_mismatch", online_payment.provider_reference, "stripe refunded 15.00, ledger reversed 0.00, ours succeeded")
+    ]
+    deliver(client, charge_event(stripe_client, online_payment), secret)
+    assert differences(reconcile(gateway)) == []
+    # Yesterday's refunds are none of them: the listing stops at the day's start.
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    assert online_payments_reconcile(day=yesterday, gateway=gateway).refunds == 0
+
+
+@pytest.mark.django_db
+def test_reconciliation_lists_an_amount_mismatch_and_a_credit_without_a_charge(client, stripe_on, stripe_client):
+    stripe_on.flush()
+    secret = stripe_on.webhook_secret
+    # The intent's amount changed at Stripe before it was paid.
+    _user, first = customer_with_arrears(client, "20.00")
+    changed = start_payment(client, first)
+    stripe_client.v1.payment_intents.update(changed.provider_reference,
+                                            params={"amount": 1999, "payment_method": "pm_card_visa"})
+    stripe_client.v1.payment_intents.confirm(changed.provider_reference)
+    # Credited by a signed event, never paid at Stripe.
+    _user, second = customer_with_arrears(client, "30.00")
+    unpaid = start_payment(client, second)
+    assert outcome(client, event("payment_intent.succeeded", intent_data(unpaid)), secret) == "credited 30.00"
+    assert sorted(differences(reconcile())) == [
+        ("amount_mismatch", changed.provider_reference, "stripe 19.99, ours 20.00"),
+        ("credited_without_charge", unpaid.provider_reference, "30.00, stripe requires_payment_method"),
+    ]
