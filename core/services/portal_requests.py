@@ -15,10 +15,11 @@ import os
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.files.base import File
 from django.db import transaction
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -51,6 +52,7 @@ from core.services.tickets import ticket_attachment_check, ticket_event_record, 
 from core.storage import private_storage
 from core.workflows.checks import CheckContext, checks_run
 from core.workflows.fields import step_data_clean
+from core.workflows.materials import OTHER, application_material, materials_missing_now
 
 # A transformer area's repair ticket collects the area's new reports until its crew restores supply (one fault, one
 # crew), but never after this long from its opening (the fault-repair commitment): a ticket still open by then has
@@ -123,26 +125,32 @@ class DraftDocument:
     name: str
     content_type: str
     size: int
+    # Which of the business type's papers it is (core.workflows.materials).
+    material: str = OTHER.code
 
     def as_dict(self) -> dict:
-        return {"path": self.path, "name": self.name, "content_type": self.content_type, "size": self.size}
+        return {"path": self.path, "name": self.name, "content_type": self.content_type, "size": self.size,
+                "material": self.material}
 
     @classmethod
     def from_dict(cls, value: dict) -> DraftDocument:
         return cls(path=str(value["path"]), name=str(value["name"]), content_type=str(value["content_type"]),
-                   size=int(value["size"]))
+                   size=int(value["size"]), material=str(value.get("material") or OTHER.code))
 
 
-def application_document_stash(*, uploaded_file, held: int = 0) -> DraftDocument:
-    """Check an uploaded document (type by extension and first bytes, size: ticket_attachment_check) and keep it
-    in private storage under a random name until the application is submitted. A refused file is never stored."""
+def application_document_stash(*, uploaded_file, business_type: str, material: str, held: int = 0) -> DraftDocument:
+    """Check an uploaded document (which of the type's papers it is; type by extension and first bytes, size:
+    ticket_attachment_check) and keep it in private storage under a random name until the application is
+    submitted. A refused file is never stored."""
     if held >= MAX_DOCUMENTS:
         raise PortalRequestInvalid(
             _("最多上传%(count)s份材料") % {"count": MAX_DOCUMENTS}, field="file"
         )
+    if application_material(business_type=business_type, code=material) is None:
+        raise PortalRequestInvalid(_("请选择上传的是哪一项材料"), field="material")
     name, extension, content_type = ticket_attachment_check(uploaded_file=uploaded_file)
     path = private_storage().save(f"{DRAFT_FOLDER}/{uuid.uuid4().hex}{extension}", uploaded_file)
-    return DraftDocument(path=path, name=name, content_type=content_type, size=uploaded_file.size)
+    return DraftDocument(path=path, name=name, content_type=content_type, size=uploaded_file.size, material=material)
 
 
 def application_document_discard(*, document: DraftDocument) -> None:
@@ -168,6 +176,12 @@ def application_drafts_purge(*, older_than: datetime.timedelta = datetime.timede
     return removed
 
 
+def _in_house_language(text) -> str:
+    """Text staff file under, in the site's own language whatever the customer's page was in."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(text)
+
+
 def _attach_drafts(*, ticket: Ticket, user, documents: list[DraftDocument], at: datetime.datetime) -> None:
     """File the wizard's documents with the new ticket (moved out of the drafts folder), each noted in the staff
     event log."""
@@ -176,9 +190,10 @@ def _attach_drafts(*, ticket: Ticket, user, documents: list[DraftDocument], at: 
         if not document.path.startswith(f"{DRAFT_FOLDER}/") or not storage.exists(document.path):
             raise PortalRequestInvalid(_("上传的材料已失效，请重新上传"), field="documents")
         extension = os.path.splitext(document.path)[1]
+        material = application_material(business_type=ticket.business_type, code=document.material) or OTHER
         attachment = TicketAttachment(
-            ticket=ticket, step=ticket.current_step, name=document.name, content_type=document.content_type,
-            size=document.size, uploaded_by=user, uploaded_at=at,
+            ticket=ticket, step=ticket.current_step, name=f"{_in_house_language(material.label)}-{document.name}"[:200],
+            content_type=document.content_type, size=document.size, uploaded_by=user, uploaded_at=at,
         )
         with storage.open(document.path, "rb") as handle:
             attachment.file.save(f"{uuid.uuid4().hex}{extension}", File(handle), save=False)
@@ -186,7 +201,8 @@ def _attach_drafts(*, ticket: Ticket, user, documents: list[DraftDocument], at: 
         ticket_event_record(
             ticket=ticket, kind=TicketEvent.Kind.NOTE, at=at, step=ticket.current_step, user=user,
             after={"attachment": document.name, "attachment_id": attachment.pk, "size": document.size},
-            note=gettext("客户上传申请材料：%(name)s") % {"name": document.name},
+            note=gettext("客户上传申请材料（%(material)s）：%(name)s") % {"material": material.label,
+                                                                       "name": document.name},
         )
     transaction.on_commit(lambda: [storage.delete(d.path) for d in documents], robust=True)
 
@@ -217,6 +233,12 @@ def application_submit(
         raise TicketValidationError(errors={"description": [gettext("不能超过2000个字符")]}, field="description")
     if account is None and branch is None:
         raise PortalRequestInvalid(_("请选择受理的县公司"), field="branch")
+    missing = materials_missing_now(business_type=business_type, codes_uploaded={d.material for d in documents})
+    if missing:
+        raise PortalRequestInvalid(
+            _("提交前请上传：%(materials)s") % {"materials": "、".join(str(m.label) for m in missing)},
+            field="documents",
+        )
     label = BusinessType(business_type).label
     address = cleaned.get("supply_address") or (account.address if account is not None else "")
     with transaction.atomic():

@@ -54,7 +54,12 @@ class ApplyTypeForm(_AccountBranchForm):
 
 
 class DocumentForm(forms.Form):
-    file = forms.FileField(label=_("申请材料"), help_text=_("PDF、JPG、PNG、Word 或 Excel，每份不超过 10 MB"))
+    material = forms.ChoiceField(label=_("材料名称"))
+    file = forms.FileField(label=_("选择文件"), help_text=_("PDF、JPG、PNG、Word 或 Excel，每份不超过 10 MB"))
+
+    def __init__(self, *args, materials, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["material"].choices = [(m.code, m.label) for m in materials]
 
 
 class FeedbackForm(_AccountBranchForm):

@@ -32,6 +32,7 @@ from core.services.portal_requests import (
     fault_report_file,
     feedback_submit,
 )
+from core.workflows.materials import OTHER, application_material, application_materials
 from portal.access import visible_ticket_or_404
 
 from .forms import ApplyTypeForm, DocumentForm, FaultReportForm, FeedbackForm
@@ -220,6 +221,35 @@ def apply_details(request: HttpRequest) -> HttpResponse:
 # --- step 3: documents ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ChecklistRow:
+    label: str
+    needed_now: bool
+    uploaded: int
+
+
+def _checklist(wizard: Wizard) -> list[ChecklistRow]:
+    """The type's papers (not "other"), each with how many files the customer has uploaded for it."""
+    uploaded = [d.material for d in wizard.drafts()]
+    return [
+        ChecklistRow(label=m.label, needed_now=m.needed_now, uploaded=uploaded.count(m.code))
+        for m in application_materials(business_type=wizard.business_type) if m.code != OTHER.code
+    ]
+
+
+def _documents(wizard: Wizard) -> list[tuple[DraftDocument, str]]:
+    """The uploads with the name of the paper each is."""
+    return [
+        (d, (application_material(business_type=wizard.business_type, code=d.material) or OTHER).label)
+        for d in wizard.drafts()
+    ]
+
+
+def _first_missing(wizard: Wizard, materials) -> str:
+    uploaded = {d.material for d in wizard.drafts()}
+    return next((m.code for m in materials if m.code not in uploaded), materials[-1].code)
+
+
 def _list_index(value: str, length: int) -> int | None:
     """A position posted by a form (0-based, ASCII digits only), or None if it names no item of the list."""
     if not (value.isascii() and value.isdigit()) or len(value) > 4:
@@ -237,7 +267,8 @@ def apply_documents(request: HttpRequest) -> HttpResponse:
     wizard = state[0]
     if not wizard.contact:
         return redirect("portal:apply_details")
-    form = DocumentForm()
+    materials = application_materials(business_type=wizard.business_type)
+    form = DocumentForm(materials=materials, initial={"material": _first_missing(wizard, materials)})
     if request.method == "POST":
         if "remove" in request.POST:
             documents = wizard.drafts()
@@ -249,11 +280,12 @@ def apply_documents(request: HttpRequest) -> HttpResponse:
             return redirect("portal:apply_documents")
         if "next" in request.POST:
             return redirect("portal:apply_summary")
-        form = DocumentForm(request.POST, request.FILES)
+        form = DocumentForm(request.POST, request.FILES, materials=materials)
         if form.is_valid():
             try:
                 document = application_document_stash(
-                    uploaded_file=form.cleaned_data["file"], held=len(wizard.documents)
+                    uploaded_file=form.cleaned_data["file"], business_type=wizard.business_type,
+                    material=form.cleaned_data["material"], held=len(wizard.documents),
                 )
             except DomainError as error:
                 form.add_error("file", str(error))
@@ -263,7 +295,8 @@ def apply_documents(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("已上传：%(name)s") % {"name": document.name})
                 return redirect("portal:apply_documents")
     return render(request, "portal/requests/apply_documents.html", {
-        "business": BusinessType(wizard.business_type).label, "form": form, "documents": wizard.drafts(),
+        "business": BusinessType(wizard.business_type).label, "form": form, "documents": _documents(wizard),
+        "checklist": _checklist(wizard),
     })
 
 
@@ -297,7 +330,8 @@ def apply_summary(request: HttpRequest) -> HttpResponse:
             for spec in specs if wizard.answers.get(spec["name"], "") != ""]
     return render(request, "portal/requests/apply_summary.html", {
         "business": BusinessType(wizard.business_type).label, "account": account, "branch": branch, "rows": rows,
-        "contact": wizard.contact, "description": wizard.description, "documents": wizard.drafts(),
+        "contact": wizard.contact, "description": wizard.description, "documents": _documents(wizard),
+        "checklist": _checklist(wizard),
     })
 
 

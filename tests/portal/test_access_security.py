@@ -70,7 +70,8 @@ def world():
         "new_name": "张小三", "contact_name": "张三", "contact_phone": "13900001111",
     })
     owner.post(reverse("portal:apply_documents"),
-               {"file": SimpleUploadedFile("户口本.pdf", PDF, content_type="application/pdf")})
+               {"material": "holder_identity",
+                "file": SimpleUploadedFile("户口本.pdf", PDF, content_type="application/pdf")})
     summary = owner.post(reverse("portal:apply_summary"))
     assert summary.status_code == 302, summary.content.decode()[-2000:]
     ticket = Ticket.objects.get(account=alice_account)

@@ -4,6 +4,7 @@ summary, and a ticket number after submission."""
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,9 @@ from django.urls import reverse
 
 from core.models import BusinessType, Channel, Ticket
 from core.models.tickets import TicketAttachment
+from core.selectors.portal_tickets import APPLICATION_TYPES
 from core.services.portal_requests import DRAFT_FOLDER, application_submit
+from core.workflows.materials import application_materials, materials_missing_now
 from tests.factories import AccountFactory, BranchFactory
 from tests.portal.factories import AccountBindingFactory, PortalUserFactory
 from tests.ticket_factories import supervisor_user
@@ -58,7 +61,7 @@ def test_name_change_through_all_four_steps_gives_a_ticket_number_and_files_the_
     })
     assert response["Location"] == reverse("portal:apply_documents")
 
-    response = client.post(reverse("portal:apply_documents"), {"file": _pdf()})
+    response = client.post(reverse("portal:apply_documents"), {"material": "holder_identity", "file": _pdf()})
     assert response.status_code == 302
     assert len(_drafts()) == 1
     assert "身份证复印件.pdf" in client.get(reverse("portal:apply_documents")).content.decode()
@@ -78,7 +81,8 @@ def test_name_change_through_all_four_steps_gives_a_ticket_number_and_files_the_
     assert ticket.data == {"new_name": "王小明"}
     assert (ticket.contact_name, ticket.contact_phone, ticket.description) == ("王大明", "13900001111", "继承")
     attachment = TicketAttachment.objects.get(ticket=ticket)
-    assert (attachment.name, attachment.content_type, attachment.size) == ("身份证复印件.pdf", "application/pdf", len(PDF))
+    assert (attachment.name, attachment.content_type, attachment.size) == (
+        "户主或经办人有效身份证明-身份证复印件.pdf", "application/pdf", len(PDF))
     stored = os.path.join(settings.PRIVATE_MEDIA_ROOT, attachment.file.name)
     assert open(stored, "rb").read() == PDF
     assert _drafts() == []  # moved out of the drafts folder once filed
@@ -107,6 +111,7 @@ def test_new_connection_without_an_account_goes_to_the_chosen_county(client, bou
         "contact_name": "李四", "contact_phone": "0718-8221234",
     })
     assert response["Location"] == reverse("portal:apply_documents")
+    client.post(reverse("portal:apply_documents"), {"material": "identity", "file": _pdf()})
     client.post(reverse("portal:apply_documents"), {"next": "1"})
     client.post(reverse("portal:apply_summary"))
     ticket = Ticket.objects.get()
@@ -144,7 +149,7 @@ def test_wrong_type_or_too_large_uploads_are_refused_and_not_stored(client, boun
     client.post(reverse("portal:apply_details"), {
         "new_name": "王小明", "contact_name": "王大明", "contact_phone": "13900001111",
     })
-    response = client.post(reverse("portal:apply_documents"), {"file": upload})
+    response = client.post(reverse("portal:apply_documents"), {"material": "holder_identity", "file": upload})
     assert response.status_code == 200
     assert message in response.content.decode()
     assert _drafts() == []
@@ -155,7 +160,7 @@ def test_a_removed_upload_is_deleted(client, bound):
     client.post(reverse("portal:apply_details"), {
         "new_name": "王小明", "contact_name": "王大明", "contact_phone": "13900001111",
     })
-    client.post(reverse("portal:apply_documents"), {"file": _pdf()})
+    client.post(reverse("portal:apply_documents"), {"material": "holder_identity", "file": _pdf()})
     client.post(reverse("portal:apply_documents"), {"remove": "0"})
     assert _drafts() == []
     assert client.session["portal_apply"]["documents"] == []
@@ -168,7 +173,7 @@ def test_a_remove_that_names_no_upload_changes_nothing(client, bound, remove):
     client.post(reverse("portal:apply_details"), {
         "new_name": "王小明", "contact_name": "王大明", "contact_phone": "13900001111",
     })
-    client.post(reverse("portal:apply_documents"), {"file": _pdf()})
+    client.post(reverse("portal:apply_documents"), {"material": "holder_identity", "file": _pdf()})
     response = client.post(reverse("portal:apply_documents"), {"remove": remove})
     assert response.status_code == 302
     assert len(_drafts()) == 1
@@ -180,6 +185,7 @@ def test_submitting_twice_makes_one_ticket(client, bound):
     client.post(reverse("portal:apply_details"), {
         "new_name": "王小明", "contact_name": "王大明", "contact_phone": "13900001111",
     })
+    client.post(reverse("portal:apply_documents"), {"material": "holder_identity", "file": _pdf()})
     key = client.session["portal_apply"]["key"]
     client.post(reverse("portal:apply_summary"))
     again = client.post(reverse("portal:apply_summary"))
@@ -203,7 +209,7 @@ def _filed_ticket(client, bound) -> tuple[Ticket, TicketAttachment]:
     client.post(reverse("portal:apply_details"), {
         "new_name": "王小明", "contact_name": "王大明", "contact_phone": "13900001111",
     })
-    client.post(reverse("portal:apply_documents"), {"file": _pdf()})
+    client.post(reverse("portal:apply_documents"), {"material": "holder_identity", "file": _pdf()})
     client.post(reverse("portal:apply_summary"))
     ticket = Ticket.objects.get()
     return ticket, TicketAttachment.objects.get(ticket=ticket)
@@ -236,3 +242,61 @@ def test_documents_are_served_to_the_owner_and_staff_only(client, bound):
     # The file has no public URL at all.
     with pytest.raises(ValueError):
         attachment.file.url
+
+
+# --- the papers each type asks for --------------------------------------------------------------------------------
+
+
+def _name_change_details(client, bound):
+    _start(client, business_type=BusinessType.NAME_CHANGE, account=bound.account.number)
+    client.post(reverse("portal:apply_details"), {
+        "new_name": "王小明", "contact_name": "王大明", "contact_phone": "13900001111",
+    })
+
+
+def test_the_documents_step_lists_the_types_papers_and_what_must_come_first(client, bound):
+    _name_change_details(client, bound)
+    page = client.get(reverse("portal:apply_documents")).content.decode()
+    assert "所需材料" in page
+    assert re.search(r"提交前须上传</span>\s*户主或经办人有效身份证明", page)
+    assert re.search(r"可稍后补交</span>\s*更名依据", page)
+    # The paper picker offers the type's papers and "other", nothing of another type.
+    assert '<option value="holder_identity" selected>' in page and '<option value="other">' in page
+    assert "business_licence" not in page
+
+    client.post(reverse("portal:apply_documents"), {"material": "holder_identity", "file": _pdf()})
+    page = client.get(reverse("portal:apply_documents")).content.decode()
+    assert re.search(r"✓ 已上传1份</span>\s*户主或经办人有效身份证明", page)
+    assert '<option value="name_change_basis" selected>' in page  # the next paper still missing
+
+
+def test_an_application_without_the_paper_needed_first_is_refused_until_it_is_uploaded(client, bound):
+    _name_change_details(client, bound)
+    client.post(reverse("portal:apply_documents"), {"material": "name_change_basis", "file": _pdf("户口簿.pdf")})
+    response = client.post(reverse("portal:apply_summary"), follow=True)
+    assert "提交前请上传：户主或经办人有效身份证明" in response.content.decode()
+    assert Ticket.objects.count() == 0
+    assert "portal_apply" in client.session  # nothing lost: the answers and the upload are kept
+
+    client.post(reverse("portal:apply_documents"), {"material": "holder_identity", "file": _pdf()})
+    response = client.post(reverse("portal:apply_summary"))
+    ticket = Ticket.objects.get()
+    assert response["Location"] == reverse("portal:apply_done", args=[ticket.number])
+    assert sorted(TicketAttachment.objects.filter(ticket=ticket).values_list("name", flat=True)) == [
+        "户主或经办人有效身份证明-身份证复印件.pdf", "更名依据（如工商变更登记、户口簿）-户口簿.pdf",
+    ]
+
+
+def test_a_paper_of_another_type_is_refused_and_nothing_stored(client, bound):
+    _name_change_details(client, bound)
+    response = client.post(reverse("portal:apply_documents"), {"material": "business_licence", "file": _pdf()})
+    assert response.status_code == 200
+    assert "选择一个有效的选项" in response.content.decode()
+    assert _drafts() == []
+
+
+def test_every_type_on_offer_but_the_meter_check_asks_for_a_paper_first():
+    for business_type in APPLICATION_TYPES:
+        needed_first = [m.label for m in materials_missing_now(business_type=business_type, codes_uploaded=set())]
+        assert (needed_first == []) == (business_type == BusinessType.METER_ACCURACY_CHECK), business_type
+        assert application_materials(business_type=business_type)[-1].code == "other"
