@@ -34,24 +34,12 @@ from core.errors import (
     OnlineRefundRefused,
     PaymentAlreadyReversed,
 )
-from core.models import (
-    Account,
-    Bill,
-    LateFee,
-    LedgerEntry,
-    OnlinePayment,
-    OnlineRefund,
-    Payment,
-    PaymentAllocation,
-    ProviderEvent,
-)
+from core.models import Account, OnlinePayment, OnlineRefund, Payment, ProviderEvent
 from core.models.online_payments import OnlinePaymentPurpose, OnlinePaymentState
-from core.money import ZERO
 from core.selectors.accounts import account_amount_due
-from core.selectors.online_payments import payments_reversed
-from core.services.bill_states import bill_state_derive
-from core.services.ledger import account_lock, ledger_post
-from core.services.payments import account_allocate, payment_post, payment_reverse
+from core.selectors.payments import payments_reversed
+from core.services.ledger import account_lock
+from core.services.payments import payment_post, payment_reverse
 
 logger = logging.getLogger(__name__)
 
@@ -424,107 +412,35 @@ def _refunds_reverse(
     *, online_payment: OnlinePayment, refunded: Decimal, user, reason: str, received_at: datetime.datetime
 ) -> str:
     """Reverse in the ledger what the provider has refunded of this payment (`refunded`, its cumulative amount) and
-    the ledger has not reversed yet; the state follows (partially_refunded, then refunded once all of it is).
+    the ledger has not reversed yet (payment_reverse of the difference); the state follows (partially_refunded, then
+    refunded once all of it is).
 
     Credits the payment first if the success event has not arrived yet (a refunded charge had succeeded). Called
-    under the online payment's row lock, which every path to its refunds takes.
+    under the online payment's row lock, which every path to its refunds takes, so what the ledger has reversed of
+    the payment does not move meanwhile. A payment reversed elsewhere (payment_reverse at a counter) is refused:
+    PaymentAlreadyReversed.
     """
     if online_payment.state == OnlinePaymentState.REFUNDED:
         return "already reversed"
     if online_payment.payment_id is None:
         _credit(online_payment=online_payment, received_at=received_at)
-    posted, reversed_total = _payment_reverse_up_to(
-        payment=online_payment.payment, refunded=refunded, user=user, reason=f"在线支付退款 {reason}"
-    )
-    if not posted:
-        return "already reversed" if reversed_total else "nothing refunded"
+    payment = online_payment.payment
+    if payment.status == Payment.Status.REVERSED:
+        # Not by a refund (that leaves the online payment refunded): Stripe's refund cannot be matched any more.
+        raise PaymentAlreadyReversed(_("该笔缴费已冲正"))
+    before = payments_reversed(payment_ids=[payment.pk])[payment.pk]
+    due = min(refunded, online_payment.amount) - before
+    if due <= 0:
+        return "already reversed" if before else "nothing refunded"
+    payment_reverse(payment=payment, amount=due, user=user, reason=f"在线支付退款 {reason}")
+    reversed_total = before + due
     fully = reversed_total == online_payment.amount
     online_payment.refunded_amount = reversed_total
     online_payment.state = OnlinePaymentState.REFUNDED if fully else OnlinePaymentState.PARTIALLY_REFUNDED
     online_payment.save(update_fields=["state", "refunded_amount", "updated_at"])
     if fully:
-        return f"reversed {posted}"
-    return f"reversed {posted}, {reversed_total} of {online_payment.amount} refunded"
-
-
-def _payment_reverse_up_to(*, payment: Payment, refunded: Decimal, user, reason: str) -> tuple[Decimal, Decimal]:
-    """Bring the ledger's reversals of a payment up to `refunded` (at most the payment): post the difference as a
-    payment_reversal against it and give back that much of what the payment settled. Returns (posted, reversed in
-    all). A payment reversed by anyone else (payment_reverse at a counter) is refused: PaymentAlreadyReversed.
-
-    The whole payment at once is payment_reverse's reversal. A part takes back first the prepaid credit the payment
-    still holds, then its allocations newest first, so what it still settles is what a payment of the smaller amount
-    would have (late fees and the oldest bills); other payments' credit then goes to what was re-opened
-    (account_allocate), as after payment_reverse. Once all of it is reversed the payment is reversed as
-    payment_reverse leaves it. Locks the account row (account_lock) and the payment row in its own transaction.
-    """
-    with transaction.atomic():
-        account = account_lock(account_id=payment.account_id)
-        locked = Payment.objects.select_for_update().get(pk=payment.pk)
-        if locked.status == Payment.Status.REVERSED:
-            raise PaymentAlreadyReversed(_("该笔缴费已冲正"))
-        before = payments_reversed(payment_ids=[locked.pk])[locked.pk]
-        due = min(refunded, locked.amount) - before
-        if due <= 0:
-            return ZERO, before
-        if before == 0 and due == locked.amount:
-            payment_reverse(payment=locked, user=user, reason=reason[:200])
-            payment.refresh_from_db()
-            return due, due
-        taken = min(locked.unallocated, due)
-        locked.unallocated -= taken
-        _allocations_take_back(payment=locked, amount=due - taken)
-        ledger_post(
-            account=account, kind=LedgerEntry.Kind.PAYMENT_REVERSAL, amount=due, payment=locked, memo=reason, user=user
-        )
-        fields = ["unallocated"]
-        if before + due == locked.amount:
-            locked.status = Payment.Status.REVERSED
-            locked.reversal_reason = reason[:200]
-            fields += ["status", "reversal_reason"]
-        locked.save(update_fields=fields)
-        account_allocate(account=account)
-    payment.refresh_from_db()
-    return due, before + due
-
-
-def _allocations_take_back(*, payment: Payment, amount: Decimal) -> None:
-    """Undo `amount` of a payment's allocations, the newest first, with negative rows (as payment_reverse does),
-    re-opening those late fees and bills by as much. Inside the caller's transaction, under the account lock."""
-    if amount <= 0:
-        return
-    nets: dict[tuple[str, int], Decimal] = {}
-    newest: dict[tuple[str, int], int] = {}
-    for allocation_id, bill_id, late_fee_id, allocated in PaymentAllocation.objects.filter(payment=payment).order_by(
-        "id"
-    ).values_list("id", "bill_id", "late_fee_id", "amount"):
-        target = ("bill", bill_id) if bill_id else ("late_fee", late_fee_id)
-        nets[target] = nets.get(target, ZERO) + allocated
-        if allocated > 0:
-            newest[target] = allocation_id
-    today = timezone.localdate()
-    for target in sorted(nets, key=lambda target: newest.get(target, 0), reverse=True):
-        if amount <= 0:
-            break
-        part = min(nets[target], amount)
-        if part <= 0:
-            continue
-        kind, pk = target
-        item = Bill.objects.get(pk=pk) if kind == "bill" else LateFee.objects.get(pk=pk)
-        PaymentAllocation.objects.create(
-            payment=payment, bill=item if kind == "bill" else None, late_fee=item if kind == "late_fee" else None,
-            amount=-part,
-        )
-        item.amount_paid -= part
-        if kind == "bill":
-            item.state = bill_state_derive(bill=item, today=today)
-            item.save(update_fields=["amount_paid", "state"])
-        else:
-            item.save(update_fields=["amount_paid"])
-        amount -= part
-    if amount > 0:
-        # Its credit and allocations no longer add up to what is left of it: the ledger is still right, say so.
-        logger.error("payment %s: %s of a reversal found no allocation to take back", payment.pk, amount)
+        return f"reversed {due}"
+    return f"reversed {due}, {reversed_total} of {online_payment.amount} refunded"
 
 
 # --- staff refunds ----------------------------------------------------------------------------------------------

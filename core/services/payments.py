@@ -1,4 +1,4 @@
-"""Payments (实收): posting, allocation to late fees and bills, release and reversal.
+"""Payments (实收): posting, allocation to late fees and bills, release and reversal (whole or in part).
 
 A payment first settles late fees and the oldest bill, then newer bills; what is left stays on the payment
 as prepaid credit (Payment.unallocated) and offsets the next bill (account_allocate).
@@ -6,6 +6,7 @@ as prepaid credit (Payment.unallocated) and offsets the next bill (account_alloc
 from __future__ import annotations
 
 import datetime
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from core.errors import IdempotencyConflict, InvalidPaymentAmount, PaymentAlreadyReversed, PaymentError
 from core.models import Account, Bill, LateFee, LedgerEntry, Payment, PaymentAllocation
 from core.money import ZERO
+from core.selectors.payments import payments_reversed
 from core.services.bill_states import bill_state_derive
 from core.services.late_fees import late_fees_assess, money_amount_parse
 from core.services.ledger import account_lock, ledger_post
@@ -26,6 +28,10 @@ from core.services.ledger import account_lock, ledger_post
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 _KEY_LENGTH = Payment._meta.get_field("idempotency_key").max_length
 _REFERENCE_LENGTH = Payment._meta.get_field("external_reference").max_length
+_REVERSAL_REASON_LENGTH = Payment._meta.get_field("reversal_reason").max_length
+_MEMO_LENGTH = LedgerEntry._meta.get_field("memo").max_length
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -240,51 +246,93 @@ def bill_allocations_release(*, bill: Bill) -> Decimal:
     return released
 
 
-def payment_reverse(*, payment: Payment, user, reason: str) -> LedgerEntry:
-    """Reverse a payment (bounced, posted in error): undo its allocations, re-open what it paid, post +amount.
+def payment_reverse(*, payment: Payment, user, reason: str, amount: Decimal | str | None = None) -> LedgerEntry:
+    """Reverse a payment (bounced, posted in error, refunded): all that is left of it, or `amount` of it.
 
-    Locks the account row (account_lock) and the payment row inside its own transaction. Other payments'
-    credit is then applied to whatever was re-opened.
+    Posts +amount as a payment_reversal and takes back as much of what the payment settled: its prepaid credit
+    first, then its allocations newest first, re-opening those late fees and bills, so a payment reversed in part
+    still settles what a payment of the smaller amount would have (late fees and the oldest bills). Once nothing is
+    left of it the payment is reversed and settles nothing; more than is left is refused, and so is a reversed
+    payment (PaymentAlreadyReversed). Other payments' credit is then applied to whatever was re-opened.
+
+    Locks the account row (account_lock) and the payment row inside its own transaction.
     """
     reason = (reason or "").strip()
     if not reason:
         raise PaymentError(_("请填写冲正原因"), field="reason")
+    if amount is not None:
+        amount = money_amount_parse(value=amount, error=InvalidPaymentAmount)
     with transaction.atomic():
         account = account_lock(account_id=payment.account_id)
         locked = Payment.objects.select_for_update().get(pk=payment.pk)
-        if locked.status == Payment.Status.REVERSED:
+        left = locked.amount - payments_reversed(payment_ids=[locked.pk])[locked.pk]
+        if locked.status == Payment.Status.REVERSED or left <= 0:
             raise PaymentAlreadyReversed(_("该笔缴费已冲正"))
-        undo: dict[tuple[str, int], Decimal] = defaultdict(lambda: ZERO)
-        for bill_id, late_fee_id, amount in PaymentAllocation.objects.filter(payment=locked).order_by("id").values_list(
-            "bill_id", "late_fee_id", "amount"
-        ):
-            undo[("bill", bill_id) if bill_id else ("late_fee", late_fee_id)] += amount
-        reopened: list[LateFee | Bill] = []
-        for (target, pk), net in undo.items():
-            if net <= 0:
-                continue
-            item = Bill.objects.get(pk=pk) if target == "bill" else LateFee.objects.get(pk=pk)
-            PaymentAllocation.objects.create(
-                payment=locked,
-                bill=item if target == "bill" else None,
-                late_fee=item if target == "late_fee" else None,
-                amount=-net,
-            )
-            item.amount_paid -= net
-            reopened.append(item)
-        _items_save(items=reopened)
+        if amount is None:
+            amount = left
+        elif amount > left:
+            raise InvalidPaymentAmount(_("金额超出允许范围"), field="amount")
+        whole = amount == left
+        taken = _payment_settlement_take_back(payment=locked, amount=None if whole else amount)
+        if taken != amount:
+            # Its credit and allocations did not add up to what was left of it: the ledger is still right, say so.
+            logger.error("payment %s: reversing %s took back %s of what it settled", locked.pk, amount, taken)
         entry = ledger_post(
             account=account,
             kind=LedgerEntry.Kind.PAYMENT_REVERSAL,
-            amount=locked.amount,
+            amount=amount,
             payment=locked,
-            memo=reason,
+            memo=reason[:_MEMO_LENGTH],
             user=user,
         )
-        locked.status = Payment.Status.REVERSED
-        locked.reversal_reason = reason[:200]
-        locked.unallocated = ZERO
-        locked.save(update_fields=["status", "reversal_reason", "unallocated"])
+        fields = ["unallocated"]
+        if whole:
+            locked.status = Payment.Status.REVERSED
+            locked.reversal_reason = reason[:_REVERSAL_REASON_LENGTH]
+            fields += ["status", "reversal_reason"]
+        locked.save(update_fields=fields)
         account_allocate(account=account)
     payment.refresh_from_db()
     return entry
+
+
+def _payment_settlement_take_back(*, payment: Payment, amount: Decimal | None) -> Decimal:
+    """Take back `amount` (None: all) of what a payment settled, returning what was taken: its prepaid credit first,
+    then its allocations newest first, each undone by a negative allocation that re-opens the late fee or bill.
+
+    Moves payment.unallocated for the caller to save; runs inside the caller's transaction, under the account and
+    payment locks.
+    """
+    from_credit = payment.unallocated if amount is None else min(payment.unallocated, amount)
+    payment.unallocated -= from_credit
+    taken = from_credit
+    # Net per late fee or bill, and each one's newest allocation (a release and a re-allocation may follow the first).
+    nets: dict[tuple[str, int], Decimal] = defaultdict(lambda: ZERO)
+    newest: dict[tuple[str, int], int] = {}
+    for allocation_id, bill_id, late_fee_id, allocated in PaymentAllocation.objects.filter(payment=payment).order_by(
+        "id"
+    ).values_list("id", "bill_id", "late_fee_id", "amount"):
+        target = ("bill", bill_id) if bill_id else ("late_fee", late_fee_id)
+        nets[target] += allocated
+        if allocated > 0:
+            newest[target] = allocation_id
+    reopened: list[LateFee | Bill] = []
+    for target in sorted(nets, key=lambda target: newest.get(target, 0), reverse=True):
+        if amount is not None and taken == amount:
+            break
+        part = nets[target] if amount is None else min(nets[target], amount - taken)
+        if part <= 0:
+            continue
+        kind, pk = target
+        item = Bill.objects.get(pk=pk) if kind == "bill" else LateFee.objects.get(pk=pk)
+        PaymentAllocation.objects.create(
+            payment=payment,
+            bill=item if kind == "bill" else None,
+            late_fee=item if kind == "late_fee" else None,
+            amount=-part,
+        )
+        item.amount_paid -= part
+        reopened.append(item)
+        taken += part
+    _items_save(items=reopened)
+    return taken

@@ -195,7 +195,8 @@ def test_reversal_restores_everything(user):
     may.refresh_from_db()
     fee = LateFee.objects.get()
     assert (payment.status, payment.reversal_reason, payment.unallocated) == (Payment.Status.REVERSED, "银行退票", D("0.00"))
-    assert allocations(payment)[3:] == [("fee", D("-1.00")), ("2025-04", D("-80.00")), ("2025-05", D("-120.00"))]
+    # Taken back newest first, as a part is.
+    assert allocations(payment)[3:] == [("2025-05", D("-120.00")), ("2025-04", D("-80.00")), ("fee", D("-1.00"))]
     assert (april.amount_paid, april.state, may.amount_paid, fee.amount_paid) == (
         D("0.00"), Bill.State.OVERDUE, D("0.00"), D("0.00")
     )
@@ -228,6 +229,132 @@ def test_reversal_needs_a_reason(user):
     assert str(error.value) == "请填写冲正原因"
     payment.refresh_from_db()
     assert (row_counts(), payment.status) == (before, Payment.Status.POSTED)
+
+
+def reversed_so_far(payment):
+    return list(LedgerEntry.objects.filter(payment=payment, kind=LedgerEntry.Kind.PAYMENT_REVERSAL)
+                .order_by("id").values_list("amount", flat=True))
+
+
+def paid_fee_april_may_with_credit():
+    """250.00 received 06-10: April's late fee 1.00, April 80.00, May 120.00, then 49.00 prepaid credit."""
+    account = AccountFactory()
+    april = bill_charge(account=account, period=datetime.date(2025, 4, 1), total="80.00", due_date=datetime.date(2025, 5, 31))
+    may = bill_charge(account=account, period=datetime.date(2025, 5, 1), total="120.00", due_date=datetime.date(2025, 6, 30))
+    payment = pay(account, "250.00", "k1", at(2025, 6, 10)).payment
+    return account, april, may, payment
+
+
+def test_a_part_takes_back_the_credit_then_the_newest_allocation_by_exactly_that_much(user):
+    account, april, may, payment = paid_fee_april_may_with_credit()
+    entry = payment_reverse(payment=payment, amount=D("100.00"), user=user, reason="部分退款")
+    # 49.00 of credit, then 51.00 of May (the newest); April and its fee stay paid. 201.00 - 250.00 + 100.00 = 51.00
+    assert (entry.kind, entry.amount, entry.balance_after, entry.memo, entry.created_by) == (
+        LedgerEntry.Kind.PAYMENT_REVERSAL, D("100.00"), D("51.00"), "部分退款", user
+    )
+    assert (payment.status, payment.reversal_reason, payment.unallocated) == (Payment.Status.POSTED, "", D("0.00"))
+    assert allocations(payment)[3:] == [("2025-05", D("-51.00"))]
+    april.refresh_from_db()
+    may.refresh_from_db()
+    assert (april.amount_paid, april.state, may.amount_paid, may.state, LateFee.objects.get().amount_paid) == (
+        D("80.00"), Bill.State.PAID, D("69.00"), Bill.State.OVERDUE, D("1.00")
+    )
+    account.refresh_from_db()
+    assert account.balance == D("51.00")
+
+
+def test_a_part_reaches_the_newest_allocation_first_even_on_an_older_bill(user):
+    account = AccountFactory()
+    payment = pay(account, "100.00", "k1", at(2025, 5, 20)).payment
+    june = bill_charge(account=account, period=datetime.date(2025, 6, 1), total="30.00", due_date=datetime.date(2099, 7, 1))
+    with transaction.atomic():
+        account_allocate(account=account_lock(account_id=account.pk))
+    may = bill_charge(account=account, period=datetime.date(2025, 5, 1), total="50.00", due_date=datetime.date(2099, 6, 1))
+    with transaction.atomic():
+        account_allocate(account=account_lock(account_id=account.pk))
+    assert allocations(payment) == [("2025-06", D("30.00")), ("2025-05", D("50.00"))]
+    # 20.00 of credit, then May (allocated last though the older period) 50.00, then 5.00 of June.
+    payment_reverse(payment=payment, amount=D("75.00"), user=user, reason="部分退款")
+    assert allocations(payment)[2:] == [("2025-05", D("-50.00")), ("2025-06", D("-5.00"))]
+    june.refresh_from_db()
+    may.refresh_from_db()
+    assert (june.amount_paid, june.state, may.amount_paid, may.state, payment.unallocated) == (
+        D("25.00"), Bill.State.PARTLY_PAID, D("0.00"), Bill.State.ISSUED, D("0.00")
+    )
+
+
+def test_a_part_then_the_rest_reverses_the_payment_once_in_all(user):
+    account, april, may, payment = paid_fee_april_may_with_credit()
+    payment_reverse(payment=payment, amount="100.00", user=user, reason="部分退款")
+    entry = payment_reverse(payment=payment, amount="150.00", user=user, reason="余额退款")
+    assert (entry.amount, entry.balance_after) == (D("150.00"), D("201.00"))
+    assert reversed_so_far(payment) == [D("100.00"), D("150.00")]
+    assert (payment.status, payment.reversal_reason, payment.unallocated) == (Payment.Status.REVERSED, "余额退款", D("0.00"))
+    assert allocations(payment)[3:] == [
+        ("2025-05", D("-51.00")), ("2025-05", D("-69.00")), ("2025-04", D("-80.00")), ("fee", D("-1.00"))
+    ]
+    april.refresh_from_db()
+    may.refresh_from_db()
+    assert (april.amount_paid, may.amount_paid, LateFee.objects.get().amount_paid) == (D("0.00"), D("0.00"), D("0.00"))
+    with pytest.raises(PaymentAlreadyReversed):
+        payment_reverse(payment=payment, amount="0.01", user=user, reason="再次退款")
+
+
+def test_the_whole_reversal_after_a_part_reverses_only_what_is_left(user):
+    account, april, may, payment = paid_fee_april_may_with_credit()
+    payment_reverse(payment=payment, amount=D("100.00"), user=user, reason="部分退款")
+    entry = payment_reverse(payment=payment, user=user, reason="柜台冲正")
+    assert (entry.amount, entry.balance_after) == (D("150.00"), D("201.00"))
+    assert reversed_so_far(payment) == [D("100.00"), D("150.00")]
+    assert (payment.status, payment.reversal_reason, payment.unallocated) == (Payment.Status.REVERSED, "柜台冲正", D("0.00"))
+    april.refresh_from_db()
+    may.refresh_from_db()
+    assert (april.state, may.amount_paid, LateFee.objects.get().amount_paid) == (Bill.State.OVERDUE, D("0.00"), D("0.00"))
+    account.refresh_from_db()
+    assert account.balance == D("201.00")
+    with pytest.raises(PaymentAlreadyReversed):
+        payment_reverse(payment=payment, user=user, reason="再次冲正")
+    assert reversed_so_far(payment) == [D("100.00"), D("150.00")]
+
+
+@pytest.mark.parametrize("amount", ["250.01", "1000.00"])
+def test_never_more_than_the_payment_is_reversed(user, amount):
+    account, _april, _may, payment = paid_fee_april_may_with_credit()
+    with pytest.raises(InvalidPaymentAmount) as error:
+        payment_reverse(payment=payment, amount=amount, user=user, reason="超额冲正")
+    assert str(error.value) == "金额超出允许范围"
+    payment_reverse(payment=payment, amount="200.00", user=user, reason="部分退款")
+    before = row_counts()
+    with pytest.raises(InvalidPaymentAmount) as error:
+        payment_reverse(payment=payment, amount="50.01", user=user, reason="超额冲正")
+    assert str(error.value) == "金额超出允许范围"
+    payment.refresh_from_db()
+    assert (row_counts(), payment.status, reversed_so_far(payment)) == (before, Payment.Status.POSTED, [D("200.00")])
+
+
+@pytest.mark.parametrize("amount", [D("0"), "-5.00", "1.001", 1.5])
+def test_a_part_must_be_a_positive_amount_in_fen(user, amount):
+    account, _april, _may, payment = paid_fee_april_may_with_credit()
+    before = row_counts()
+    with pytest.raises(InvalidPaymentAmount):
+        payment_reverse(payment=payment, amount=amount, user=user, reason="部分退款")
+    assert row_counts() == before
+
+
+def test_a_part_lets_other_credit_pay_what_reopened(user):
+    account = AccountFactory()
+    bill = bill_charge(account=account, period=datetime.date(2025, 5, 1), total="60.00", due_date=datetime.date(2025, 6, 30))
+    paid = pay(account, "60.00", "k1", at(2025, 6, 1)).payment
+    credit = pay(account, "40.00", "k2", at(2025, 6, 2)).payment
+    payment_reverse(payment=paid, amount=D("30.00"), user=user, reason="部分退款")
+    credit.refresh_from_db()
+    bill.refresh_from_db()
+    account.refresh_from_db()
+    # 30.00 of the bill re-opened, paid again from the 40.00 credit: 10.00 credit left; 60 - 60 - 40 + 30 = -10.00
+    assert (paid.unallocated, credit.unallocated, bill.amount_paid, bill.state, account.balance) == (
+        D("0.00"), D("10.00"), D("60.00"), Bill.State.PAID, D("-10.00")
+    )
+    assert allocations(credit) == [("2025-05", D("30.00"))]
 
 
 def test_release_returns_a_bills_money_to_its_payments_as_credit():
