@@ -55,6 +55,7 @@ CONSOLE_TEXT = {
     "bills": gettext_lazy("近期账单"),
     "outages": gettext_lazy("停电信息"),
     "until": gettext_lazy("预计恢复"),
+    "past_expected_end": gettext_lazy("已过预计恢复时间（{ends}），尚未恢复送电，抢修中"),
     "no_tickets": gettext_lazy("没有在途工单"),
     "no_hits": gettext_lazy("没有找到答复"),
     "ticket_opened": gettext_lazy("已新建工单"),

@@ -32,6 +32,7 @@ from core.selectors.callers import (
     storm_match_for_caller,
     ticket_by_number,
 )
+from core.selectors.outages import OutageProgress, outage_progress
 from core.selectors.tickets import ticket_progress_text
 from core.services.caller_requests import (
     CallerPhoneMissing,
@@ -258,8 +259,11 @@ class IvrEngine:
         if language == ZH and outage.reason:
             # Staff type the reason in Chinese: Twilio can read it; no prompt file can hold it.
             run.add(Piece(text=PROMPTS["outage-reason"][0] + outage.reason + "。"))
-        run.say("outage-expected-end")
-        run.add(datetime_piece(outage.ends_at, language))
+        if outage_progress(outage=outage, at=run.now) == OutageProgress.PAST_EXPECTED_END:
+            run.say("outage-past-expected-end")
+        else:
+            run.say("outage-expected-end")
+            run.add(datetime_piece(outage.ends_at, language))
 
     # --- actions (flow.Node.action / say) -----------------------------------------------------------------------
 

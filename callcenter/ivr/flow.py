@@ -25,6 +25,11 @@ PROMPTS: dict[str, tuple[str, str]] = {
     "outage-kind-fault": ("这是故障停电，抢修人员正在处理。", "It is a fault outage; repair crews are working on it."),
     "outage-reason": ("停电原因：", "The cause is: "),
     "outage-expected-end": ("预计恢复送电时间：", "Power is expected back on "),
+    # Instead of the expected end once it has passed and power is not back: that time is no promise any more.
+    "outage-past-expected-end": (
+        "原定的预计恢复送电时间已过，我们正在尽快恢复送电，请您耐心等待。",
+        "The expected restoration time has passed. We are working to restore power as soon as possible.",
+    ),
     "storm-menu": (
         "恢复送电后需要短信通知您，请按1；办理其他业务，请按2。",
         "To get a text message when power is back, press 1. For other services, press 2.",

@@ -37,7 +37,7 @@ class QuickLink:
 
 @dataclass(frozen=True)
 class UpcomingOutage:
-    """A planned outage of the next days as the home page lists it, linked to its notice when one is live."""
+    """An outage on now or of the next days as the home page lists it, linked to its notice when one is live."""
 
     title: str
     starts_at: datetime.datetime
@@ -45,6 +45,9 @@ class UpcomingOutage:
     streets: str
     kind: str
     url: str
+    # OutageProgress: upcoming, on, or on past its expected end (listed until restored or cancelled).
+    progress: str
+    progress_label: str
 
 
 class HomePage(Page):
@@ -93,12 +96,14 @@ class HomePage(Page):
         )
 
     def upcoming_outages(self, *, request=None) -> list[UpcomingOutage]:
-        """Announced outages starting within UPCOMING_OUTAGE_DAYS, each linked to its live notice in this language
-        (or the Chinese one) when there is one; two queries."""
+        """Outages on now (however long past their expected end) or starting within UPCOMING_OUTAGE_DAYS, each with
+        its progress and linked to its live notice in this language (or the Chinese one) when there is one; two
+        queries."""
         from cms.models.outages import OutageNoticePage
-        from core.selectors.outages import outages_upcoming
+        from core.selectors.outages import outage_progress, outages_upcoming
 
-        outages = list(outages_upcoming(now=timezone.now(), days=UPCOMING_OUTAGE_DAYS))
+        now = timezone.now()
+        outages = list(outages_upcoming(now=now, days=UPCOMING_OUTAGE_DAYS))
         notices = (
             OutageNoticePage.objects.live()
             .filter(outage__in=[outage.pk for outage in outages])
@@ -109,14 +114,17 @@ class HomePage(Page):
         for notice in notices:
             if notice.locale_id == self.locale_id or notice.outage_id not in urls:
                 urls[notice.outage_id] = notice.get_url(request=request) or ""
-        return [
-            UpcomingOutage(
+        listed = []
+        for outage in outages:
+            progress = outage_progress(outage=outage, at=now)
+            listed.append(UpcomingOutage(
                 title=outage.title,
                 starts_at=outage.starts_at,
                 ends_at=outage.ends_at,
                 streets=outage.streets,
                 kind=outage.get_kind_display(),
                 url=urls.get(outage.pk, ""),
-            )
-            for outage in outages
-        ]
+                progress=progress.value,
+                progress_label=str(progress.label),
+            ))
+        return listed

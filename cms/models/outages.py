@@ -18,7 +18,7 @@ from wagtail.search import index
 
 from cms.outage_publishing import OutageNoticePageForm, outage_source_key
 from core.models import Branch, Outage, OutageKind
-from core.selectors.outages import outage_search
+from core.selectors.outages import outage_progress, outage_search
 
 OUTAGES_PER_PAGE = 20
 
@@ -54,6 +54,9 @@ class OutageListing:
     streets: str
     reason: str
     affected_accounts: int
+    # OutageProgress: upcoming, on, or on past its expected end (listed until restored or cancelled).
+    progress: str
+    progress_label: str
 
 
 class OutageNoticeIndexPage(Page):
@@ -73,27 +76,32 @@ class OutageNoticeIndexPage(Page):
     def get_context(self, request, *args, **kwargs):
         context = super().get_context(request, *args, **kwargs)
         form = OutageSearchForm(request.GET or None)
+        now = timezone.now()
         outages = Outage.objects.none()
         if not form.is_bound:
-            outages = outage_search(now=timezone.now())
+            outages = outage_search(now=now)
         elif form.is_valid():
             branch = form.cleaned_data["branch"]
             outages = outage_search(
-                now=timezone.now(), branch_id=branch.pk if branch else None,
+                now=now, branch_id=branch.pk if branch else None,
                 street=form.cleaned_data["street"], account_number=(form.cleaned_data["account"] or "").strip(),
             )
         page_obj = Paginator(outages, OUTAGES_PER_PAGE).get_page(request.GET.get("page"))
         context["search_form"] = form
         context["searching"] = form.is_bound and any(request.GET.get(name) for name in form.fields)
         context["page_obj"] = page_obj
-        context["outages"] = self.listings(list(page_obj.object_list), request=request)
+        context["outages"] = self.listings(list(page_obj.object_list), now=now, request=request)
         context["filter_query"] = urlencode(
             [(name, request.GET[name]) for name in form.fields if request.GET.get(name)]
         )
         return context
 
-    def listings(self, outages: list[Outage], *, request=None) -> list[OutageListing]:
-        """The outages with their live notice in this page's language (or the default language's); one query."""
+    def listings(
+        self, outages: list[Outage], *, now: datetime.datetime | None = None, request=None
+    ) -> list[OutageListing]:
+        """The outages with their live notice in this page's language (or the default language's) and their
+        progress at `now`; one query."""
+        now = now or timezone.now()
         keys = [outage.source_key for outage in outages if outage.source_key]
         translation_keys = [key.removeprefix("cms:") for key in keys if key.startswith("cms:")]
         notices: dict[str, OutageNoticePage] = {}
@@ -112,6 +120,7 @@ class OutageNoticeIndexPage(Page):
         for outage in outages:
             notice = notices.get(outage.source_key or "")
             wording = notice or outage
+            progress = outage_progress(outage=outage, at=now)
             listings.append(
                 OutageListing(
                     title=wording.title,
@@ -124,6 +133,8 @@ class OutageNoticeIndexPage(Page):
                     streets=wording.streets,
                     reason=wording.reason,
                     affected_accounts=outage.affected_accounts,
+                    progress=progress.value,
+                    progress_label=str(progress.label),
                 )
             )
         return listings

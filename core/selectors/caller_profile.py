@@ -23,10 +23,10 @@ from core.models import (
     Customer,
     Outage,
     OutageArea,
-    OutageState,
     Ticket,
 )
 from core.selectors.binding import address_mask, name_mask
+from core.selectors.outages import outages_not_over
 from core.selectors.tickets import ticket_timeline
 from core.services.personal_data import REVEALABLE_FIELDS
 
@@ -150,19 +150,18 @@ def _bills_by_account(account_ids: list[int]) -> dict[int, list[dict]]:
 
 
 def _outages_by_account(account_ids: list[int], *, now: datetime.datetime) -> dict[int, list[dict]]:
-    """Announced outages over each account's transformer areas, on now or within the horizon (two queries)."""
+    """Outages over each account's transformer areas on now (however long past their expected end: not restored)
+    or starting within the horizon (two queries)."""
+    outages = outages_not_over(at=now).filter(starts_at__lte=now + datetime.timedelta(days=OUTAGE_HORIZON_DAYS))
     pairs = set(
         OutageArea.objects.filter(
-            outage__state=OutageState.ANNOUNCED,
-            outage__ends_at__gt=now,
-            outage__starts_at__lte=now + datetime.timedelta(days=OUTAGE_HORIZON_DAYS),
-            transformer_area__service_points__account_id__in=account_ids,
+            outage__in=outages.values("pk"), transformer_area__service_points__account_id__in=account_ids,
         ).values_list("transformer_area__service_points__account_id", "outage_id")
     )
-    outages = Outage.objects.in_bulk({outage_id for _account_id, outage_id in pairs}) if pairs else {}
+    by_id = outages.in_bulk({outage_id for _account_id, outage_id in pairs}) if pairs else {}
     by_account: dict[int, list[dict]] = defaultdict(list)
-    for account_id, outage_id in sorted(pairs, key=lambda pair: (outages[pair[1]].starts_at, pair[1])):
-        by_account[account_id].append(_outage_part(outages[outage_id], now=now))
+    for account_id, outage_id in sorted(pairs, key=lambda pair: (by_id[pair[1]].starts_at, pair[1])):
+        by_account[account_id].append(_outage_part(by_id[outage_id], now=now))
     return by_account
 
 
@@ -176,6 +175,8 @@ def _outage_part(outage: Outage, *, now: datetime.datetime) -> dict:
         "starts_at": _iso(outage.starts_at),
         "ends_at": _iso(outage.ends_at),
         "in_progress": outage.starts_at <= now,
+        # On and its expected end passed: the agent must not promise that time.
+        "past_expected_end": outage.past_expected_end,
     }
 
 

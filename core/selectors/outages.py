@@ -7,35 +7,70 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet, TextChoices
+from django.utils.translation import gettext_lazy as _
 
 from core.models import Account, Branch, Outage, OutageState
 
 
-def outages_upcoming(*, now: datetime.datetime, days: int = 7, branch: Branch | None = None) -> QuerySet[Outage]:
-    """Announced outages not yet over that start before `now + days`, soonest first."""
-    outages = Outage.objects.filter(
-        state=OutageState.ANNOUNCED, ends_at__gt=now, starts_at__lt=now + datetime.timedelta(days=days)
+class OutageProgress(TextChoices):
+    """Where one outage stands at a moment, as customers are told."""
+
+    UPCOMING = "upcoming", _("即将停电")
+    ON = "on", _("停电中")
+    PAST_EXPECTED_END = "past_expected_end", _("停电中：已过预计恢复送电时间，正在抢修")
+    RESTORED = "restored", _("已恢复送电")
+    CANCELLED = "cancelled", _("已取消")
+
+
+def outages_not_over(*, at: datetime.datetime) -> QuerySet[Outage]:
+    """Outages neither restored nor cancelled at `at`, started or not, each with `past_expected_end` (started and
+    its expected end passed at `at`): the one rule of when an outage is on, for every list and lookup here.
+
+    An outage is on from its start until it is restored or cancelled, not until its expected end: outages overrun,
+    and an area still without power must not look unaffected (its fault reports would send a crew for nothing, the
+    IVR and the website would say nothing of it).
+    """
+    # An outage ends after it starts (a constraint): one past its expected end has started.
+    return Outage.objects.filter(state=OutageState.ANNOUNCED).annotate(
+        past_expected_end=ExpressionWrapper(Q(ends_at__lte=at), output_field=BooleanField())
     )
+
+
+def outages_on(*, at: datetime.datetime) -> QuerySet[Outage]:
+    """Outages on at `at`: started, neither restored nor cancelled, each with `past_expected_end`."""
+    return outages_not_over(at=at).filter(starts_at__lte=at)
+
+
+def outage_progress(*, outage: Outage, at: datetime.datetime) -> OutageProgress:
+    """The progress of one outage at `at`, by the rule of outages_not_over (for an outage read on its own)."""
+    if outage.state == OutageState.RESTORED:
+        return OutageProgress.RESTORED
+    if outage.state == OutageState.CANCELLED:
+        return OutageProgress.CANCELLED
+    if outage.ends_at <= at:
+        return OutageProgress.PAST_EXPECTED_END
+    return OutageProgress.ON if outage.starts_at <= at else OutageProgress.UPCOMING
+
+
+def outages_upcoming(*, now: datetime.datetime, days: int = 7, branch: Branch | None = None) -> QuerySet[Outage]:
+    """Outages not over (on now, however long past their expected end, or to come) that start before
+    `now + days`, soonest first, each with `past_expected_end`."""
+    outages = outages_not_over(at=now).filter(starts_at__lt=now + datetime.timedelta(days=days))
     if branch is not None:
         outages = outages.filter(branch=branch)
     return outages.select_related("branch").order_by("starts_at", "pk")
 
 
 def outages_affecting_account(*, account: Account, at: datetime.datetime, horizon_days: int = 0) -> list[Outage]:
-    """Outages over any of the account's transformer areas that are on at `at` or start within `horizon_days` of
-    it, soonest first, each with `past_expected_end` (on at `at` and its expected end passed).
-
-    An outage is on from its start until it is restored or cancelled, not until its expected end: outages overrun,
-    and an area still without power must not look unaffected (its fault reports would send a crew for nothing).
-    """
+    """Outages over any of the account's transformer areas that are on at `at` (see outages_not_over) or start
+    within `horizon_days` of it, soonest first, each with `past_expected_end`."""
     return list(
-        Outage.objects.filter(
-            state=OutageState.ANNOUNCED,
+        outages_not_over(at=at)
+        .filter(
             starts_at__lte=at + datetime.timedelta(days=horizon_days),
             areas__transformer_area__service_points__account=account,
         )
-        .annotate(past_expected_end=ExpressionWrapper(Q(ends_at__lte=at), output_field=BooleanField()))
         .distinct()
         .select_related("branch")
         .order_by("starts_at", "pk")
@@ -45,9 +80,10 @@ def outages_affecting_account(*, account: Account, at: datetime.datetime, horizo
 def outage_search(
     *, now: datetime.datetime, branch_id: int | None = None, street: str = "", account_number: str = ""
 ) -> QuerySet[Outage]:
-    """Announced outages not yet over, narrowed by county, a street fragment and an account number (an unknown
-    number finds nothing; it is never an error)."""
-    outages = Outage.objects.filter(state=OutageState.ANNOUNCED, ends_at__gt=now)
+    """Outages not over (on now, however long past their expected end, or to come), each with
+    `past_expected_end`, narrowed by county, a street fragment and an account number (an unknown number finds
+    nothing; it is never an error)."""
+    outages = outages_not_over(at=now)
     if branch_id is not None:
         outages = outages.filter(branch_id=branch_id)
     street = street.strip()

@@ -42,6 +42,7 @@ from core.models import (
     TicketStep,
     TransformerArea,
 )
+from core.selectors.outages import outages_on
 from core.services.outages import outage_announce, outage_restore
 from core.services.tickets import SUPERVISE_PERMISSION, ticket_step_submit
 
@@ -231,9 +232,8 @@ def _open_acquisition_outage(area_id: int) -> Outage | None:
 
 
 def _known_outage_covers(*, area_id: int, at: datetime.datetime) -> bool:
-    return Outage.objects.filter(
-        state=OutageState.ANNOUNCED, starts_at__lte=at, ends_at__gt=at, areas__transformer_area_id=area_id
-    ).exists()
+    """An outage over the area is on at `at`, however long past its expected end (it is not restored)."""
+    return outages_on(at=at).filter(areas__transformer_area_id=area_id).exists()
 
 
 def _area_mark(*, area: TransformerArea, rule: OutageDetectionRule, user, now: datetime.datetime,

@@ -1,6 +1,7 @@
 """The agent console page and its JSON actions through the test client: only the agent's own call, every refusal
 a clear 400 that changes nothing, personal data opened only on request and logged."""
 import json
+import re
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -72,6 +73,9 @@ def test_the_console_page_is_for_agents_only(client, agent):
     assert response.status_code == 200
     assert "95598坐席工作台" in page and "通话中" in page and "交换机未连接" in page
     assert '"calls_prefix": "/callcenter/calls/"' in page and '"knowledge_url": "/staff/knowledge/"' in page
+    # The pop says an outage past its expected end as such, never as an expected restoration.
+    text = json.loads(re.search(r'<script id="console-text" type="application/json">(.*?)</script>', page).group(1))
+    assert (text["until"], text["past_expected_end"]) == ("预计恢复", "已过预计恢复时间（{ends}），尚未恢复送电，抢修中")
 
 
 def test_the_pop_can_be_read_again_by_its_agent_only(client, agent, call):

@@ -121,6 +121,27 @@ def test_storm_mode_tells_the_outage_before_the_menu_and_registers_the_restorati
     assert _path(caller) == [("start", ""), ("storm", "1"), ("storm_register", ""), ("end", "")]
 
 
+def test_storm_mode_says_an_outage_past_its_expected_end_is_being_restored_not_the_passed_time(dial, home):
+    outage = _outage(home.area, starts_in=-5, ends_in=-1)
+    caller = dial()
+    heard = caller.dial()
+    assert heard.said("storm-intro") and heard.said("outage-kind-fault") and heard.said("outage-past-expected-end")
+    assert not heard.said("outage-expected-end") and not heard.says(datetime_piece(outage.ends_at, ZH))
+    if caller.transport == "twilio":
+        assert "原定的预计恢复送电时间已过，我们正在尽快恢复送电，请您耐心等待。" in heard.texts[0][0]
+    else:
+        assert heard.prompts[:4] == ["welcome", "storm-intro", "outage-kind-fault", "outage-past-expected-end"]
+    assert heard.said("storm-menu") and _call(caller).outage == outage
+
+    # Restored: the caller goes straight to the language menu.
+    outage.refresh_from_db()
+    from core.services.outages import outage_restore
+
+    outage_restore(outage=outage, restored_at=timezone.now())
+    heard = dial().dial()
+    assert not heard.said("storm-intro") and heard.said("language-menu")
+
+
 def test_storm_mode_lets_the_caller_go_on_to_the_menu(dial, home):
     _outage(home.area)
     caller = dial()
@@ -264,6 +285,25 @@ def test_an_outage_on_now_is_read_out_when_asked(dial, home):
     assert heard.said("storm-intro") and heard.said("outage-kind-temporary")
     assert heard.says(datetime_piece(outage.ends_at, ZH)) and heard.said("after-menu")
     assert _call(caller).storm_informed is False
+
+
+def test_an_outage_past_its_expected_end_is_said_as_being_restored_when_asked_in_english(dial, home):
+    # A planned outage announced a week ahead, due back two hours ago and not restored.
+    now = timezone.now()
+    outage = Outage.objects.create(
+        branch=home.account.branch, kind=OutageKind.PLANNED, title="计划检修", reason="线路改造",
+        starts_at=now - datetime.timedelta(hours=6), ends_at=now - datetime.timedelta(hours=2),
+        announced_at=now - datetime.timedelta(days=8),
+    )
+    OutageArea.objects.create(outage=outage, transformer_area=home.area)
+    caller = dial("13900000000")
+    caller.dial()
+    caller.press("2")
+    caller.press("2")
+    heard = caller.press(home.account.number)
+    assert heard.said("storm-intro", EN) and heard.said("outage-kind-planned", EN)
+    assert heard.said("outage-past-expected-end", EN) and not heard.said("outage-expected-end", EN)
+    assert not heard.says(datetime_piece(outage.ends_at, EN), EN) and heard.said("after-menu", EN)
 
 
 def test_a_fault_report_opens_a_repair_ticket_from_the_ivr_and_reads_its_number(dial, home):

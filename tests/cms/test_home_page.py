@@ -9,6 +9,7 @@ from wagtail.test.utils import WagtailPageTestCase
 from cms.models import HomePage, NewsCategory, NewsIndexPage, NewsPage, SectionPage
 from cms.services import cms_site_ensure
 from core.models import Outage, OutageKind
+from core.services.outages import outage_restore
 from tests.factories import BranchFactory
 
 pytestmark = pytest.mark.django_db
@@ -159,8 +160,33 @@ def test_home_lists_notices_outages_of_the_next_7_days_and_menu_sections(client,
     assert [n.title for n in response.context["notices"]] == ["关于开展安全用电宣传月的通知", "春节期间营业厅营业时间调整"]
     assert [o.title for o in response.context["upcoming_outages"]] == ["城区10kV线路检修停电"]
     assert "解放路、舞阳大道" in body and "下月计划停电" not in body
+    assert '<p class="outage-card__progress outage-card__progress--upcoming">即将停电</p>' in body
     assert [s.title for s in response.context["sections"]] == ["新闻公告"]
     assert '<li><a href="/news/">新闻公告</a></li>' in body
+
+
+def test_home_keeps_an_outage_past_its_expected_end_as_in_progress_until_it_is_restored(
+    client, django_capture_on_commit_callbacks
+):
+    cms_site_ensure()
+    now = timezone.now()
+    outage = Outage.objects.create(
+        branch=BranchFactory(), kind=OutageKind.PLANNED, title="城区10kV线路检修停电", reason="线路检修",
+        streets="解放路", starts_at=now - datetime.timedelta(hours=9), ends_at=now - datetime.timedelta(hours=1),
+        announced_at=now - datetime.timedelta(days=8),
+    )
+    response = client.get("/")
+    assert [(o.title, o.progress) for o in response.context["upcoming_outages"]] == [
+        ("城区10kV线路检修停电", "past_expected_end")
+    ]
+    assert (
+        '<p class="outage-card__progress outage-card__progress--past_expected_end">'
+        "停电中：已过预计恢复送电时间，正在抢修</p>"
+    ) in response.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):  # the restoration makes the cached front page stale
+        outage_restore(outage=outage, restored_at=timezone.now())
+    assert client.get("/").context["upcoming_outages"] == []
 
 
 class HomePageTreeTests(WagtailPageTestCase):

@@ -340,6 +340,39 @@ def test_the_index_lists_current_and_upcoming_outages(world, client, django_asse
     assert 'name="account"' in body and 'name="street"' in body and 'name="branch"' in body
 
 
+def test_the_index_keeps_an_outage_past_its_expected_end_in_progress_until_it_is_restored(
+    world, client, django_capture_on_commit_callbacks
+):
+    _published_world(world)
+    from core.services.outages import outage_announce, outage_restore
+
+    overrun = outage_announce(
+        branch=world.branch, kind=OutageKind.FAULT, title="土桥台区故障停电", reason="配变烧损", streets="土桥大道",
+        starts_at=world.now - 5 * HOUR, ends_at=world.now - HOUR, transformer_area_ids=[world.other_area.pk],
+    )
+    response = client.get("/outages/")
+    assert [(item.title, item.progress) for item in response.context["outages"]] == [
+        ("土桥台区故障停电", "past_expected_end"), ("利川东城故障停电", "on"), ("舞阳坝街道计划停电", "upcoming"),
+        ("土桥片区计划停电", "upcoming"),
+    ]
+    body = response.content.decode()
+    assert (
+        '<p class="outage-card__progress outage-card__progress--past_expected_end">'
+        "停电中：已过预计恢复送电时间，正在抢修</p>"
+    ) in body
+    assert '<p class="outage-card__progress outage-card__progress--on">停电中</p>' in body
+    # Found by the account it affects, too.
+    by_account = client.get("/outages/", {"account": world.bystander.number})
+    assert [(item.title, item.progress_label) for item in by_account.context["outages"]] == [
+        ("土桥台区故障停电", "停电中：已过预计恢复送电时间，正在抢修"), ("土桥片区计划停电", "即将停电"),
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):  # the restoration makes the cached index stale
+        outage_restore(outage=overrun, restored_at=world.now)
+    titles = [item.title for item in client.get("/outages/").context["outages"]]
+    assert titles == ["利川东城故障停电", "舞阳坝街道计划停电", "土桥片区计划停电"]
+
+
 def _queries(client, query) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

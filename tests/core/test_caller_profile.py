@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from core.models import Call, CallTransport, IdentifiedBy, Outage, OutageArea, OutageKind, Ticket
 from core.selectors.caller_profile import caller_profile, email_mask, phone_mask
+from core.services.outages import outage_restore
 from core.services.tickets import ticket_open
 from tests.factories import AccountFactory, CustomerFactory, ServicePointFactory
 from tests.portal.factories import billed_months, residential_policy
@@ -90,6 +91,26 @@ def test_an_identified_caller_pops_masked_with_accounts_bills_outages_and_open_t
     assert profile["tickets"][0]["timeline"][0]["text"] == f"您的计量异常申请已受理，工单号{ticket.number}"
     assert profile["candidates"] == []
     assert "张三丰" not in str(profile) and "13812345678" not in str(profile) and "施州大道12号" not in str(profile)
+
+
+def test_an_outage_past_its_expected_end_stays_in_the_pop_marked_so_until_it_is_restored(household):
+    customer, _first, second, outage, _ticket = household
+    call = _call(customer=customer, account=second)
+    overrun = outage.ends_at + datetime.timedelta(hours=2)
+
+    [keyed, _billed] = caller_profile(call=call, now=outage.ends_at - datetime.timedelta(minutes=1))["accounts"]
+    assert [(item["title"], item["in_progress"], item["past_expected_end"]) for item in keyed["outages"]] == [
+        ("学院路线路故障", True, False)
+    ]
+    [keyed, _billed] = caller_profile(call=call, now=overrun)["accounts"]
+    assert [(item["title"], item["in_progress"], item["past_expected_end"]) for item in keyed["outages"]] == [
+        ("学院路线路故障", True, True)
+    ]
+    assert keyed["outages"][0]["ends_at"] == outage.ends_at.isoformat()
+
+    outage_restore(outage=outage, restored_at=overrun, now=overrun)
+    [keyed, _billed] = caller_profile(call=call, now=overrun)["accounts"]
+    assert keyed["outages"] == []
 
 
 def test_an_unknown_caller_gets_the_accounts_the_calling_number_matches(household):

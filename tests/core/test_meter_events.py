@@ -23,7 +23,7 @@ from core.services.meter_events import (
     MeterEventRow,
     meter_events_record,
 )
-from core.services.outages import outage_announce
+from core.services.outages import outage_announce, outage_restore
 from core.services.tickets import ticket_claim, ticket_open, ticket_step_submit
 from tests.factories import BranchFactory, FeederFactory, MeterFactory, SubstationFactory, TransformerAreaFactory
 from tests.ticket_factories import local, staff_user
@@ -149,6 +149,23 @@ def test_an_area_under_a_known_outage_is_not_marked_again(world):
         rows=rows(*[(f"A{n}", OFF, local(2026, 11, 23, 10, n)) for n in range(1, 5)]), source=ACQ, now=NOW
     )
     assert (report.accepted, report.outages_marked, Outage.objects.count()) == (4, [], 1)
+
+
+def test_an_area_under_a_known_outage_past_its_expected_end_is_not_marked_again_until_it_is_restored(world):
+    known = outage_announce(
+        branch=world.branch, kind=OutageKind.FAULT, title="线路故障", reason="10kV线路跳闸", streets="",
+        starts_at=local(2026, 11, 23, 7, 0), ends_at=local(2026, 11, 23, 9, 0),
+        transformer_area_ids=[world.area.pk], now=local(2026, 11, 23, 7, 5),
+    )
+    off = rows(*[(f"A{n}", OFF, local(2026, 11, 23, 10, n)) for n in range(1, 5)])
+    report = meter_events_record(rows=off, source=ACQ, now=NOW)
+    # Expected back at 9:00, still off at 10:30: the same outage, not a new one.
+    assert (report.accepted, report.outages_marked, Outage.objects.count()) == (4, [], 1)
+
+    outage_restore(outage=known, restored_at=local(2026, 11, 23, 9, 30), now=NOW)
+    again = rows(*[(f"A{n}", OFF, local(2026, 11, 23, 10, 20 + n)) for n in range(1, 5)])
+    [marked] = meter_events_record(rows=again, source=ACQ, now=NOW).outages_marked
+    assert marked != known and marked.starts_at == local(2026, 11, 23, 10, 21)
 
 
 def mark_area_off():

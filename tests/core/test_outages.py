@@ -17,9 +17,13 @@ from core.errors import (
 )
 from core.models import Account, Outage, OutageArea, OutageKind, OutageState
 from core.selectors.outages import (
+    OutageProgress,
     outage_affected_accounts,
+    outage_progress,
     outage_search,
     outages_affecting_account,
+    outages_not_over,
+    outages_on,
     outages_upcoming,
 )
 from core.services.outages import (
@@ -375,7 +379,21 @@ def test_upcoming_outages_are_announced_not_over_and_within_the_days(grid):
     assert list(outages_upcoming(now=NOW + DAY, days=8)) == [elsewhere, soon]
     assert list(outages_upcoming(now=NOW + DAY, days=8, branch=grid.branch)) == [soon]
     assert list(outages_upcoming(now=NOW + DAY)) == [elsewhere]
-    assert list(outages_upcoming(now=NOW + 9 * DAY)) == []
+    assert [o.past_expected_end for o in outages_upcoming(now=NOW + DAY, days=8)] == [False, False]
+
+
+def test_upcoming_outages_keep_one_on_past_its_expected_end_until_it_is_restored(grid):
+    soon = announce(grid, source_key="soon")
+    elsewhere = announce(
+        grid, source_key="lichuan", branch=grid.other_branch, feeder_ids=[grid.foreign_feeder.pk],
+        starts_at=NOW + 7 * DAY + HOUR, ends_at=NOW + 7 * DAY + 2 * HOUR,
+    )
+    overrun = NOW + 9 * DAY
+    assert [(o, o.past_expected_end) for o in outages_upcoming(now=overrun)] == [(elsewhere, True), (soon, True)]
+    outage_restore(outage=elsewhere, restored_at=overrun, now=overrun)
+    assert [(o, o.past_expected_end) for o in outages_upcoming(now=overrun)] == [(soon, True)]
+    outage_cancel(outage=soon, reason="撤回", now=overrun)
+    assert list(outages_upcoming(now=overrun)) == []
 
 
 def test_outages_affecting_an_account(grid):
@@ -413,6 +431,28 @@ def test_an_outage_not_restored_still_affects_its_areas_after_its_expected_end(g
     assert outages_affecting_account(account=grid.acc1, at=overrun + DAY) == []
 
 
+def test_an_outage_is_on_from_its_start_until_restored_and_its_progress_says_where_it_stands(grid):
+    outage = announce(grid)
+    starts, ends = outage.starts_at, outage.ends_at
+    moments = [NOW, starts, ends - datetime.timedelta(minutes=1), ends, ends + 3 * DAY]
+    assert [outage_progress(outage=outage, at=at) for at in moments] == [
+        OutageProgress.UPCOMING, OutageProgress.ON, OutageProgress.ON, OutageProgress.PAST_EXPECTED_END,
+        OutageProgress.PAST_EXPECTED_END,
+    ]
+    assert [list(outages_on(at=at)) for at in moments] == [[], [outage], [outage], [outage], [outage]]
+    # The annotation and the one-outage reading agree.
+    for at in moments:
+        [read] = outages_not_over(at=at)
+        assert read.past_expected_end is (outage_progress(outage=outage, at=at) == OutageProgress.PAST_EXPECTED_END)
+
+    restored = outage_restore(outage=outage, restored_at=ends + DAY, now=ends + DAY)
+    assert outage_progress(outage=restored, at=ends + 3 * DAY) == OutageProgress.RESTORED
+    assert list(outages_not_over(at=ends + 3 * DAY)) == []
+    cancelled = outage_cancel(outage=announce(grid, source_key="other"), reason="撤回")
+    assert outage_progress(outage=cancelled, at=cancelled.starts_at) == OutageProgress.CANCELLED
+    assert list(outages_on(at=cancelled.starts_at)) == []
+
+
 def test_a_cancelled_outage_affects_nobody_after_its_expected_end(grid):
     outage = announce(grid)
     outage_cancel(outage=outage, reason="天气原因，检修改期")
@@ -433,7 +473,10 @@ def test_outage_search_by_county_street_and_account_number(grid, django_assert_m
     assert list(outage_search(now=NOW, account_number=grid.acc1b.number, street="舞阳")) == [wuyang]
     assert list(outage_search(now=NOW, account_number="0000000000")) == []
     assert list(outage_search(now=NOW, account_number="not a number")) == []
-    assert list(outage_search(now=NOW + 9 * DAY)) == []
+    # Not restored: still listed once past the expected end, and marked so.
+    assert [(o, o.past_expected_end) for o in outage_search(now=NOW + 9 * DAY, street="金桂大道")] == [(jingui, True)]
+    outage_restore(outage=jingui, restored_at=NOW + 9 * DAY, now=NOW + 9 * DAY)
+    assert list(outage_search(now=NOW + 9 * DAY, street="金桂")) == [wuyang]
     with django_assert_max_num_queries(1):
         assert [o.branch.name for o in outage_search(now=NOW, account_number=grid.acc2.number)] == ["恩施市"]
 

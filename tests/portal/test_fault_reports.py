@@ -1,7 +1,7 @@
 """Fault reports (故障报修): a known outage is named with its expected end and the report recorded against it (no
 crew sent), also once the outage has overrun its expected end, until it is restored; repeated reports from one
 transformer area join its repair ticket until the crew restores supply; every reporter is told once when power is
-back."""
+back; the ticket page says where the outage stands (expected back, past that time and under repair, restored)."""
 from __future__ import annotations
 
 import datetime
@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from core.models import BusinessType, OutageKind, Ticket, TicketReporter, TicketStep
+from core.models import BusinessType, Outage, OutageKind, Ticket, TicketReporter, TicketStep
 from core.services.outages import outage_announce, outage_cancel, outage_restore
 from core.services.portal_requests import REPORT_JOIN_MAX, fault_report_file
 from core.services.tickets import ticket_step_submit
@@ -134,6 +134,46 @@ def test_a_report_after_the_expected_end_of_an_outage_not_restored_is_still_reco
     assert "正在安排抢修人员" in body and "正在停电" not in body
     new = Ticket.objects.exclude(pk=ticket.pk).get()
     assert (new.outage, new.transformer_area, new.account) == (None, area, third.account)
+
+
+def _local(moment) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
+def test_the_ticket_page_says_where_the_outage_stands_expected_back_overrun_then_restored(client, area):
+    outage = _outage(area)
+    binding = _customer_in(area, client)
+    _report(client, binding.account)
+    ticket = Ticket.objects.get(outage=outage)
+    url = reverse("portal:ticket_detail", args=[ticket.number])
+    page = client.get(url).content.decode()
+    assert f"关联停电：10kV线路故障停电，预计{_local(outage.ends_at)}恢复送电。" in page
+
+    # Its expected end has passed (moved back rather than waited for) and power is not back.
+    Outage.objects.filter(pk=outage.pk).update(ends_at=timezone.now() - datetime.timedelta(minutes=10))
+    outage.refresh_from_db()
+    page = client.get(url).content.decode()
+    assert (
+        f"关联停电：10kV线路故障停电，预计恢复时间（{_local(outage.ends_at)}）已过，目前尚未恢复送电，抢修人员正在处理。"
+        in page
+    )
+    assert "恢复送电。" not in page
+
+    restored_at = timezone.now() - datetime.timedelta(minutes=2)
+    outage_restore(outage=outage, restored_at=restored_at)
+    page = client.get(url).content.decode()
+    assert f"关联停电：10kV线路故障停电，已于{_local(restored_at)}恢复送电。" in page
+    assert "预计" not in page and "已过" not in page
+
+
+def test_the_ticket_page_of_a_cancelled_outage_says_it_was_cancelled(client, area):
+    outage = _outage(area)
+    binding = _customer_in(area, client)
+    _report(client, binding.account)
+    ticket = Ticket.objects.get(outage=outage)
+    outage_cancel(outage=outage, reason="误报")
+    page = client.get(reverse("portal:ticket_detail", args=[ticket.number])).content.decode()
+    assert "关联停电：10kV线路故障停电，该停电已取消。" in page and "预计" not in page
 
 
 def test_a_cancelled_planned_outage_catches_no_reports_once_its_time_has_come(client, area):

@@ -173,8 +173,13 @@
         return el("li", {text: bill.period + " " + bill.kwh + "kWh " + money(bill.total) + " · " + bill.state_label});
       }));
       var outages = el("ul", {class: "pop__outages"}, account.outages.map(function (outage) {
-        return el("li", {text: outage.kind_label + " · " + outage.title + " · " + text.until + " " +
-          new Date(outage.ends_at).toLocaleString()});
+        // Past its expected end and not restored: the time has gone by, so it is said as passed, not promised.
+        var until = outage.past_expected_end ?
+          text.past_expected_end.replace("{ends}", new Date(outage.ends_at).toLocaleString()) :
+          text.until + " " + new Date(outage.ends_at).toLocaleString();
+        var attrs = {text: outage.kind_label + " · " + outage.title + " · " + until};
+        if (outage.past_expected_end) { attrs["class"] = "pop__outage--overrun"; }
+        return el("li", attrs);
       }));
       box.appendChild(el("article", {class: "pop__account", "data-account": account.number}, [
         el("h4", {text: text.number + " " + account.number + " · " + account.status_label + " · " + account.billing_mode_label}),
