@@ -7,13 +7,17 @@ definitions are edited here as inactive versions and switched on by the "activat
 """
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Count
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import OutageError
 from core.models import (
     TrackingAttempt,
     AgentPresence,
@@ -43,6 +47,7 @@ from core.models import (
     OnlinePayment,
     OnlineRefund,
     Outage,
+    OutageState,
     OutageArea,
     Payment,
     PaymentAllocation,
@@ -76,6 +81,7 @@ from core.models.counter import CounterCashier, CounterOutlet, CounterReceipt, C
 from core.models.meter_events import MeterEvent, OutageDetectionRule
 from core.models.tickets import TicketAttachment
 from core.models.topology_imports import TopologyImport
+from core.services.outages import outage_restore
 from core.services.personal_data import PersonalDataShown, personal_data_access_record, personal_data_shown_ticket
 from core.services.process_definitions import (
     ProcessDefinitionActivationRefused,
@@ -825,12 +831,61 @@ class OutageAreaInline(admin.TabularInline):
         return super().get_queryset(request).select_related("transformer_area")
 
 
+class OutageRestoreForm(forms.Form):
+    restored_at = forms.DateTimeField(
+        label=_("实际恢复送电时间"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+
+
+@admin.action(description=_("登记恢复送电"), permissions=["restore"])
+def outages_restore(modeladmin, request, queryset):
+    """Record that power is back on the chosen outages (core.services.outages.outage_restore), at a time asked for
+    on a page of its own; each refusal (not announced, a time before the start or in the future) is said per outage."""
+    outages = list(queryset.select_related("branch").order_by("starts_at", "pk"))
+    if "apply" in request.POST:
+        form = OutageRestoreForm(request.POST)
+        if form.is_valid():
+            for outage in outages:
+                try:
+                    outage_restore(outage=outage, restored_at=form.cleaned_data["restored_at"], user=request.user)
+                except OutageError as refusal:
+                    modeladmin.message_user(request, f"{outage.title}: {refusal.message}", messages.ERROR)
+                else:
+                    modeladmin.message_user(
+                        request, _("%(title)s 已登记恢复送电") % {"title": outage.title}, messages.SUCCESS
+                    )
+            return None
+    else:
+        form = OutageRestoreForm(initial={"restored_at": timezone.localtime().replace(second=0, microsecond=0)})
+    return TemplateResponse(request, "admin/core/outage/restore.html", {
+        **modeladmin.admin_site.each_context(request), "opts": modeladmin.model._meta, "outages": outages,
+        "form": form, "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    })
+
+
+class OutagePastExpectedEndFilter(admin.SimpleListFilter):
+    """The outages to chase: past their expected end with no restoration recorded."""
+
+    title = _("恢复送电")
+    parameter_name = "restoration"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", _("已过预计恢复时间，未登记恢复送电"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.filter(state=OutageState.ANNOUNCED, ends_at__lte=timezone.now())
+        return queryset
+
+
 @admin.register(Outage)
 class OutageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["title", "branch", "kind", "state", "starts_at", "ends_at", "affected_accounts", "announced_at"]
-    list_filter = ["state", "kind", "branch"]
+    list_filter = [OutagePastExpectedEndFilter, "state", "kind", "branch"]
     list_select_related = ["branch"]
     search_fields = ["title", "streets", "source_key"]
+    actions = [outages_restore]
     date_hierarchy = "starts_at"
     fields = [
         "branch", "kind", "state", "title", "reason", "streets", "starts_at", "ends_at", "restored_at",
@@ -839,6 +894,9 @@ class OutageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "updated_at",
     ]
     inlines = [OutageAreaInline]
+
+    def has_restore_permission(self, request) -> bool:
+        return request.user.has_perm("core.change_outage")
 
 
 @admin.register(OutageArea)

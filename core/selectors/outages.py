@@ -23,16 +23,22 @@ class OutageProgress(TextChoices):
     CANCELLED = "cancelled", _("已取消")
 
 
+# How long past its expected end an outage with no restoration recorded is still taken to be on.
+OVERRUN_LIMIT = datetime.timedelta(hours=24)
+
+
 def outages_not_over(*, at: datetime.datetime) -> QuerySet[Outage]:
     """Outages neither restored nor cancelled at `at`, started or not, each with `past_expected_end` (started and
     its expected end passed at `at`): the one rule of when an outage is on, for every list and lookup here.
 
     An outage is on from its start until it is restored or cancelled, not until its expected end: outages overrun,
     and an area still without power must not look unaffected (its fault reports would send a crew for nothing, the
-    IVR and the website would say nothing of it).
+    IVR and the website would say nothing of it). Restoration is recorded by staff (the admin's 登记恢复送电, whose
+    list filter shows the outages past their expected end) or from the meters; one nobody records is let go
+    OVERRUN_LIMIT after its expected end, so a forgotten notice does not hold its areas for ever.
     """
     # An outage ends after it starts (a constraint): one past its expected end has started.
-    return Outage.objects.filter(state=OutageState.ANNOUNCED).annotate(
+    return Outage.objects.filter(state=OutageState.ANNOUNCED, ends_at__gt=at - OVERRUN_LIMIT).annotate(
         past_expected_end=ExpressionWrapper(Q(ends_at__lte=at), output_field=BooleanField())
     )
 

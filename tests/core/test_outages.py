@@ -7,6 +7,7 @@ import zoneinfo
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from core.errors import (
     OutageError,
@@ -17,6 +18,7 @@ from core.errors import (
 )
 from core.models import Account, Outage, OutageArea, OutageKind, OutageState
 from core.selectors.outages import (
+    OVERRUN_LIMIT,
     OutageProgress,
     outage_affected_accounts,
     outage_progress,
@@ -386,10 +388,10 @@ def test_upcoming_outages_keep_one_on_past_its_expected_end_until_it_is_restored
     soon = announce(grid, source_key="soon")
     elsewhere = announce(
         grid, source_key="lichuan", branch=grid.other_branch, feeder_ids=[grid.foreign_feeder.pk],
-        starts_at=NOW + 7 * DAY + HOUR, ends_at=NOW + 7 * DAY + 2 * HOUR,
+        starts_at=NOW + 8 * DAY + 9 * HOUR, ends_at=NOW + 8 * DAY + 10 * HOUR,
     )
-    overrun = NOW + 9 * DAY
-    assert [(o, o.past_expected_end) for o in outages_upcoming(now=overrun)] == [(elsewhere, True), (soon, True)]
+    overrun = NOW + 9 * DAY  # both past their expected end, within OVERRUN_LIMIT
+    assert [(o, o.past_expected_end) for o in outages_upcoming(now=overrun)] == [(soon, True), (elsewhere, True)]
     outage_restore(outage=elsewhere, restored_at=overrun, now=overrun)
     assert [(o, o.past_expected_end) for o in outages_upcoming(now=overrun)] == [(soon, True)]
     outage_cancel(outage=soon, reason="撤回", now=overrun)
@@ -434,7 +436,7 @@ def test_an_outage_not_restored_still_affects_its_areas_after_its_expected_end(g
 def test_an_outage_is_on_from_its_start_until_restored_and_its_progress_says_where_it_stands(grid):
     outage = announce(grid)
     starts, ends = outage.starts_at, outage.ends_at
-    moments = [NOW, starts, ends - datetime.timedelta(minutes=1), ends, ends + 3 * DAY]
+    moments = [NOW, starts, ends - datetime.timedelta(minutes=1), ends, ends + 3 * HOUR]
     assert [outage_progress(outage=outage, at=at) for at in moments] == [
         OutageProgress.UPCOMING, OutageProgress.ON, OutageProgress.ON, OutageProgress.PAST_EXPECTED_END,
         OutageProgress.PAST_EXPECTED_END,
@@ -500,3 +502,72 @@ def test_the_admin_lists_and_shows_outages_read_only(grid, client, django_assert
     assert grid.a1.name in body and grid.a2.name in body
     assert 'name="_save"' not in body
     assert client.get("/django-admin/core/outage/add/").status_code == 403
+
+
+def test_an_outage_nobody_restores_is_let_go_a_day_past_its_expected_end(grid):
+    outage = announce(grid)
+    assert outages_affecting_account(account=grid.acc1, at=outage.ends_at + OVERRUN_LIMIT - HOUR) == [outage]
+    assert outages_affecting_account(account=grid.acc1, at=outage.ends_at + OVERRUN_LIMIT) == []
+    assert list(outages_on(at=outage.ends_at + OVERRUN_LIMIT)) == []
+
+
+def _staff_with(django_user_model, *codenames):
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("dispatcher", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="core", codename__in=codenames))
+    return user
+
+
+def test_staff_record_the_restoration_from_the_admin(grid, client, django_user_model, signals,
+                                                     django_capture_on_commit_callbacks):
+    outage = announce(grid)
+    other = announce(grid, source_key="second", feeder_ids=[grid.f2.pk])
+    client.force_login(_staff_with(django_user_model, "view_outage", "change_outage"))
+    overdue = client.get("/django-admin/core/outage/?restoration=overdue").content.decode()
+    assert "已过预计恢复时间，未登记恢复送电" in overdue and overdue.count("舞阳坝街道计划停电") >= 2
+
+    chosen = {"action": "outages_restore", "_selected_action": [outage.pk]}
+    page = client.post("/django-admin/core/outage/", chosen)
+    assert page.status_code == 200 and "确认恢复送电" in page.content.decode()
+    assert Outage.objects.get(pk=outage.pk).state == OutageState.ANNOUNCED  # asked, nothing done yet
+
+    restored_at = timezone.localtime(outage.ends_at + 2 * HOUR)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post("/django-admin/core/outage/", {
+            **chosen, "apply": "1", "restored_at": restored_at.strftime("%Y-%m-%dT%H:%M"),
+        }, follow=True)
+    assert "已登记恢复送电" in done.content.decode()
+    outage.refresh_from_db()
+    assert (outage.state, outage.restored_at, outage.restored_by.username) == (
+        OutageState.RESTORED, restored_at, "dispatcher")
+    assert signals == [("restored", True)]
+    assert Outage.objects.get(pk=other.pk).state == OutageState.ANNOUNCED
+    assert outages_affecting_account(account=grid.acc1, at=restored_at) == []
+
+
+def test_a_restoration_time_the_service_refuses_is_said_and_nothing_changes(grid, client, django_user_model):
+    outage = announce(grid)
+    client.force_login(_staff_with(django_user_model, "view_outage", "change_outage"))
+    before_start = timezone.localtime(outage.starts_at - HOUR).strftime("%Y-%m-%dT%H:%M")
+    done = client.post("/django-admin/core/outage/", {
+        "action": "outages_restore", "_selected_action": [outage.pk], "apply": "1", "restored_at": before_start,
+    }, follow=True)
+    assert "恢复送电时间不能早于停电开始时间" in done.content.decode()
+    assert Outage.objects.get(pk=outage.pk).state == OutageState.ANNOUNCED
+    bad = client.post("/django-admin/core/outage/", {
+        "action": "outages_restore", "_selected_action": [outage.pk], "apply": "1", "restored_at": "昨天",
+    })
+    assert bad.status_code == 200 and "确认恢复送电" in bad.content.decode()
+    assert Outage.objects.get(pk=outage.pk).state == OutageState.ANNOUNCED
+
+
+def test_staff_who_may_only_view_outages_are_not_offered_the_restoration(grid, client, django_user_model):
+    outage = announce(grid)
+    client.force_login(_staff_with(django_user_model, "view_outage"))
+    assert "outages_restore" not in client.get("/django-admin/core/outage/").content.decode()
+    client.post("/django-admin/core/outage/", {
+        "action": "outages_restore", "_selected_action": [outage.pk], "apply": "1",
+        "restored_at": timezone.localtime(outage.ends_at).strftime("%Y-%m-%dT%H:%M"),
+    })
+    assert Outage.objects.get(pk=outage.pk).state == OutageState.ANNOUNCED
