@@ -68,6 +68,16 @@ class OnlinePayment(models.Model):
     def __str__(self) -> str:
         return self.provider_reference
 
+    @property
+    def has_refunds(self) -> bool:
+        """Part or all of it given back (partially_refunded or refunded)."""
+        return self.state in (OnlinePaymentState.PARTIALLY_REFUNDED, OnlinePaymentState.REFUNDED)
+
+    @property
+    def credited_remaining(self) -> Decimal:
+        """What stays credited to the account once the refunds are reversed."""
+        return self.amount - self.refunded_amount
+
 
 class OnlineRefund(models.Model):
     """A refund of an online payment, asked for by staff and confirmed by the provider; reverses it in the ledger."""

@@ -258,6 +258,33 @@ def test_the_status_page_shows_a_partly_refunded_payment(client, stripe_on):
     assert "部分退款" in page
 
 
+@pytest.mark.django_db
+def test_the_customer_sees_how_much_was_refunded_and_what_stays_credited(client, stripe_on):
+    secret = stripe_on.webhook_secret
+    account, online_payment = credited(client, secret)
+    status = reverse("portal:pay_status", args=[account.number, online_payment.pk])
+    history = reverse("portal:pay_account", args=[account.number])
+    # Not refunded: nothing about refunds.
+    assert "已退款金额" not in client.get(status).content.decode()
+    assert "仍入账" not in client.get(history).content.decode()
+
+    first = refunded_event(online_payment, 2500)
+    deliver(client, first, secret)
+    page = client.get(status).content.decode()
+    assert '<dt>已退款金额</dt><dd class="pay-refunded">25.00 元</dd>' in page
+    assert '<dt>仍入账金额</dt><dd class="pay-kept">75.00 元</dd>' in page
+    # The bill of 100.00 is owed again for the part given back.
+    assert "当前应缴金额 25.00 元" in page
+    assert "（已退款 25.00 元，仍入账 75.00 元）" in client.get(history).content.decode()
+
+    deliver(client, with_refund_ids_of(refunded_event(online_payment, 2500, 7500), first), secret)
+    page = client.get(status).content.decode()
+    assert '<dd class="pay-state pay-state--refunded">已退款</dd>' in page
+    assert '<dt>已退款金额</dt><dd class="pay-refunded">100.00 元</dd>' in page
+    assert '<dt>仍入账金额</dt><dd class="pay-kept">0.00 元</dd>' in page
+    assert "（已退款 100.00 元，仍入账 0.00 元）" in client.get(history).content.decode()
+
+
 # --- staff refunds after a partial refund -----------------------------------------------------------------------
 
 
