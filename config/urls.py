@@ -35,6 +35,7 @@ urlpatterns = [
     path("staff/knowledge/", include("cms.staff_urls")),
     path("staff/counter/", include("core.staff.counter_urls")),
     path("staff/reports/quality/", include("core.staff.quality_urls")),
+    path("staff/reports/reconciliation/", include("core.staff.reconciliation_urls")),
     path("staff/reports/", include("core.staff.dashboard_urls")),
     path("staff/audit/personal-data/", include("core.staff.personal_data_audit_urls")),
     path("staff/", include("core.staff.urls")),

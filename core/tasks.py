@@ -35,20 +35,21 @@ def customer_alerts_scan() -> dict[str, int]:
 @shared_task(name="core.stripe_reconcile")
 def stripe_reconcile() -> int:
     """Daily (beat, after midnight Beijing time): yesterday's Stripe charges against our online payments and the
-    ledger; keeps the differences in VAR_DIR/reconciliation/ and returns how many there were."""
+    ledger; keeps the differences in VAR_DIR/reconciliation/ and in the database (the staff page 网上缴费对账) and
+    returns how many there were."""
     import datetime
 
     from django.conf import settings
 
-    from core.services.online_payments import online_payments_reconcile, online_payments_reconciliation_save
+    from core.services.online_reconciliation import online_reconciliation_run
     # The task is an entry point like the command: it hands the provider's adapter to the core service.
     from portal.payments.stripe_gateway import StripeGateway
 
-    result = online_payments_reconcile(
-        day=timezone.localdate() - datetime.timedelta(days=1), gateway=StripeGateway.from_settings()
+    run = online_reconciliation_run(
+        day=timezone.localdate() - datetime.timedelta(days=1), gateway=StripeGateway.from_settings(),
+        directory=settings.VAR_DIR / "reconciliation",
     )
-    online_payments_reconciliation_save(reconciliation=result, directory=settings.VAR_DIR / "reconciliation")
-    return len(result.differences)
+    return len(run.result.differences)
 
 
 @shared_task(name="core.application_drafts_purge")

@@ -127,3 +127,8 @@ from .counter import CounterCashier, CounterMethod, CounterOutlet, CounterReceip
 from .report_summaries import BillingSummary, CustomerSummary, FaultReportSummary, OutageSummary, ReportRefresh, TicketSummary, TierSummary
 from .meter_events import MeterEvent, OutageDetectionRule
 from .topology_imports import TopologyImport
+from .online_reconciliation import (
+    OnlineReconciliation,
+    OnlineReconciliationDifference,
+    OnlineReconciliationDifferenceKind,
+)

@@ -36,6 +36,8 @@ SUPERVISED_TICKET_MODELS = ("ticket", "ticketstep", "evaluation", "warningthresh
 AGENT_CALL_MODELS = ("call", "callleg", "callticket", "agentpresence")
 # Business-hall counter collection: where cashiers work, what they took and how they settled it.
 COUNTER_MODELS = ("counteroutlet", "countercashier", "depositaccount", "counterreceipt", "countersettlement")
+# The daily reconciliation of online payments with the provider, and the differences it found.
+RECONCILIATION_MODELS = ("onlinereconciliation", "onlinereconciliationdifference")
 
 
 def _core(action: str, *models: str) -> list[str]:
@@ -185,12 +187,13 @@ ROLES: tuple[Role, ...] = (
             + _core("add", "payment", "counterreceipt", "countersettlement")
         ),
     ),
-    # The branch accountant reviews each cashier's day settlement; reviewing is their only write.
+    # The branch accountant reviews each cashier's day settlement; reviewing is their only write. They also follow
+    # the daily online-payment reconciliation (网上缴费对账).
     Role(
         ROLE_BRANCH_ACCOUNTANT,
         "账务员",
         permissions=tuple(
-            _core("view", *CUSTOMER_MODELS, *BILLING_MODELS, *COUNTER_MODELS)
+            _core("view", *CUSTOMER_MODELS, *BILLING_MODELS, *COUNTER_MODELS, *RECONCILIATION_MODELS)
             + _core("review", "countersettlement")
         ),
     ),

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
@@ -30,8 +31,10 @@ from core.selectors.dashboards import (
     tickets_dashboard,
     tiers_dashboard,
 )
+from core.selectors.online_reconciliation import WINDOW_DAYS, online_reconciliation_days_with_differences
 
 from .access import echarts_url, staff_permission_required
+from .reconciliation_views import PERMISSION as RECONCILIATION_PERMISSION
 
 PERMISSION = "core.view_decision_support"
 MONTH_CHOICES = (6, 12, 24, 36)
@@ -90,6 +93,12 @@ def index(request: HttpRequest) -> HttpResponse:
     scope, months, status = _filters(request)
     context = _context(scope, months, "index")
     context["overview"] = overview(scope=scope)
+    if request.user.has_perm(RECONCILIATION_PERMISSION):
+        # The company's online payments are reconciled as a whole: the notice is the same whatever the scope.
+        context["reconciliation_days_differing"] = online_reconciliation_days_with_differences(
+            last=timezone.localdate()
+        )
+        context["reconciliation_window"] = WINDOW_DAYS
     return render(request, "core/staff/reports/index.html", context, status=status)
 
 

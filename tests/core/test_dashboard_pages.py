@@ -151,8 +151,10 @@ def test_supervisors_and_auditors_see_every_page(client, figures, role):
 @pytest.mark.parametrize("name", PAGES)
 def test_each_page_runs_a_fixed_number_of_queries(client, figures, supervisor, django_assert_max_num_queries, name):
     client.force_login(supervisor)
+    # The overview also counts the days the online-payment reconciliation found differences on (one query).
+    limit = 12 if name == "index" else 11
     for query in ("", "?branch=A", "?branch=A&station=A1"):
-        with django_assert_max_num_queries(11):
+        with django_assert_max_num_queries(limit):
             assert client.get(url(name) + query).status_code == 200
 
 

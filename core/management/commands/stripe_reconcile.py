@@ -1,5 +1,6 @@
-"""Reconcile one day of Stripe charges with our online payments and the ledger (the code of the daily task
-core.stripe_reconcile); print the differences and keep them in VAR_DIR/reconciliation/stripe-<day>.json."""
+"""Reconcile one day of Stripe charges with our online payments and the ledger (what the daily task
+core.stripe_reconcile does); print the differences, keep them in VAR_DIR/reconciliation/stripe-<day>.json and store
+them for the staff page (网上缴费对账), a re-run of a day replacing its result."""
 from __future__ import annotations
 
 import datetime
@@ -10,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import OnlinePaymentError
-from core.services.online_payments import online_payments_reconcile, online_payments_reconciliation_save
+from core.services.online_reconciliation import online_reconciliation_run
 from portal.payments.stripe_gateway import StripeGateway
 
 
@@ -33,10 +34,13 @@ class Command(BaseCommand):
                 self.stdout.write(_("已核对 %(number)d / %(total)d 笔扣款") % {"number": number, "total": total})
 
         try:
-            result = online_payments_reconcile(day=when, gateway=StripeGateway.from_settings(), progress=progress)
+            run = online_reconciliation_run(
+                day=when, gateway=StripeGateway.from_settings(), directory=settings.VAR_DIR / "reconciliation",
+                progress=progress,
+            )
         except OnlinePaymentError as refusal:
             raise CommandError(f"{refusal.message} {getattr(refusal, 'detail', '')}".strip()) from None
-        path = online_payments_reconciliation_save(reconciliation=result, directory=settings.VAR_DIR / "reconciliation")
+        result = run.result
         self.stdout.write(
             _("%(day)s：Stripe扣款 %(charges)d 笔，本地在线支付 %(payments)d 笔，差异 %(differences)d 项")
             % {"day": when.isoformat(), "charges": result.charges, "payments": result.payments,
@@ -44,4 +48,4 @@ class Command(BaseCommand):
         )
         for difference in result.differences:
             self.stdout.write(f"  {difference.kind}\t{difference.reference}\t{difference.detail}")
-        self.stdout.write(_("差异已保存到 %(path)s") % {"path": path})
+        self.stdout.write(_("差异已保存到 %(path)s") % {"path": run.path})
