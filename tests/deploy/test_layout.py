@@ -257,7 +257,7 @@ def test_the_asgi_unit_counts_as_started_only_once_the_process_answers(tmp_path)
 
 def variables_read_by_config() -> set[str]:
     """Every environment variable config/ reads (settings and the modules beside them), found in the code."""
-    readers = {"os.environ.get", "os.getenv", "env_bool", "env_list", "os.environ.setdefault"}
+    readers = {"os.environ.get", "os.getenv", "env_bool", "env_list", "env_seconds", "os.environ.setdefault"}
     names = set()
     for path in (BASE_DIR / "config").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
