@@ -1,7 +1,8 @@
 """The staff refund of an online payment: an admin action on OnlinePayment, here (autodiscovered) because it
 calls Stripe through the portal's adapter and core imports no channel.
 
-The refund is made at Stripe and reversed in the ledger at once, idempotently (core.services.online_payments
+The refund (all of the payment not yet refunded: the whole, or the rest after a partial refund made in Stripe's
+dashboard) is made at Stripe and reversed in the ledger at once, idempotently (core.services.online_payments
 .online_payment_refund); the charge.refunded webhook that follows finds it done. Only staff holding
 core.change_onlinepayment may refund (the rest of the admin stays read-only).
 """
@@ -18,7 +19,7 @@ from core.services.online_payments import online_payment_refund
 from portal.payments.stripe_gateway import StripeGateway
 
 
-@admin.action(description=_("全额退款（在支付渠道退款并在账务中冲正）"), permissions=["refund"])
+@admin.action(description=_("退款：退还尚未退的全部金额（在支付渠道退款并在账务中冲正）"), permissions=["refund"])
 def online_payments_refund(modeladmin, request, queryset) -> None:
     gateway = StripeGateway.from_settings()
     for online_payment in queryset.select_related("account", "payment").order_by("pk"):
