@@ -46,7 +46,7 @@ def customer_alert_notify(*, binding_id: int, kind: str, data: dict, idempotency
     try:
         notification_request(
             recipient_customer=binding.account.customer, event=event, data=data, idempotency_key=idempotency_key,
-            **delivery,
+            account=binding.account, **delivery,
         )
     except NotificationError:
         logger.exception("customer alert %s for binding %s not requested", kind, binding_id)

@@ -99,6 +99,11 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="messages",
         verbose_name=_("员工"),
     )
+    # The electricity account a customer's message is about (a bill, an alert, a ticket), if one: the portal shows it
+    # only to users who have bound that account; without one it is the customer's, shown to every binder.
+    account = models.ForeignKey(
+        "core.Account", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("户号"),
+    )
     to = models.CharField(_("接收地址"), max_length=254, db_index=True)
     language = models.CharField(_("语言"), max_length=8)
     subject = models.CharField(_("标题"), max_length=200, blank=True)
@@ -150,6 +155,9 @@ class InboxMessage(models.Model):
     message = models.OneToOneField(
         Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbox_message",
         verbose_name=_("来源消息"),
+    )
+    account = models.ForeignKey(
+        "core.Account", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("户号"),
     )
     subject = models.CharField(_("标题"), max_length=200)
     body = models.TextField(_("正文"))

@@ -68,6 +68,7 @@ def arrears_reminders_batch(*, plan: list[tuple[int, int]]) -> int:
                 "due_date": bill.due_date.isoformat(),
             },
             idempotency_key=f"arrears:{bill.pk}:{offset:+d}",
+            account=bill.account,
         )
         requested += 1
     return requested

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from core.selectors.portal_access import accounts_bound_to, bindings_active
 
@@ -93,19 +93,22 @@ def _bound_customer_ids(*, user) -> QuerySet:
     return accounts_bound_to(user=user).values("customer_id")
 
 
-def inbox_for_user(*, user) -> QuerySet[InboxMessage]:
-    """The inbox messages of every customer the user has bound an account of, newest first."""
-    return (
-        InboxMessage.objects.filter(customer_id__in=_bound_customer_ids(user=user))
-        .select_related("customer")
-        .order_by("-created_at", "-id")
+def _visible_to(*, user) -> Q:
+    """Messages of the customers the user has bound an account of: those about no account in particular, and those
+    about an account the user has bound (a holder's message about another of their accounts stays with the users
+    who have bound that one)."""
+    return Q(customer_id__in=_bound_customer_ids(user=user)) & (
+        Q(account__isnull=True) | Q(account_id__in=accounts_bound_to(user=user).values("pk"))
     )
 
 
+def inbox_for_user(*, user) -> QuerySet[InboxMessage]:
+    """The inbox messages the user sees (_visible_to), newest first."""
+    return InboxMessage.objects.filter(_visible_to(user=user)).select_related("customer").order_by("-created_at", "-id")
+
+
 def inbox_unread_count_for_user(*, user) -> int:
-    return InboxMessage.objects.filter(
-        customer_id__in=_bound_customer_ids(user=user), read_at__isnull=True
-    ).count()
+    return InboxMessage.objects.filter(_visible_to(user=user), read_at__isnull=True).count()
 
 
 def inbox_message_visible_or_none(*, user, inbox_message_id: int) -> InboxMessage | None:

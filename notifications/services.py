@@ -189,7 +189,7 @@ def _customer_channels(
 
 def _draft_fields(
     *, book: _TemplateBook, channel: str, language: str, urgency: str, key: str, now: datetime.datetime,
-    customer=None, user=None, to_phone: str = "",
+    customer=None, user=None, to_phone: str = "", account=None,
 ) -> dict:
     """The column values of one new message (state held when quiet hours apply to it)."""
     used_language, subject, body, segments = book.render(channel=channel, language=language)
@@ -210,6 +210,7 @@ def _draft_fields(
         "channel": channel, "event": book.event, "urgency": urgency,
         "recipient_customer_id": customer.pk if customer is not None else None,
         "recipient_user_id": user.pk if user is not None else None,
+        "account_id": account.pk if account is not None and customer is not None else None,
         "to": to, "language": used_language, "subject": subject, "body": body, "sms_segments": segments,
         "idempotency_key": key, "state": state, "next_attempt_at": next_attempt_at,
     }
@@ -240,6 +241,7 @@ def notification_request(
     channels: Iterable[str] | None = None,
     language: str | None = None,
     to_phone: str = "",
+    account: Account | None = None,
 ) -> list[Message]:
     """Ask for a customer or a staff user to be told about an event; returns one Message per channel.
 
@@ -247,6 +249,8 @@ def notification_request(
     A caller with neither (no recipient, only `to_phone`) may be texted an essential event they asked for on the
     phone (a payment link, an agent's message, a restoration notice); for a customer, `to_phone` names the number
     the caller asked to be texted at instead of the one on file (SMS only; the STOP list still applies).
+    `account` names the customer's electricity account the message is about, if one: the portal inbox shows it only
+    to users who have bound that account.
 
     The same idempotency key returns the messages of the first request and sends nothing more. Channels
     default to every channel the event has a template for, less what the customer's preferences and STOP
@@ -300,7 +304,8 @@ def notification_request(
     now = clock.now()
     drafts = [
         Message(**_draft_fields(book=book, channel=channel, language=language, urgency=urgency, key=key, now=now,
-                                customer=recipient_customer, user=recipient_user, to_phone=to_phone))
+                                customer=recipient_customer, user=recipient_user, to_phone=to_phone,
+                                account=account))
         for channel in wanted
     ]
     try:
@@ -415,7 +420,8 @@ def _messages_claim(
             next_attempt_at=None, provider="inbox",
         )
         InboxMessage.objects.bulk_create(
-            InboxMessage(customer_id=m.recipient_customer_id, message=m, subject=m.subject, body=m.body)
+            InboxMessage(customer_id=m.recipient_customer_id, account_id=m.account_id, message=m, subject=m.subject,
+                         body=m.body)
             for m in inbox
         )
     if to_send:

@@ -59,7 +59,7 @@ def _tell_customer(ticket: Ticket, event: TicketEvent, notification: str, data: 
     if ticket.anonymous or ticket.customer_id is None:
         return
     notification_request(
-        recipient_customer=ticket.customer, event=notification, data=data,
+        recipient_customer=ticket.customer, event=notification, data=data, account=ticket.account,
         idempotency_key=f"ticket-event:{event.pk}:{notification}:customer:{ticket.customer_id}",
     )
 
@@ -75,7 +75,9 @@ def _tell_staff(step: TicketStep, event: TicketEvent, notification: str, data: d
 def ticket_event_notify(*, event_id: int) -> None:
     """Send what one ticket event calls for (re-reads the event; the signal carries ids only)."""
     event = (
-        TicketEvent.objects.select_related("ticket__customer", "step__step_definition", "step__assignee")
+        TicketEvent.objects.select_related(
+            "ticket__customer", "ticket__account", "step__step_definition", "step__assignee"
+        )
         .filter(pk=event_id).first()
     )
     if event is None:

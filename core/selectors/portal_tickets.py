@@ -184,6 +184,6 @@ def reporters_untold(*, ticket_ids) -> list[TicketReporter]:
     """Reporters on these tickets not yet told power is back, oldest first, with who to tell."""
     return list(
         TicketReporter.objects.filter(ticket_id__in=ticket_ids, told_restored_at__isnull=True)
-        .select_related("customer", "user", "ticket__transformer_area", "ticket__outage")
+        .select_related("customer", "account", "user", "ticket__transformer_area", "ticket__outage")
         .order_by("reported_at", "pk")
     )

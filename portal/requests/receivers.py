@@ -29,7 +29,7 @@ def _tell(reporters, *, area: str, outage: Outage | None) -> int:
             key = (f"outage:{outage.pk}:restored:{reporter.customer_id}" if outage is not None
                    else f"fault-restored:ticket:{reporter.ticket_id}:customer:{reporter.customer_id}")
             notification_request(recipient_customer=reporter.customer, event=Event.OUTAGE_RESTORED, data=data,
-                                 idempotency_key=key)
+                                 idempotency_key=key, account=reporter.account)
         elif reporter.user_id is not None:
             # Not (yet) a customer: texted at the phone given with the report, as the restoration is essential.
             notification_request(recipient_user=reporter.user, event=Event.OUTAGE_RESTORED, data=data,

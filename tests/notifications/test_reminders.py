@@ -55,3 +55,8 @@ def test_daily_task_sends_each_reminder_once(frozen, django_capture_on_commit_ca
         f"【国网95598】户号{after.account.number}已欠费100.00元（到期日2026-11-16），逾期将产生违约金，请尽快缴纳。"
     )
     assert {m.state for m in sms.values()} == {"delivered"}
+    # Each reminder is about its bill's account (the portal inbox shows it to those who bound that account).
+    assert {m.to: m.account_id for m in Message.objects.all() if m.channel == "sms"} == {
+        "13800000001": before.account_id, "13800000002": after.account_id,
+    }
+    assert {m.account_id for m in Message.objects.filter(channel="inbox")} == {before.account_id, after.account_id}

@@ -117,6 +117,38 @@ def test_inbox_leaves_out_an_unbound_accounts_customer(world):
     assert "解绑前的消息" not in response.content.decode()
 
 
+def test_a_message_about_one_of_the_holders_accounts_reaches_only_those_who_bound_it(world, settings):
+    """Alice bound her mother's home account; her mother also has a shop account Alice has not bound: a reminder
+    about the shop stays out of Alice's inbox, one about the home and one about the customer as a whole do not."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    shop = AccountFactory(customer=world["mother"])
+    daughter_in_law = _user("daughter-in-law")
+    _bind(daughter_in_law, shop)
+    for account, key in ((world["mother_account"], "home"), (shop, "shop"), (None, "customer")):
+        notification_request(
+            recipient_customer=world["mother"], event=Event.PAYMENT_RECEIVED, channels=[Channel.INBOX],
+            data={"account_number": account.number if account else "-", "amount": "50.00"},
+            idempotency_key=f"scope-{key}", account=account,
+        )
+    messages_send(message_ids=list(Message.objects.filter(channel=Channel.INBOX).values_list("pk", flat=True)))
+    about = {m.account_id: m for m in InboxMessage.objects.filter(customer=world["mother"])}
+    assert set(about) == {world["mother_account"].pk, shop.pk, None}
+
+    def seen_by(client) -> set:
+        return {m.account_id for m in client.get(reverse("portal:inbox")).context["page"].object_list}
+
+    assert seen_by(world["client"]) == {world["mother_account"].pk, None}
+    other = Client()
+    other.force_login(daughter_in_law)
+    assert seen_by(other) == {shop.pk, None}
+    # The shop's message by its id is the same 404 as anyone else's, and stays unread.
+    shop_message = about[shop.pk]
+    assert world["client"].get(reverse("portal:inbox_message", args=[shop_message.pk])).status_code == 404
+    shop_message.refresh_from_db()
+    assert shop_message.read_at is None
+    assert world["client"].get(reverse("portal:inbox")).context["unread_count"] == 2
+
+
 def test_inbox_without_bindings_prompts_to_bind():
     client = Client()
     client.force_login(_user("carol"))
