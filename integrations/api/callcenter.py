@@ -71,7 +71,10 @@ class CallcenterOutage(Schema):
     title: str
     reason: str
     starts_at: datetime.datetime
+    # When power was expected back; past_expected_end says it has passed with no restoration recorded (the outage
+    # overran and crews are still at it), so a caller must not be told that time as a promise.
     ends_at: datetime.datetime
+    past_expected_end: bool
 
 
 class CallcenterAccount(Schema):
@@ -281,6 +284,7 @@ def _account_out(account: Account, *, now: datetime.datetime) -> dict:
         "latest_bill": latest,
         "outage_now": {
             "title": outage.title, "reason": outage.reason, "starts_at": outage.starts_at, "ends_at": outage.ends_at,
+            "past_expected_end": outage.past_expected_end,
         } if outage is not None else None,
     }
 

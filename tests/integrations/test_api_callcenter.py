@@ -180,6 +180,11 @@ def test_lookup_tells_of_an_outage_on_now_over_the_account(client, reader):
     assert (found["title"], found["reason"]) == ("临时检修", "设备消缺")
     assert datetime.datetime.fromisoformat(found["starts_at"]) == outage.starts_at
     assert datetime.datetime.fromisoformat(found["ends_at"]) == outage.ends_at
+    assert found["past_expected_end"] is False
+
+    Outage.objects.filter(pk=outage.pk).update(ends_at=now - datetime.timedelta(minutes=30))  # overrunning
+    found = client.get("/api/v1/callcenter/accounts/", {"number": account.number}, **auth(reader)).json()
+    assert found["accounts"][0]["outage_now"]["past_expected_end"] is True
 
 
 def test_a_number_on_file_for_many_accounts_answers_the_first_ten(client, reader):
