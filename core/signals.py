@@ -14,8 +14,9 @@ ticket_changed = Signal()
 # notifications tells the affected customers; cms drops cached pages.
 outage_changed = Signal()
 
-# Sent after commit by core.services.customer_alerts for each alert a scan decided to send: binding_id, kind
-# ("tier_threshold_near" or "prepaid_balance_low"), data (the message data) and idempotency_key.
+# Sent after commit by core.services.customer_alerts for each alert a scan decided to send: binding_id (None for a
+# smart-prepaid holder's own alert, which names account_id instead), account_id, kind ("tier_threshold_near" or
+# "prepaid_balance_low"), data (the message data) and idempotency_key.
 customer_alert_raised = Signal()
 
 # Sent after commit by core.services.calls when a call changes in a way the console or the wallboard shows:

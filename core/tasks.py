@@ -24,12 +24,14 @@ def sla_tick() -> dict[str, int]:
 
 @shared_task(name="core.customer_alerts_scan")
 def customer_alerts_scan() -> dict[str, int]:
-    """Daily (beat): tier-crossing and prepaid low-balance alerts of bound accounts (core.services.customer_alerts)."""
+    """Daily (beat): tier-crossing and prepaid low-balance alerts of bound accounts, and every smart-prepaid holder's
+    low-balance SMS (core.services.customer_alerts)."""
     from core.services.customer_alerts import customer_alerts_scan as customer_alerts_scan_service
 
     result = customer_alerts_scan_service(as_of=timezone.localdate())
     return {"bindings": result.bindings_checked, "tier": result.tier_alerts, "low_balance": result.low_balance_alerts,
-            "rearmed": result.low_balance_cleared}
+            "rearmed": result.low_balance_cleared, "prepaid_holders": result.holders_checked,
+            "holder_low_balance": result.holder_low_balance_alerts}
 
 
 @shared_task(name="core.stripe_reconcile")

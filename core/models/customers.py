@@ -80,6 +80,9 @@ class Account(models.Model):
     opened_on = models.DateField(_("立户日期"))
     # Running ledger balance, kept in step with LedgerEntry inside the same transaction (positive = owes).
     balance = models.DecimalField(_("账户余额"), max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    # When a smart-prepaid account's holder was last texted that its balance fell under the 智能交费 threshold
+    # (core.services.customer_alerts); cleared once the balance is back above it.
+    low_balance_alerted_at = models.DateTimeField(_("余额不足已提醒户主时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("用电户")

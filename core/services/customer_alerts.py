@@ -3,6 +3,10 @@ pace (once per binding, tier period and tier about to be entered, only if the bi
 when a smart-prepaid account's estimated balance falls below the binding's threshold (once until it is topped up
 above it). Both are the binding's settings, so notifications sends them to the binding's portal user.
 
+Every smart-prepaid account's holder is also told, at the phone on file, when its balance falls under the 智能交费
+threshold (HOLDER_LOW_BALANCE_THRESHOLD, 10 yuan), portal or not: once per dip, recorded on the account
+(notifications leaves it out when a binding of the holder's own verified phone already covers the account).
+
 The daily scan decides and records on the binding row; the message leaves through the signal customer_alert_raised
 after commit (notifications subscribes: core imports no other app), keyed so a rerun or a twin scan sends nothing
 twice.
@@ -12,6 +16,7 @@ from __future__ import annotations
 import datetime
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q
@@ -35,6 +40,8 @@ logger = logging.getLogger(__name__)
 # Tell the customer when the forecast crossing into the next tier is this many days away or fewer.
 TIER_ALERT_DAYS_AHEAD = 7
 SCAN_CHUNK = 500
+# What a smart-prepaid holder who has set nothing is told under (the 智能交费 default).
+HOLDER_LOW_BALANCE_THRESHOLD = Decimal("10.00")
 KIND_TIER = "tier_threshold_near"
 KIND_LOW_BALANCE = "prepaid_balance_low"
 
@@ -45,21 +52,25 @@ class AlertScanResult:
     tier_alerts: int = 0
     low_balance_alerts: int = 0
     low_balance_cleared: int = 0
+    holders_checked: int = 0
+    holder_low_balance_alerts: int = 0
 
 
 @dataclass(frozen=True)
 class RaisedAlert:
-    binding_id: int
+    binding_id: int | None
     kind: str
     data: dict
     idempotency_key: str
+    # Set (with binding_id None) for the holder's own alert.
+    account_id: int | None = None
 
 
 def _raise_after_commit(alert: RaisedAlert) -> None:
     def send() -> None:
         customer_alert_raised.send(
-            sender=AccountBinding, binding_id=alert.binding_id, kind=alert.kind, data=alert.data,
-            idempotency_key=alert.idempotency_key,
+            sender=AccountBinding, binding_id=alert.binding_id, account_id=alert.account_id, kind=alert.kind,
+            data=alert.data, idempotency_key=alert.idempotency_key,
         )
 
     transaction.on_commit(send, robust=True)
@@ -150,6 +161,48 @@ def binding_low_balance_alert(
     return alert
 
 
+def holder_low_balance_alert(*, account: Account, estimate: PrepaidEstimate | None, now: datetime.datetime
+                             ) -> RaisedAlert | None:
+    """Record and raise the holder's low-balance alert when the estimated balance is under
+    HOLDER_LOW_BALANCE_THRESHOLD and the holder has not been told since it was last above; re-arm once above.
+
+    Locks the account row."""
+    if estimate is None:
+        return None
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().only("pk", "low_balance_alerted_at").get(pk=account.pk)
+        if estimate.remaining >= HOLDER_LOW_BALANCE_THRESHOLD:
+            if locked.low_balance_alerted_at is not None:
+                Account.objects.filter(pk=locked.pk).update(low_balance_alerted_at=None)
+            return None
+        if locked.low_balance_alerted_at is not None:
+            return None
+        Account.objects.filter(pk=locked.pk).update(low_balance_alerted_at=now)
+        alert = RaisedAlert(
+            binding_id=None,
+            account_id=locked.pk,
+            kind=KIND_LOW_BALANCE,
+            data={
+                "account_number": account.number,
+                "balance": f"{estimate.remaining:.2f}",
+                "threshold": f"{HOLDER_LOW_BALANCE_THRESHOLD:.2f}",
+                "days_left": estimate.days_left if estimate.days_left is not None else "—",
+            },
+            idempotency_key=f"prepaid-low:account:{locked.pk}:{now:%Y%m%d%H%M%S%f}",
+        )
+        _raise_after_commit(alert)
+    return alert
+
+
+def _prepaid_accounts_to_scan():
+    return (
+        Account.objects.filter(billing_mode=Account.BillingMode.PREPAID)
+        .exclude(status=Account.Status.CLOSED)
+        .select_related("tariff")
+        .order_by("pk")
+    )
+
+
 def _bindings_to_scan():
     return (
         AccountBinding.objects.filter(unbound_at__isnull=True)
@@ -185,8 +238,14 @@ def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResu
             result.low_balance_alerts += 1
         elif was_alerted and estimate is not None and estimate.remaining >= binding.low_balance_threshold:
             result.low_balance_cleared += 1
+    for account in _prepaid_accounts_to_scan().iterator(chunk_size=SCAN_CHUNK):
+        result.holders_checked += 1
+        estimate = prepaid_estimate(account=account, as_of=as_of)
+        if holder_low_balance_alert(account=account, estimate=estimate, now=now):
+            result.holder_low_balance_alerts += 1
     logger.info(
-        "customer alerts %s: %s bindings, %s tier, %s low balance, %s re-armed", as_of, result.bindings_checked,
-        result.tier_alerts, result.low_balance_alerts, result.low_balance_cleared,
+        "customer alerts %s: %s bindings, %s tier, %s low balance, %s re-armed; %s prepaid holders, %s told",
+        as_of, result.bindings_checked, result.tier_alerts, result.low_balance_alerts, result.low_balance_cleared,
+        result.holders_checked, result.holder_low_balance_alerts,
     )
     return result

@@ -61,6 +61,11 @@ def raised():
     customer_alert_raised.disconnect(dispatch_uid="test-customer-alerts")
 
 
+def of_bindings(raised: list[dict]) -> list[dict]:
+    """The alerts raised for bindings (the holder's own 智能交费 alert left out)."""
+    return [alert for alert in raised if alert["binding_id"] is not None]
+
+
 def scan(capture, as_of=AS_OF):
     with capture(execute=True):
         return customer_alerts_scan(as_of=as_of)
@@ -80,6 +85,7 @@ def test_a_tier_crossing_within_a_week_is_told_once(near_tier_two, raised,
     assert (result.bindings_checked, result.tier_alerts, result.low_balance_alerts) == (1, 1, 0)
     assert raised == [{
         "binding_id": near_tier_two.pk,
+        "account_id": None,
         "kind": "tier_threshold_near",
         "data": {"account_number": near_tier_two.account.number, "used_kwh": "160", "crossing_date": "3月23日",
                  "next_tier": 2, "tier_limit_kwh": "180", "next_price": "0.608"},
@@ -187,15 +193,16 @@ def test_a_low_prepaid_balance_is_told_once_per_dip(prepaid_low, raised, django_
     prepaid_low.refresh_from_db()
     alerted_at = prepaid_low.low_balance_alerted_at
     assert alerted_at is not None
-    assert raised == [{
+    assert of_bindings(raised) == [{
         "binding_id": prepaid_low.pk,
+        "account_id": None,
         "kind": "prepaid_balance_low",
         "data": {"account_number": prepaid_low.account.number, "balance": "6.52", "threshold": "10.00",
                  "days_left": 5},
         "idempotency_key": f"prepaid-low:{prepaid_low.pk}:{alerted_at:%Y%m%d%H%M%S%f}",
     }]
     assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 0
-    assert len(raised) == 1
+    assert len(of_bindings(raised)) == 1
 
     payment_post(account=prepaid_low.account, amount=D("50.00"), channel=Payment.Channel.ONLINE,
                  idempotency_key="pp-2", received_at=timezone.now())
@@ -208,25 +215,26 @@ def test_a_low_prepaid_balance_is_told_once_per_dip(prepaid_low, raised, django_
     AccountBinding.objects.filter(pk=prepaid_low.pk).update(low_balance_threshold=D("60.00"))
     assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 1
     assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 0
-    assert [(alert["data"]["balance"], alert["data"]["threshold"]) for alert in raised] == [
+    binding_alerts = of_bindings(raised)
+    assert [(alert["data"]["balance"], alert["data"]["threshold"]) for alert in binding_alerts] == [
         ("6.52", "10.00"), ("56.52", "60.00")
     ]
-    assert raised[0]["idempotency_key"] != raised[1]["idempotency_key"]
+    assert binding_alerts[0]["idempotency_key"] != binding_alerts[1]["idempotency_key"]
 
 
 def test_the_threshold_is_the_bindings_own(prepaid_low, raised, django_capture_on_commit_callbacks):
     AccountBinding.objects.filter(pk=prepaid_low.pk).update(low_balance_threshold=D("5.00"))
     assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 0
-    assert raised == []
+    assert of_bindings(raised) == []
 
 
-def test_the_son_who_set_the_threshold_is_texted_not_his_parents(prepaid_low, django_capture_on_commit_callbacks):
+def test_the_son_who_set_the_threshold_is_texted_himself(prepaid_low, django_capture_on_commit_callbacks):
     """End to end through the receiver notifications connects when the app is ready: the son bound his parents'
-    account and set its threshold, so the SMS goes to his verified mobile."""
+    account and set its threshold, so that SMS goes to his verified mobile (his parents get the utility's own, below)."""
     son = mobile(prepaid_low, "13900000001")
     scan(django_capture_on_commit_callbacks)
     customer = prepaid_low.account.customer
-    sms = Message.objects.get()
+    sms = Message.objects.get(to=son)
     assert (sms.channel, sms.to, sms.recipient_customer) == (Channel.SMS, son, customer)
     assert sms.body == (
         f"【国网95598】户号{prepaid_low.account.number}预付费余额6.52元，低于您设置的10.00元，预计还可用5天，"
@@ -245,18 +253,19 @@ def test_two_binders_of_a_prepaid_account_are_texted_once_each_at_their_threshol
     # Below 10.00 neither, then below both; the holder, who bound nothing, gets nothing.
     assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 2
     assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 0
-    texts = Message.objects.filter(channel=Channel.SMS).order_by("pk")
+    texts = Message.objects.filter(channel=Channel.SMS, to__in=[first, second]).order_by("pk")
     assert [(m.to, "低于您设置的10.00元" in m.body, "低于您设置的20.00元" in m.body) for m in texts] == [
         (first, True, False), (second, False, True)
     ]
-    assert not Message.objects.filter(to=prepaid_low.account.customer.phone).exists()
+    # The holder, who bound nothing, gets the utility's own notice once, at the phone on file.
+    assert Message.objects.filter(channel=Channel.SMS, to=prepaid_low.account.customer.phone).count() == 1
 
 
 def test_a_binder_without_a_verified_mobile_finds_it_in_the_inbox(prepaid_low, django_capture_on_commit_callbacks):
     mobile(prepaid_low, "13900000001", verified=False)
     scan(django_capture_on_commit_callbacks)
-    assert sms_to() == []
-    inbox = InboxMessage.objects.get()
+    assert sms_to() == [prepaid_low.account.customer.phone]  # the holder's own notice only
+    inbox = InboxMessage.objects.get(message__idempotency_key__startswith=f"prepaid-low:{prepaid_low.pk}:")
     assert (inbox.customer, inbox.body) == (
         prepaid_low.account.customer, f"户号{prepaid_low.account.number}预付费余额6.52元，低于10.00元，请及时充值。"
     )
@@ -265,7 +274,7 @@ def test_a_binder_without_a_verified_mobile_finds_it_in_the_inbox(prepaid_low, d
 def test_a_binder_whose_phone_replied_stop_is_not_texted(prepaid_low, django_capture_on_commit_callbacks):
     SmsOptOut.objects.create(phone=mobile(prepaid_low, "13900000001"), keyword="TD")
     assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 1
-    assert not Message.objects.exists()
+    assert not Message.objects.filter(to="13900000001").exists()
 
 
 def test_an_alert_raised_for_a_binding_since_unbound_is_not_sent(prepaid_low):
@@ -293,4 +302,56 @@ def test_the_receiver_sends_nothing_twice_for_one_key(near_tier_two):
 
 
 def test_the_daily_task_runs_the_scan():
-    assert customer_alerts_scan_task() == {"bindings": 0, "tier": 0, "low_balance": 0, "rearmed": 0}
+    assert customer_alerts_scan_task() == {"bindings": 0, "tier": 0, "low_balance": 0, "rearmed": 0,
+                                           "prepaid_holders": 0, "holder_low_balance": 0}
+
+
+# --- the holder's own 智能交费 notice -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def prepaid_low_unbound():
+    """The prepaid_low account with nobody bound to it: 6.52 left."""
+    account = AccountFactory(billing_mode=Account.BillingMode.PREPAID)
+    payment_post(account=account, amount=D("40.00"), channel=Payment.Channel.ONLINE, idempotency_key="pu-1",
+                 received_at=timezone.now())
+    daily_readings(account, 2)
+    return account
+
+
+def test_every_prepaid_holder_is_told_under_ten_yuan_once_per_dip_portal_or_not(
+    prepaid_low_unbound, raised, django_capture_on_commit_callbacks
+):
+    account = prepaid_low_unbound
+    closed = AccountFactory(billing_mode=Account.BillingMode.PREPAID, status=Account.Status.CLOSED)
+    AccountFactory()  # postpaid: not scanned
+    result = scan(django_capture_on_commit_callbacks)
+    assert (result.holders_checked, result.holder_low_balance_alerts, result.bindings_checked) == (1, 1, 0)
+    account.refresh_from_db()
+    assert raised == [{
+        "binding_id": None, "account_id": account.pk, "kind": "prepaid_balance_low",
+        "data": {"account_number": account.number, "balance": "6.52", "threshold": "10.00", "days_left": 5},
+        "idempotency_key": f"prepaid-low:account:{account.pk}:{account.low_balance_alerted_at:%Y%m%d%H%M%S%f}",
+    }]
+    sms = Message.objects.get(channel=Channel.SMS)
+    assert (sms.to, sms.recipient_customer, sms.account) == (account.customer.phone, account.customer, account)
+    assert "预付费余额6.52元" in sms.body
+    assert not Message.objects.filter(recipient_customer=closed.customer).exists()
+
+    assert scan(django_capture_on_commit_callbacks).holder_low_balance_alerts == 0  # told once per dip
+    payment_post(account=account, amount=D("50.00"), channel=Payment.Channel.ONLINE, idempotency_key="pu-2",
+                 received_at=timezone.now())
+    assert scan(django_capture_on_commit_callbacks).holder_low_balance_alerts == 0
+    account.refresh_from_db()
+    assert account.low_balance_alerted_at is None  # re-armed above 10 yuan
+
+
+def test_a_holder_who_bound_the_account_with_the_phone_on_file_gets_only_their_bindings_alert(
+    prepaid_low, django_capture_on_commit_callbacks
+):
+    holder_phone = prepaid_low.account.customer.phone
+    mobile(prepaid_low, holder_phone)
+    AccountBinding.objects.filter(pk=prepaid_low.pk).update(low_balance_threshold=D("8.00"))
+    scan(django_capture_on_commit_callbacks)
+    texts = list(Message.objects.filter(channel=Channel.SMS))
+    assert [(m.to, "低于您设置的8.00元" in m.body) for m in texts] == [(holder_phone, True)]
