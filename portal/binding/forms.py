@@ -33,7 +33,7 @@ class BindingSettingsForm(forms.Form):
     label = forms.CharField(label=_("备注名"), max_length=20, required=False)
     low_balance_threshold = forms.CharField(
         label=_("余额提醒阈值（元）"), max_length=12, widget=forms.TextInput(attrs={"inputmode": "decimal"}),
-        help_text=_("智能交费户余额低于该金额时短信提醒"),
+        help_text=_("智能交费户余额低于该金额时，短信发到您登录用的手机号"),
     )
     tier_alerts = forms.BooleanField(
         label=_("阶梯电量提醒"), required=False, help_text=_("预计即将进入下一档电价时短信提醒"),
