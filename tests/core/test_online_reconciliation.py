@@ -11,11 +11,15 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from core.models import OnlineReconciliation, OnlineReconciliationDifference
-from tests.portal.test_online_refunds import charge_event, charge_id, outcome
+from tests.portal.test_online_refunds import (
+    charge_event,
+    charge_id,
+    outcome,
+    paid_other_than_asked_and_credited_unpaid,
+)
 from tests.portal.test_payments import (  # noqa: F401 (localstripe, stripe_on and stripe_client are fixtures)
     credited_through_stripe,
     customer_with_arrears,
-    deliver,
     event,
     intent_data,
     localstripe,
@@ -92,16 +96,7 @@ def test_an_amount_mismatch_and_a_credit_without_a_charge_are_stored_with_both_a
     settings.VAR_DIR = tmp_path
     stripe_on.flush()
     secret = stripe_on.webhook_secret
-    # The intent's amount changed at Stripe before it was paid.
-    _user, first = customer_with_arrears(client, "20.00")
-    changed = start_payment(client, first)
-    stripe_client.v1.payment_intents.update(changed.provider_reference,
-                                            params={"amount": 1999, "payment_method": "pm_card_visa"})
-    stripe_client.v1.payment_intents.confirm(changed.provider_reference)
-    # Credited by a signed event, never paid at Stripe.
-    _user, second = customer_with_arrears(client, "30.00")
-    unpaid = start_payment(client, second)
-    assert outcome(client, event("payment_intent.succeeded", intent_data(unpaid)), secret) == "credited 30.00"
+    changed, unpaid = paid_other_than_asked_and_credited_unpaid(client, stripe_client, secret)
 
     call_command("stripe_reconcile", day=timezone.localdate().isoformat())
 

@@ -404,10 +404,9 @@ def test_reconciliation_compares_earlier_charges_refunded_that_day(client, strip
     assert online_payments_reconcile(day=yesterday, gateway=gateway).refunds == 0
 
 
-@pytest.mark.django_db
-def test_reconciliation_lists_an_amount_mismatch_and_a_credit_without_a_charge(client, stripe_on, stripe_client):
-    stripe_on.flush()
-    secret = stripe_on.webhook_secret
+def paid_other_than_asked_and_credited_unpaid(client, stripe_client, secret) -> tuple:
+    """Two online payments reconciliation must list: one whose intent's amount was changed at Stripe before it was
+    paid (19.99 for 20.00 due), one credited by a signed event but never paid at Stripe (30.00)."""
     # The intent's amount changed at Stripe before it was paid.
     _user, first = customer_with_arrears(client, "20.00")
     changed = start_payment(client, first)
@@ -418,6 +417,14 @@ def test_reconciliation_lists_an_amount_mismatch_and_a_credit_without_a_charge(c
     _user, second = customer_with_arrears(client, "30.00")
     unpaid = start_payment(client, second)
     assert outcome(client, event("payment_intent.succeeded", intent_data(unpaid)), secret) == "credited 30.00"
+    return changed, unpaid
+
+
+@pytest.mark.django_db
+def test_reconciliation_lists_an_amount_mismatch_and_a_credit_without_a_charge(client, stripe_on, stripe_client):
+    stripe_on.flush()
+    secret = stripe_on.webhook_secret
+    changed, unpaid = paid_other_than_asked_and_credited_unpaid(client, stripe_client, secret)
     assert sorted(differences(reconcile())) == [
         ("amount_mismatch", changed.provider_reference, "stripe 19.99, ours 20.00"),
         ("credited_without_charge", unpaid.provider_reference, "30.00, stripe requires_payment_method"),
