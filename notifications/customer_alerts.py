@@ -1,8 +1,8 @@
 """Customer alerts decided by core.services.customer_alerts (tier crossing near, prepaid balance low), sent to the
-portal user whose binding asked for them: the threshold and the tier-alert switch are that binding's settings, and
-the text says "低于您设置的…元", so it goes by SMS to that user's verified mobile, not to the account holder's phone
-(a son who binds his parents' account is told himself; two binders are told once each, the holder not twice). A user
-with no verified mobile finds it in the portal inbox of the account's customer, which every binder reads.
+portal user whose binding asked for them: the threshold and the tier-alert switch are that binding's settings, so
+they go by SMS to that user's verified mobile, not to the account holder's phone (a son who binds his parents'
+account is told himself; two binders are told once each, the holder not twice). A user with no verified mobile finds
+it in the portal inbox of the account's customer, which every binder reads.
 A smart-prepaid holder's own low-balance alert (no binding) goes to the customer as any notice does.
 
 The Message rows stay the customer's (recipient_customer), texted at the binder's number as notification_request

@@ -237,7 +237,7 @@ def test_the_son_who_set_the_threshold_is_texted_himself(prepaid_low, django_cap
     sms = Message.objects.get(to=son)
     assert (sms.channel, sms.to, sms.recipient_customer) == (Channel.SMS, son, customer)
     assert sms.body == (
-        f"【国网95598】户号{prepaid_low.account.number}预付费余额6.52元，低于您设置的10.00元，预计还可用5天，"
+        f"【国网95598】户号{prepaid_low.account.number}预付费余额6.52元，低于提醒金额10.00元，预计还可用5天，"
         "请及时充值以免停电。"
     )
     assert customer.phone != son
@@ -254,7 +254,7 @@ def test_two_binders_of_a_prepaid_account_are_texted_once_each_at_their_threshol
     assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 2
     assert scan(django_capture_on_commit_callbacks).low_balance_alerts == 0
     texts = Message.objects.filter(channel=Channel.SMS, to__in=[first, second]).order_by("pk")
-    assert [(m.to, "低于您设置的10.00元" in m.body, "低于您设置的20.00元" in m.body) for m in texts] == [
+    assert [(m.to, "低于提醒金额10.00元" in m.body, "低于提醒金额20.00元" in m.body) for m in texts] == [
         (first, True, False), (second, False, True)
     ]
     # The holder, who bound nothing, gets the utility's own notice once, at the phone on file.
@@ -354,4 +354,4 @@ def test_a_holder_who_bound_the_account_with_the_phone_on_file_gets_only_their_b
     AccountBinding.objects.filter(pk=prepaid_low.pk).update(low_balance_threshold=D("8.00"))
     scan(django_capture_on_commit_callbacks)
     texts = list(Message.objects.filter(channel=Channel.SMS))
-    assert [(m.to, "低于您设置的8.00元" in m.body) for m in texts] == [(holder_phone, True)]
+    assert [(m.to, "低于提醒金额8.00元" in m.body) for m in texts] == [(holder_phone, True)]
