@@ -91,3 +91,29 @@ def _database_pools_closed_before_the_test_database_is_dropped(django_db_setup, 
     for each in connections.all():
         if hasattr(each, "close_pool"):
             each.close_pool()
+
+
+# --- Stripe: localstripe on loopback, for every test that pays (tests/portal/localstripe_server.py) -------------
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory):
+    from tests.portal import localstripe_server
+
+    with localstripe_server.localstripe_running(tmp_path_factory.mktemp("localstripe")) as server:
+        yield server
+
+
+@pytest.fixture
+def stripe_on(localstripe, settings):
+    """Settings pointing the platform at localstripe."""
+    localstripe.settings_apply(settings)
+    return localstripe
+
+
+@pytest.fixture
+def stripe_client(localstripe):
+    """The official stripe library's client on localstripe, for a test to look at or act on Stripe's side."""
+    import stripe
+
+    return stripe.StripeClient(localstripe.secret_key, base_addresses={"api": localstripe.base_url})

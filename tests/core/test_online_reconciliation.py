@@ -17,15 +17,12 @@ from tests.portal.test_online_refunds import (
     outcome,
     paid_other_than_asked_and_credited_unpaid,
 )
-from tests.portal.test_payments import (  # noqa: F401 (localstripe, stripe_on and stripe_client are fixtures)
+from tests.portal.test_payments import (
     credited_through_stripe,
     customer_with_arrears,
     event,
     intent_data,
-    localstripe,
     start_payment,
-    stripe_client,
-    stripe_on,
 )
 
 pytestmark = pytest.mark.django_db

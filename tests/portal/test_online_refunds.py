@@ -23,7 +23,7 @@ from core.services.online_payments import online_payments_reconcile
 from core.services.payments import payment_post
 from portal.payments.stripe_gateway import StripeGateway
 from tests.factories import residential_tiered_tariff
-from tests.portal.test_payments import (  # noqa: F401 (localstripe, stripe_on and stripe_client are fixtures)
+from tests.portal.test_payments import (
     charge_refunded_data,
     credited_through_stripe,
     customer_prepaid,
@@ -31,11 +31,8 @@ from tests.portal.test_payments import (  # noqa: F401 (localstripe, stripe_on a
     deliver,
     event,
     intent_data,
-    localstripe,
     staff,
     start_payment,
-    stripe_client,
-    stripe_on,
 )
 
 _bill_numbers = itertools.count(1)

@@ -12,7 +12,6 @@ import time
 from decimal import Decimal as D
 
 import pytest
-import stripe
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
@@ -26,7 +25,6 @@ from core.models.online_payments import OnlinePaymentState
 from core.selectors.accounts import account_amount_due
 from core.services.ledger import account_lock, ledger_post
 from tests.factories import AccountFactory, residential_tiered_tariff
-from tests.portal import localstripe_server
 from tests.portal.factories import AccountBindingFactory, PortalUserFactory
 
 WEBHOOK = "/payments/stripe/webhook/"
@@ -34,23 +32,6 @@ WEBHOOK_WAIT_SECONDS = 15.0
 LOCALSTRIPE_DELIVERY_DELAY = 1.5
 _bill_numbers = itertools.count(1)
 _event_numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def localstripe(tmp_path_factory):
-    with localstripe_server.localstripe_running(tmp_path_factory.mktemp("localstripe")) as server:
-        yield server
-
-
-@pytest.fixture
-def stripe_on(localstripe, settings):
-    localstripe.settings_apply(settings)
-    return localstripe
-
-
-@pytest.fixture
-def stripe_client(localstripe):
-    return stripe.StripeClient(localstripe.secret_key, base_addresses={"api": localstripe.base_url})
 
 
 @pytest.fixture
