@@ -6,10 +6,10 @@ import calendar
 import datetime
 import functools
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import TextField
+from django.db.models import Max, Sum, TextField
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -523,6 +523,54 @@ def prepaid_estimate(
         status_label=str(Account.Status(account.status).label),
         status_text=str(STATUS_TEXTS[account.status]),
     )
+
+
+def unit_price_ceiling(*, prices: TariffPrices) -> Decimal:
+    """The most _unit_price can come to under these prices, whatever the pace and the energy used this period: the
+    highest tier's price, the flat price, or the dearest time-of-use period's plus the highest tier's (rounded up to
+    the 4 places _unit_price rounds to)."""
+    top_tier = max((tier.price for tier in prices.tiers), default=ZERO) if prices.structure in TIERED_STRUCTURES else ZERO
+    if prices.structure == TariffVersion.Structure.TIERED:
+        ceiling = top_tier
+    elif prices.structure == TariffVersion.Structure.FLAT:
+        ceiling = prices.flat_price or ZERO
+    else:
+        ceiling = max((price for _name, price in prices.period_prices), default=ZERO) + top_tier
+    return max(ceiling, ZERO).quantize(Decimal("0.0001"), rounding=ROUND_CEILING)
+
+
+def prepaid_remaining_floor(*, credit: Decimal, unbilled_kwh: Decimal, ceiling: Decimal) -> Decimal:
+    """The least prepaid_estimate's `remaining` can be for an account with this ledger credit and unbilled energy
+    when no kWh costs more than `ceiling` (unit_price_ceiling): what lets a scan rule out a low balance without
+    reading the account's pace and tier standing."""
+    return to_money(credit - to_money(max(unbilled_kwh, ZERO) * ceiling))
+
+
+def unbilled_kwh_of_accounts(*, account_ids: list[int]) -> dict[int, Decimal]:
+    """Per account, the kWh of its valid readings after its latest standing bill (all of them when it has none), as
+    prepaid_estimate counts them; accounts with none are left out. Two queries for the accounts' latest bills, then
+    one per distinct latest billing month (in a scan, almost always one)."""
+    latest_billed = dict(
+        Bill.objects.filter(account_id__in=account_ids, kind__in=PERIOD_BILL_KINDS)
+        .exclude(state=Bill.State.CREDITED)
+        .order_by()
+        .values("account_id")
+        .annotate(period=Max("period"))
+        .values_list("account_id", "period")
+    )
+    by_period: dict[datetime.date | None, list[int]] = {}
+    for account_id in account_ids:
+        by_period.setdefault(latest_billed.get(account_id), []).append(account_id)
+    unbilled: dict[int, Decimal] = {}
+    for period, ids in by_period.items():
+        rows = MeterReading.objects.filter(account_id__in=ids, status=MeterReading.Status.VALID)
+        if period is not None:
+            rows = rows.filter(period__gt=period)
+        for account_id, kwh in rows.order_by().values("account_id").annotate(kwh=Sum("consumption")).values_list(
+            "account_id", "kwh"
+        ):
+            unbilled[account_id] = to_kwh(Decimal(str(kwh)))
+    return unbilled
 
 
 def account_status_text(*, account: Account) -> str:

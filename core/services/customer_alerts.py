@@ -25,15 +25,20 @@ from django.utils import timezone
 from core.models import Account, AccountBinding
 from core.signals import customer_alert_raised
 from core.models.customers import CustomerCategory
+from core.money import ZERO
 from core.selectors.portal_bills import (
     PrepaidEstimate,
     TierForecast,
-    tariff_prices_in_force,
     kwh_text,
     prepaid_estimate,
+    prepaid_remaining_floor,
+    tariff_prices_in_force,
     tier_forecast,
+    unbilled_kwh_of_accounts,
+    unit_price_ceiling,
     usage_pace,
 )
+from core.services.tariffs import TariffPrices
 
 logger = logging.getLogger(__name__)
 
@@ -194,13 +199,47 @@ def holder_low_balance_alert(*, account: Account, estimate: PrepaidEstimate | No
     return alert
 
 
+class _PricesOfTheDay:
+    """The tariff prices in force on the scan's day, read once per tariff (four queries each) instead of per
+    account, with the most a kWh can cost under them (unit_price_ceiling)."""
+
+    def __init__(self, as_of: datetime.date) -> None:
+        self.as_of = as_of
+        self._by_tariff: dict[int | None, tuple[TariffPrices | None, Decimal | None]] = {}
+
+    def _of(self, account: Account) -> tuple[TariffPrices | None, Decimal | None]:
+        if account.tariff_id not in self._by_tariff:
+            prices = tariff_prices_in_force(account=account, on_date=self.as_of)
+            ceiling = unit_price_ceiling(prices=prices) if prices is not None else None
+            self._by_tariff[account.tariff_id] = (prices, ceiling)
+        return self._by_tariff[account.tariff_id]
+
+    def prices(self, account: Account) -> TariffPrices | None:
+        return self._of(account)[0]
+
+    def ceiling(self, account: Account) -> Decimal | None:
+        return self._of(account)[1]
+
+
 def _prepaid_accounts_to_scan():
     return (
         Account.objects.filter(billing_mode=Account.BillingMode.PREPAID)
         .exclude(status=Account.Status.CLOSED)
-        .select_related("tariff")
+        .only("pk", "number", "tariff_id", "balance", "billing_mode", "status", "low_balance_alerted_at")
         .order_by("pk")
     )
+
+
+def _prepaid_account_chunks(size: int = SCAN_CHUNK):
+    """The prepaid accounts to scan, `size` at a time in order of id (each chunk its own query, no cursor held open
+    across the scan's transactions)."""
+    after = 0
+    while True:
+        chunk = list(_prepaid_accounts_to_scan().filter(pk__gt=after)[:size])
+        if not chunk:
+            return
+        yield chunk
+        after = chunk[-1].pk
 
 
 def _bindings_to_scan():
@@ -215,34 +254,68 @@ def _bindings_to_scan():
     )
 
 
+def _binding_needs_low_balance_decision(*, binding: AccountBinding, estimate: PrepaidEstimate | None) -> bool:
+    """Whether the binding's low-balance state may change: it was told of a dip (to re-arm or keep), or the balance
+    is under its threshold now. A binding never told and above its threshold is left alone, unlocked."""
+    if estimate is None:
+        return False
+    return binding.low_balance_alerted_at is not None or estimate.remaining < binding.low_balance_threshold
+
+
 def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResult:
-    """The daily scan over active bindings: forecasts are worked out once per account, alerts decided per binding."""
+    """The daily scan: over active bindings (forecasts worked out once per account, alerts decided per binding),
+    then over every smart-prepaid account for its holder.
+
+    What it costs at a utility's size: each tariff's prices are read once; a row is locked only where something
+    may change (a balance under a threshold, or an alert to re-arm); and a prepaid account neither bound nor told
+    before is ruled out in bulk when even its unbilled energy at the dearest price could not bring its credit under
+    the holder's threshold (prepaid_remaining_floor), the rest estimated one by one as the dashboard does."""
     as_of = as_of or timezone.localdate()
     now = timezone.now()
     result = AlertScanResult()
+    prices_of_the_day = _PricesOfTheDay(as_of)
+    # Prepaid accounts whose estimate the binding pass worked out, for the holder pass.
+    estimates: dict[int, PrepaidEstimate] = {}
     cached_account_id = None
     forecast = estimate = None
     for binding in _bindings_to_scan().iterator(chunk_size=SCAN_CHUNK):
         account = binding.account
         if account.pk != cached_account_id:
             cached_account_id = account.pk
-            prices = tariff_prices_in_force(account=account, on_date=as_of)
+            prices = prices_of_the_day.prices(account)
             pace = usage_pace(account=account, as_of=as_of)
             forecast = tier_forecast(account=account, as_of=as_of, prices=prices, pace=pace)
             estimate = prepaid_estimate(account=account, as_of=as_of, prices=prices, pace=pace)
+            if estimate is not None:
+                estimates[account.pk] = estimate
         result.bindings_checked += 1
         if binding.tier_alerts and binding_tier_alert(binding=binding, forecast=forecast, as_of=as_of):
             result.tier_alerts += 1
+        if not _binding_needs_low_balance_decision(binding=binding, estimate=estimate):
+            continue
         was_alerted = binding.low_balance_alerted_at is not None
         if binding_low_balance_alert(binding=binding, estimate=estimate, now=now):
             result.low_balance_alerts += 1
-        elif was_alerted and estimate is not None and estimate.remaining >= binding.low_balance_threshold:
+        elif was_alerted and estimate.remaining >= binding.low_balance_threshold:
             result.low_balance_cleared += 1
-    for account in _prepaid_accounts_to_scan().iterator(chunk_size=SCAN_CHUNK):
-        result.holders_checked += 1
-        estimate = prepaid_estimate(account=account, as_of=as_of)
-        if holder_low_balance_alert(account=account, estimate=estimate, now=now):
-            result.holder_low_balance_alerts += 1
+    for accounts in _prepaid_account_chunks():
+        result.holders_checked += len(accounts)
+        unbilled = unbilled_kwh_of_accounts(
+            account_ids=[account.pk for account in accounts if account.pk not in estimates]
+        )
+        for account in accounts:
+            estimate = estimates.get(account.pk)
+            if estimate is None:
+                ceiling = prices_of_the_day.ceiling(account)
+                if account.low_balance_alerted_at is None and ceiling is not None and prepaid_remaining_floor(
+                    credit=-account.balance, unbilled_kwh=unbilled.get(account.pk, ZERO), ceiling=ceiling,
+                ) >= HOLDER_LOW_BALANCE_THRESHOLD:
+                    continue
+                estimate = prepaid_estimate(account=account, as_of=as_of, prices=prices_of_the_day.prices(account))
+            if account.low_balance_alerted_at is None and estimate.remaining >= HOLDER_LOW_BALANCE_THRESHOLD:
+                continue
+            if holder_low_balance_alert(account=account, estimate=estimate, now=now):
+                result.holder_low_balance_alerts += 1
     logger.info(
         "customer alerts %s: %s bindings, %s tier, %s low balance, %s re-armed; %s prepaid holders, %s told",
         as_of, result.bindings_checked, result.tier_alerts, result.low_balance_alerts, result.low_balance_cleared,
