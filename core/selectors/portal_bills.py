@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
@@ -32,6 +33,8 @@ PAYMENTS_LIMIT = 24
 PACE_WINDOW_DAYS = 30
 KWH = Decimal("1")
 PERCENT = Decimal("0.1")
+# No energy, as the sums of readings give it.
+NO_KWH = to_kwh(ZERO)
 TIERED_STRUCTURES = (TariffVersion.Structure.TIERED, TariffVersion.Structure.TIERED_TOU)
 # What the customer sees about an account's supply state, in plain words.
 STATUS_TEXTS = {
@@ -285,14 +288,13 @@ class Pace:
     total: Decimal
 
 
-def usage_pace(*, account: Account, as_of: datetime.date) -> Pace:
-    """The account's current pace from its valid readings of the last PACE_WINDOW_DAYS days (one query)."""
-    rows = MeterReading.objects.filter(
-        account=account,
-        status=MeterReading.Status.VALID,
-        read_on__gt=as_of - datetime.timedelta(days=PACE_WINDOW_DAYS),
-        read_on__lte=as_of,
-    ).values_list("read_on", "consumption", "consumption_peak", "consumption_flat", "consumption_valley")
+def _pace_window(as_of: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """read_on after the first date and on or before the second."""
+    return as_of - datetime.timedelta(days=PACE_WINDOW_DAYS), as_of
+
+
+def _pace_from_rows(rows) -> Pace:
+    """The pace from (read_on, consumption, peak, flat, valley) rows of the window."""
     total = peak = flat = valley = ZERO
     last = None
     for read_on, consumption, c_peak, c_flat, c_valley in rows:
@@ -304,6 +306,29 @@ def usage_pace(*, account: Account, as_of: datetime.date) -> Pace:
     return Pace(
         daily_kwh=to_kwh(total / PACE_WINDOW_DAYS), last_read_on=last, peak=peak, flat=flat, valley=valley, total=total
     )
+
+
+_PACE_FIELDS = ("read_on", "consumption", "consumption_peak", "consumption_flat", "consumption_valley")
+
+
+def usage_pace(*, account: Account, as_of: datetime.date) -> Pace:
+    """The account's current pace from its valid readings of the last PACE_WINDOW_DAYS days (one query)."""
+    after, until = _pace_window(as_of)
+    rows = MeterReading.objects.filter(
+        account=account, status=MeterReading.Status.VALID, read_on__gt=after, read_on__lte=until,
+    ).values_list(*_PACE_FIELDS)
+    return _pace_from_rows(rows)
+
+
+def usage_paces_of_accounts(*, account_ids: list[int], as_of: datetime.date) -> dict[int, Pace]:
+    """usage_pace of each account, in one query."""
+    after, until = _pace_window(as_of)
+    rows: dict[int, list[tuple]] = {account_id: [] for account_id in account_ids}
+    for account_id, *row in MeterReading.objects.filter(
+        account_id__in=account_ids, status=MeterReading.Status.VALID, read_on__gt=after, read_on__lte=until,
+    ).order_by().values_list("account_id", *_PACE_FIELDS):
+        rows[account_id].append(row)
+    return {account_id: _pace_from_rows(account_rows) for account_id, account_rows in rows.items()}
 
 
 @dataclass(frozen=True)
@@ -375,10 +400,22 @@ def _period_kwh(*, account: Account, start: datetime.date, end: datetime.date) -
     return to_kwh(sum(values, ZERO))
 
 
+def period_kwh_of_accounts(*, account_ids: list[int], start: datetime.date, end: datetime.date) -> dict[int, Decimal]:
+    """_period_kwh of each account (accounts with no reading in the period left out), in one query."""
+    return {
+        account_id: to_kwh(Decimal(str(kwh)))
+        for account_id, kwh in MeterReading.objects.filter(
+            account_id__in=account_ids, status=MeterReading.Status.VALID, period__gte=start, period__lte=end
+        ).order_by().values("account_id").annotate(kwh=Sum("consumption")).values_list("account_id", "kwh")
+    }
+
+
 def tier_forecast(
-    *, account: Account, as_of: datetime.date, prices: TariffPrices | None = None, pace: Pace | None = None
+    *, account: Account, as_of: datetime.date, prices: TariffPrices | None = None, pace: Pace | None = None,
+    used_kwh: Decimal | None = None,
 ) -> TierForecast | None:
-    """The forecast for a residential account on a tiered tariff; None for any other account."""
+    """The forecast for a residential account on a tiered tariff; None for any other account. `used_kwh` is the
+    tier period's energy when the caller has read it (period_kwh_of_accounts)."""
     if account.category != CustomerCategory.RESIDENTIAL:
         return None
     prices = prices or tariff_prices_in_force(account=account, on_date=as_of)
@@ -386,7 +423,7 @@ def tier_forecast(
         return None
     pace = pace or usage_pace(account=account, as_of=as_of)
     start, end = _tier_period(prices.tier_basis, as_of)
-    used = _period_kwh(account=account, start=start, end=end)
+    used = used_kwh if used_kwh is not None else _period_kwh(account=account, start=start, end=end)
     standings, lower, current, next_tier = [], ZERO, None, None
     for tier in prices.tiers:
         in_tier = max(ZERO, (used if tier.upper_kwh is None else min(used, tier.upper_kwh)) - lower)
@@ -488,20 +525,31 @@ def _unit_price(*, prices: TariffPrices, pace: Pace, used_kwh: Decimal) -> Decim
 
 
 def prepaid_estimate(
-    *, account: Account, as_of: datetime.date, prices: TariffPrices | None = None, pace: Pace | None = None
+    *, account: Account, as_of: datetime.date, prices: TariffPrices | None = None, pace: Pace | None = None,
+    unbilled_kwh: Decimal | None = None, used_kwh: Decimal | None = None,
 ) -> PrepaidEstimate | None:
-    """The daily estimated charge, what is left and for how many days; None unless the account is prepaid."""
+    """The daily estimated charge, what is left and for how many days; None unless the account is prepaid.
+    `unbilled_kwh` and `used_kwh` are the energy read since the latest bill and in the tier period when the caller
+    has read them (unbilled_kwh_of_accounts, period_kwh_of_accounts)."""
     if account.billing_mode != Account.BillingMode.PREPAID:
         return None
     prices = prices or tariff_prices_in_force(account=account, on_date=as_of)
     pace = pace or usage_pace(account=account, as_of=as_of)
-    last_billed = bill_latest(account=account)
-    unbilled_rows = MeterReading.objects.filter(account=account, status=MeterReading.Status.VALID)
-    if last_billed is not None:
-        unbilled_rows = unbilled_rows.filter(period__gt=last_billed.period)
-    unbilled = to_kwh(sum(unbilled_rows.values_list("consumption", flat=True), ZERO))
+    if unbilled_kwh is not None:
+        unbilled = unbilled_kwh
+    else:
+        last_billed = bill_latest(account=account)
+        unbilled_rows = MeterReading.objects.filter(account=account, status=MeterReading.Status.VALID)
+        if last_billed is not None:
+            unbilled_rows = unbilled_rows.filter(period__gt=last_billed.period)
+        unbilled = to_kwh(sum(unbilled_rows.values_list("consumption", flat=True), ZERO))
     start, end = _tier_period(prices.tier_basis if prices else TariffVersion.TierBasis.MONTHLY, as_of)
-    used = _period_kwh(account=account, start=start, end=end) if prices and prices.tiers else ZERO
+    if not (prices and prices.tiers):
+        used = ZERO
+    elif used_kwh is not None:
+        used = used_kwh
+    else:
+        used = _period_kwh(account=account, start=start, end=end)
     unit_price = _unit_price(prices=prices, pace=pace, used_kwh=used) if prices else ZERO
     credit = -account.balance
     unbilled_charge = to_money(unbilled * unit_price)
@@ -571,6 +619,44 @@ def unbilled_kwh_of_accounts(*, account_ids: list[int]) -> dict[int, Decimal]:
         ):
             unbilled[account_id] = to_kwh(Decimal(str(kwh)))
     return unbilled
+
+
+@dataclass(frozen=True)
+class AccountOutlook:
+    """What the daily alert scan needs of one account: its tier forecast and, if prepaid, its estimate."""
+
+    forecast: TierForecast | None
+    estimate: PrepaidEstimate | None
+
+
+def outlooks_of_accounts(
+    *, accounts: list[Account], as_of: datetime.date, prices_of: Callable[[Account], TariffPrices | None],
+) -> dict[int, AccountOutlook]:
+    """tier_forecast and prepaid_estimate of each account, as the dashboard works them out one by one, from a few
+    queries for all of them: their paces, the prepaid ones' unbilled energy, and each tier period's energy.
+    `prices_of` gives an account's prices in force on `as_of` (read once per tariff by the caller)."""
+    ids = [account.pk for account in accounts]
+    paces = usage_paces_of_accounts(account_ids=ids, as_of=as_of)
+    unbilled = unbilled_kwh_of_accounts(
+        account_ids=[account.pk for account in accounts if account.billing_mode == Account.BillingMode.PREPAID]
+    )
+    tier_periods: dict[tuple[datetime.date, datetime.date], list[int]] = {}
+    for account in accounts:
+        prices = prices_of(account)
+        if prices is not None and prices.tiers:
+            tier_periods.setdefault(_tier_period(prices.tier_basis, as_of), []).append(account.pk)
+    used: dict[int, Decimal] = {}
+    for (start, end), period_ids in tier_periods.items():
+        used.update(period_kwh_of_accounts(account_ids=period_ids, start=start, end=end))
+    outlooks = {}
+    for account in accounts:
+        prices, pace, used_kwh = prices_of(account), paces[account.pk], used.get(account.pk, NO_KWH)
+        outlooks[account.pk] = AccountOutlook(
+            forecast=tier_forecast(account=account, as_of=as_of, prices=prices, pace=pace, used_kwh=used_kwh),
+            estimate=prepaid_estimate(account=account, as_of=as_of, prices=prices, pace=pace,
+                                      unbilled_kwh=unbilled.get(account.pk, NO_KWH), used_kwh=used_kwh),
+        )
+    return outlooks
 
 
 def account_status_text(*, account: Account) -> str:

@@ -30,13 +30,12 @@ from core.selectors.portal_bills import (
     PrepaidEstimate,
     TierForecast,
     kwh_text,
+    outlooks_of_accounts,
     prepaid_estimate,
     prepaid_remaining_floor,
     tariff_prices_in_force,
-    tier_forecast,
     unbilled_kwh_of_accounts,
     unit_price_ceiling,
-    usage_pace,
 )
 from core.services.tariffs import TariffPrices
 
@@ -254,6 +253,21 @@ def _bindings_to_scan():
     )
 
 
+def _binding_chunks(accounts: int = SCAN_CHUNK):
+    """The bindings to scan, those of `accounts` accounts at a time in order of account (each chunk its own two
+    queries, no cursor held open across the scan's transactions)."""
+    after = 0
+    while True:
+        account_ids = list(
+            _bindings_to_scan().filter(account_id__gt=after).order_by("account_id")
+            .values_list("account_id", flat=True).distinct()[:accounts]
+        )
+        if not account_ids:
+            return
+        yield list(_bindings_to_scan().filter(account_id__in=account_ids))
+        after = account_ids[-1]
+
+
 def _binding_needs_low_balance_decision(*, binding: AccountBinding, estimate: PrepaidEstimate | None) -> bool:
     """Whether the binding's low-balance state may change: it was told of a dip (to re-arm or keep), or the balance
     is under its threshold now. A binding never told and above its threshold is left alone, unlocked."""
@@ -266,38 +280,38 @@ def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResu
     """The daily scan: over active bindings (forecasts worked out once per account, alerts decided per binding),
     then over every smart-prepaid account for its holder.
 
-    What it costs at a utility's size: each tariff's prices are read once; a row is locked only where something
-    may change (a balance under a threshold, or an alert to re-arm); and a prepaid account neither bound nor told
-    before is ruled out in bulk when even its unbilled energy at the dearest price could not bring its credit under
-    the holder's threshold (prepaid_remaining_floor), the rest estimated one by one as the dashboard does."""
+    What it costs at a utility's size: each tariff's prices are read once; the bound accounts' forecasts and
+    estimates come from a few queries per SCAN_CHUNK accounts (outlooks_of_accounts); a row is locked only where
+    something may change (a forecast crossing near, a balance under a threshold, an alert to re-arm); and a prepaid
+    account nobody bound and not told before is ruled out in bulk when even its unbilled energy at the dearest price
+    could not bring its credit under the holder's threshold (prepaid_remaining_floor), the rest estimated one by
+    one as the dashboard does."""
     as_of = as_of or timezone.localdate()
     now = timezone.now()
     result = AlertScanResult()
     prices_of_the_day = _PricesOfTheDay(as_of)
     # Prepaid accounts whose estimate the binding pass worked out, for the holder pass.
     estimates: dict[int, PrepaidEstimate] = {}
-    cached_account_id = None
-    forecast = estimate = None
-    for binding in _bindings_to_scan().iterator(chunk_size=SCAN_CHUNK):
-        account = binding.account
-        if account.pk != cached_account_id:
-            cached_account_id = account.pk
-            prices = prices_of_the_day.prices(account)
-            pace = usage_pace(account=account, as_of=as_of)
-            forecast = tier_forecast(account=account, as_of=as_of, prices=prices, pace=pace)
-            estimate = prepaid_estimate(account=account, as_of=as_of, prices=prices, pace=pace)
+    for bindings in _binding_chunks():
+        outlooks = outlooks_of_accounts(
+            accounts=list({binding.account_id: binding.account for binding in bindings}.values()), as_of=as_of,
+            prices_of=prices_of_the_day.prices,
+        )
+        for binding in bindings:
+            outlook = outlooks[binding.account_id]
+            estimate = outlook.estimate
             if estimate is not None:
-                estimates[account.pk] = estimate
-        result.bindings_checked += 1
-        if binding.tier_alerts and binding_tier_alert(binding=binding, forecast=forecast, as_of=as_of):
-            result.tier_alerts += 1
-        if not _binding_needs_low_balance_decision(binding=binding, estimate=estimate):
-            continue
-        was_alerted = binding.low_balance_alerted_at is not None
-        if binding_low_balance_alert(binding=binding, estimate=estimate, now=now):
-            result.low_balance_alerts += 1
-        elif was_alerted and estimate.remaining >= binding.low_balance_threshold:
-            result.low_balance_cleared += 1
+                estimates[binding.account_id] = estimate
+            result.bindings_checked += 1
+            if binding.tier_alerts and binding_tier_alert(binding=binding, forecast=outlook.forecast, as_of=as_of):
+                result.tier_alerts += 1
+            if not _binding_needs_low_balance_decision(binding=binding, estimate=estimate):
+                continue
+            was_alerted = binding.low_balance_alerted_at is not None
+            if binding_low_balance_alert(binding=binding, estimate=estimate, now=now):
+                result.low_balance_alerts += 1
+            elif was_alerted and estimate.remaining >= binding.low_balance_threshold:
+                result.low_balance_cleared += 1
     for accounts in _prepaid_account_chunks():
         result.holders_checked += len(accounts)
         unbilled = unbilled_kwh_of_accounts(

@@ -13,11 +13,15 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.models import Account, Bill, MeterReading, Payment, TariffVersion
+from core.models.customers import CustomerCategory
 from core.selectors.portal_bills import (
     Pace,
     _unit_price,
+    outlooks_of_accounts,
     prepaid_estimate,
     prepaid_remaining_floor,
+    tariff_prices_in_force,
+    tier_forecast,
     unbilled_kwh_of_accounts,
     unit_price_ceiling,
 )
@@ -25,7 +29,7 @@ from core.services.customer_alerts import customer_alerts_scan
 from core.services.payments import payment_post
 from core.services.tariffs import TariffPrices, TierPrice
 from tests.core.test_customer_alerts import AS_OF, daily_readings
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, commercial_tou_tariff
 from tests.portal.factories import AccountBindingFactory
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +111,10 @@ def test_unbilled_energy_is_counted_in_bulk_as_the_estimate_counts_it():
                                                                  D("0.00")]
 
 
+def prices_in_force(account: Account) -> TariffPrices | None:
+    return tariff_prices_in_force(account=account, on_date=AS_OF)
+
+
 def prepaid_account(*, paid: str, kwh_per_day: int = 0, days: int = 30) -> Account:
     account = AccountFactory(billing_mode=Account.BillingMode.PREPAID)
     payment_post(account=account, amount=D(paid), channel=Payment.Channel.ONLINE,
@@ -160,9 +168,10 @@ def test_a_binding_above_its_threshold_and_never_told_is_not_locked(django_captu
     with CaptureQueriesContext(connection) as queries:
         result = scan(django_capture_on_commit_callbacks)
     assert (result.bindings_checked, result.low_balance_alerts, result.holders_checked) == (1, 0, 1)
-    # The bindings are read once, in the scan's own query: none is read again to be locked.
-    binding_reads = [query for query in queries.captured_queries if 'FROM "core_accountbinding"' in query["sql"]]
-    assert len(binding_reads) == 1
+    # The bindings are read in the scan's own queries, by account: none is read again by its id to be locked.
+    binding_reads = [query["sql"] for query in queries.captured_queries if 'FROM "core_accountbinding"' in query["sql"]]
+    assert binding_reads
+    assert not [sql for sql in binding_reads if 'WHERE "core_accountbinding"."id" = ' in sql]
 
 
 def test_an_account_told_before_is_re_armed_once_topped_up(django_capture_on_commit_callbacks):
@@ -173,3 +182,54 @@ def test_an_account_told_before_is_re_armed_once_topped_up(django_capture_on_com
     assert scan(django_capture_on_commit_callbacks).holder_low_balance_alerts == 0
     account.refresh_from_db()
     assert account.low_balance_alerted_at is None
+
+
+def test_outlooks_in_bulk_are_the_forecasts_and_estimates_worked_out_one_by_one():
+    tiered_postpaid = AccountFactory()
+    daily_readings(tiered_postpaid, 8)
+    tiered_prepaid = prepaid_account(paid="80.00", kwh_per_day=5)
+    bill(tiered_prepaid, datetime.date(2026, 2, 1))
+    tou_prepaid = prepaid_account(paid="300.00")
+    tou_prepaid.tariff = commercial_tou_tariff()
+    tou_prepaid.category = CustomerCategory.NON_RESIDENTIAL
+    tou_prepaid.save(update_fields=["tariff", "category"])
+    daily_readings(tou_prepaid, 20, days=12)
+    nothing_read = prepaid_account(paid="5.00")
+    accounts = list(Account.objects.filter(pk__in=[a.pk for a in (tiered_postpaid, tiered_prepaid, tou_prepaid,
+                                                                   nothing_read)]).order_by("pk"))
+
+    prices_by_tariff = {account.tariff_id: prices_in_force(account) for account in accounts}
+    with CaptureQueriesContext(connection) as queries:
+        outlooks = outlooks_of_accounts(accounts=accounts, as_of=AS_OF,
+                                        prices_of=lambda account: prices_by_tariff[account.tariff_id])
+
+    assert {pk: (outlook.forecast, outlook.estimate) for pk, outlook in outlooks.items()} == {
+        account.pk: (tier_forecast(account=account, as_of=AS_OF), prepaid_estimate(account=account, as_of=AS_OF))
+        for account in accounts
+    }
+    # Paces; the prepaid accounts' latest bills, then their unbilled energy per latest billing month (February, and
+    # never billed); the tier period's energy: however many accounts.
+    assert len(queries.captured_queries) == 5
+    forecast = outlooks[tiered_postpaid.pk].forecast
+    assert (forecast.used_kwh, forecast.next_tier) == (D("160.00"), 2)
+    assert outlooks[tou_prepaid.pk].forecast is None
+    assert outlooks[nothing_read.pk].estimate.remaining == D("5.00")
+
+
+def test_bound_accounts_cost_the_same_queries_however_many(django_capture_on_commit_callbacks):
+    """Bindings far from their next tier and well above their threshold: the scan's queries do not grow with them."""
+    def queries_of_a_scan() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            result = scan(django_capture_on_commit_callbacks)
+        assert (result.tier_alerts, result.low_balance_alerts, result.holder_low_balance_alerts) == (0, 0, 0)
+        return len(queries.captured_queries)
+
+    def bound(count: int) -> None:
+        for _ in range(count):
+            AccountBindingFactory(account=prepaid_account(paid="100.00", kwh_per_day=2, days=5))
+            daily_readings(AccountBindingFactory().account, 1, days=5)
+
+    bound(2)
+    few = queries_of_a_scan()
+    bound(6)
+    assert queries_of_a_scan() == few
