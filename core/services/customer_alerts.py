@@ -31,7 +31,6 @@ from core.selectors.portal_bills import (
     TierForecast,
     kwh_text,
     outlooks_of_accounts,
-    prepaid_estimate,
     prepaid_remaining_floor,
     tariff_prices_in_force,
     unbilled_kwh_of_accounts,
@@ -253,6 +252,17 @@ def _bindings_to_scan():
     )
 
 
+def _holder_ruled_out(*, account: Account, unbilled_kwh: Decimal, ceiling: Decimal | None) -> bool:
+    """A holder never told of a dip whose credit, less its unbilled energy at the dearest price, stays at or above
+    the threshold: nothing to tell or re-arm, whatever its pace and tier."""
+    return (
+        account.low_balance_alerted_at is None
+        and ceiling is not None
+        and prepaid_remaining_floor(credit=-account.balance, unbilled_kwh=unbilled_kwh, ceiling=ceiling)
+        >= HOLDER_LOW_BALANCE_THRESHOLD
+    )
+
+
 def _binding_chunks(accounts: int = SCAN_CHUNK):
     """The bindings to scan, those of `accounts` accounts at a time in order of account (each chunk its own two
     queries, no cursor held open across the scan's transactions)."""
@@ -317,15 +327,19 @@ def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResu
         unbilled = unbilled_kwh_of_accounts(
             account_ids=[account.pk for account in accounts if account.pk not in estimates]
         )
+        # Those neither estimated in the binding pass nor ruled out by their floor are estimated together.
+        to_estimate = [
+            account for account in accounts
+            if account.pk not in estimates and not _holder_ruled_out(
+                account=account, unbilled_kwh=unbilled.get(account.pk, ZERO),
+                ceiling=prices_of_the_day.ceiling(account),
+            )
+        ]
+        outlooks = outlooks_of_accounts(accounts=to_estimate, as_of=as_of, prices_of=prices_of_the_day.prices)
         for account in accounts:
-            estimate = estimates.get(account.pk)
+            estimate = estimates.get(account.pk) or (outlooks[account.pk].estimate if account.pk in outlooks else None)
             if estimate is None:
-                ceiling = prices_of_the_day.ceiling(account)
-                if account.low_balance_alerted_at is None and ceiling is not None and prepaid_remaining_floor(
-                    credit=-account.balance, unbilled_kwh=unbilled.get(account.pk, ZERO), ceiling=ceiling,
-                ) >= HOLDER_LOW_BALANCE_THRESHOLD:
-                    continue
-                estimate = prepaid_estimate(account=account, as_of=as_of, prices=prices_of_the_day.prices(account))
+                continue
             if account.low_balance_alerted_at is None and estimate.remaining >= HOLDER_LOW_BALANCE_THRESHOLD:
                 continue
             if holder_low_balance_alert(account=account, estimate=estimate, now=now):
