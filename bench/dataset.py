@@ -10,8 +10,14 @@ through Python (INSERT ... SELECT over generate_series).
         a payment for every paid bill (with its allocation), the ledger (an entry per bill and per payment, with
         its running balance, and each account's balance), a portal user bound to every USERS_EVERY-th account, and
         a month of guest bill lookups from many addresses
+    alerts_load(today=...)                                  what the daily customer-alert scan reads on top
+        a meter per service point and its valid readings (one per billed month, of the bill's kWh, and one of this
+        month so far, not yet billed), a third of the residential accounts smart-prepaid (PREPAID_EVERY) with a
+        top-up leaving each some credit (LOW_BALANCE_PER_MILLE of them under 10 yuan), and the bound users' alert
+        settings and verified mobiles (bench/alerts_bench.py)
 
-Used by bench/dashboards_bench.py and bench/portal_bench.py; each statement is printed with its rows and time.
+Used by bench/dashboards_bench.py, bench/portal_bench.py and bench/alerts_bench.py; each statement is printed with
+its rows and time.
 """
 from __future__ import annotations
 
@@ -25,6 +31,17 @@ AREAS_PER_FEEDER = 20
 USERS_EVERY = 4
 PAYMENT_KEY_PREFIX = "ds-"
 DATASET_USERNAME_PREFIX = "ds-user-"
+# alerts_load: every PREPAID_EVERY-th residential account (by id) is smart-prepaid, a third of them; of those,
+# LOW_BALANCE_PER_MILLE in a thousand are left under the holder's 10 yuan, the rest well above it (15 to 400 yuan).
+PREPAID_EVERY = 3
+LOW_BALANCE_PER_MILLE = 35
+HOLDER_THRESHOLD_YUAN = 10
+TOPUP_KEY_PREFIX = "topup-"
+# Of the bindings (by id), every TIER_ALERTS_OFF_EVERY-th has switched tier alerts off and every
+# RAISED_THRESHOLD_EVERY-th asks to be told under RAISED_THRESHOLD yuan instead of the default 10.
+TIER_ALERTS_OFF_EVERY = 5
+RAISED_THRESHOLD_EVERY = 3
+RAISED_THRESHOLD = "30.00"
 
 
 def step_run(cursor, label: str, sql: str, params: dict | None = None) -> float:
@@ -299,11 +316,142 @@ def portal_load(*, customers: int, today: datetime.date) -> dict:
     return {name: round(value, 1) for name, value in seconds.items()}
 
 
+def alerts_load(*, today: datetime.date) -> dict:
+    """What the daily customer-alert scan (core.services.customer_alerts) reads on top of portal_load, in SQL:
+    - a meter per service point, and its valid readings: one per bill, of the bill's kWh, read at the end of the
+      billed month, and one read yesterday in this month (not yet billed: period after the latest bill) of the
+      energy used so far this month, each with the register's running total;
+    - every PREPAID_EVERY-th residential account (a third of them) smart-prepaid, with a top-up (预存, a payment of
+      TOPUP_KEY_PREFIX) settling its open bills and leaving a credit of this month's unbilled energy at its tier
+      price plus a margin: under HOLDER_THRESHOLD_YUAN for LOW_BALANCE_PER_MILLE in a thousand of them, 15 to 400
+      yuan for the rest; the payment's allocations, its ledger entry (running balance) and the account's balance
+      follow the model of portal_load (the balance is the ledger's last running balance: what the bills still owe
+      less the payments' unallocated credit);
+    - the bound users' alert settings: every TIER_ALERTS_OFF_EVERY-th binding has tier alerts off, every
+      RAISED_THRESHOLD_EVERY-th a RAISED_THRESHOLD yuan threshold, the rest portal_load's default (tier alerts on,
+      10 yuan); and each bound user a verified sign-in mobile (138..., never the holder's 139... on file), so the
+      binders' alerts go by SMS as the holders' do.
+    Readings are monthly, not daily: usage_pace's 30-day window holds last month's reading as well as this month's
+    so far, so paces run high and more bound accounts look near a tier than daily AMI readings would show (a heavy
+    first morning for the scan)."""
+    import calendar
+
+    from django.db import DatabaseError, connection
+
+    month = today.replace(day=1)
+    read_on = max(today - datetime.timedelta(days=1), month)
+    params = {"month": month, "read_on": read_on, "elapsed": read_on.day,
+              "days": calendar.monthrange(month.year, month.month)[1], "prepaid_every": PREPAID_EVERY,
+              "low_per_mille": LOW_BALANCE_PER_MILLE, "topup": TOPUP_KEY_PREFIX, "user_prefix": DATASET_USERNAME_PREFIX,
+              "tier_off_every": TIER_ALERTS_OFF_EVERY, "raised_every": RAISED_THRESHOLD_EVERY,
+              "raised": RAISED_THRESHOLD}
+    seconds = {}
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute("SET session_replication_role = replica")
+        except DatabaseError:
+            print("   (not a superuser: foreign-key checks stay on)")
+        seconds["meters"] = step_run(cursor, "meters (one per service point)", """
+            INSERT INTO core_meter (service_point_id, asset_number, multiplier, tou_capable, installed_on,
+                                    initial_reading)
+            SELECT sp.id, 'DSM' || lpad(sp.id::text, 10, '0'), 1, false, a.opened_on, (a.id * 7919 %% 50000) / 10.0
+            FROM core_servicepoint sp JOIN core_account a ON a.id = sp.account_id""")
+        seconds["billed_readings"] = step_run(cursor, "readings (one per bill, its kWh)", """
+            INSERT INTO core_meterreading (meter_id, account_id, read_on, period, total, consumption, source, status,
+                                           status_reason, recorded_at)
+            SELECT m.id, b.account_id, (b.period + interval '1 month' - interval '1 day')::date, b.period,
+                   m.initial_reading + SUM(b.kwh) OVER (PARTITION BY m.id ORDER BY b.period ROWS UNBOUNDED PRECEDING),
+                   b.kwh, 'ami', 'valid', '', b.period + interval '1 month 2 hours'
+            FROM core_bill b
+            JOIN core_servicepoint sp ON sp.account_id = b.account_id
+            JOIN core_meter m ON m.service_point_id = sp.id
+            WHERE b.kind = 'regular'""")
+        seconds["unbilled_readings"] = step_run(cursor, f"readings of {month:%Y-%m} so far (unbilled)", """
+            INSERT INTO core_meterreading (meter_id, account_id, read_on, period, total, consumption, source, status,
+                                           status_reason, recorded_at)
+            SELECT m.id, a.id, %(read_on)s, %(month)s, coalesce(last.total, m.initial_reading) + u.kwh, u.kwh, 'ami',
+                   'valid', '', least(now(), %(read_on)s::date + interval '1 day 2 hours')
+            FROM core_account a
+            JOIN core_servicepoint sp ON sp.account_id = a.id
+            JOIN core_meter m ON m.service_point_id = sp.id
+            LEFT JOIN LATERAL (SELECT r.total FROM core_meterreading r WHERE r.meter_id = m.id
+                               ORDER BY r.read_on DESC LIMIT 1) last ON true
+            CROSS JOIN LATERAL (SELECT round(CASE WHEN a.category = 'residential'
+                                                  THEN 30 + (a.id * 37 + 977) %% 470
+                                                  ELSE 500 + (a.id * 37 + 977) %% 5000 END
+                                             * %(elapsed)s / %(days)s::numeric, 2) AS kwh) u
+            WHERE a.status <> 'closed' AND a.opened_on < %(read_on)s""", params)
+        seconds["prepaid"] = step_run(cursor, f"smart-prepaid accounts (1 in {PREPAID_EVERY} residential)", """
+            UPDATE core_account SET billing_mode = 'prepaid'
+            WHERE category = 'residential' AND status <> 'closed' AND id %% %(prepaid_every)s = 0""", params)
+        # The credit: this month's unbilled energy at the price of the tier it stands in (DOMAIN.md's monthly
+        # tiers, as data_load bills them) plus the margin the holder keeps above or below 10 yuan.
+        seconds["topups"] = step_run(cursor, "top-ups (settle the bills, leave a credit)", """
+            INSERT INTO core_payment (account_id, amount, channel, idempotency_key, external_reference, received_at,
+                                      status, unallocated, reversal_reason)
+            SELECT a.id, a.balance + c.credit, 'mobile', %(topup)s || a.id, '',
+                   greatest(last.created_at, now() - interval '1 day') + interval '1 minute', 'posted', c.credit, ''
+            FROM core_account a
+            LEFT JOIN core_meterreading r ON r.account_id = a.id AND r.period = %(month)s
+            LEFT JOIN LATERAL (SELECT l.created_at FROM core_ledgerentry l WHERE l.account_id = a.id
+                               ORDER BY l.id DESC LIMIT 1) last ON true
+            CROSS JOIN LATERAL (SELECT coalesce(r.consumption, 0) AS kwh) u
+            CROSS JOIN LATERAL (SELECT round(u.kwh * CASE WHEN u.kwh < 180 THEN 0.5580 WHEN u.kwh < 400 THEN 0.6080
+                                                          ELSE 0.8580 END, 2)
+                                       + CASE WHEN (a.id * 7919) %% 1000 < %(low_per_mille)s
+                                              THEN 1 + (a.id * 31 %% 899) / 100.0
+                                              ELSE 15 + (a.id * 37 %% 38500) / 100.0 END AS credit) c
+            WHERE a.billing_mode = 'prepaid'""", params)
+        seconds["topup_allocations"] = step_run(cursor, "top-up allocations (open bills)", """
+            INSERT INTO core_paymentallocation (payment_id, bill_id, amount, created_at)
+            SELECT p.id, b.id, b.total - b.amount_paid, p.received_at
+            FROM core_account a
+            JOIN core_payment p ON p.idempotency_key = %(topup)s || a.id
+            JOIN core_bill b ON b.account_id = a.id AND b.state IN ('issued', 'partly_paid', 'overdue')
+                            AND b.total > b.amount_paid
+            WHERE a.billing_mode = 'prepaid'""", params)
+        seconds["topup_bills"] = step_run(cursor, "bills settled by the top-ups", """
+            UPDATE core_bill b SET amount_paid = b.amount_paid + al.amount, state = 'paid'
+            FROM core_account a
+            JOIN core_payment p ON p.idempotency_key = %(topup)s || a.id
+            JOIN core_paymentallocation al ON al.payment_id = p.id
+            WHERE a.billing_mode = 'prepaid' AND al.bill_id = b.id""", params)
+        seconds["topup_ledger"] = step_run(cursor, "ledger (top-ups, running balance)", """
+            INSERT INTO core_ledgerentry (account_id, kind, amount, balance_after, bill_id, payment_id, memo,
+                                          created_at)
+            SELECT a.id, 'payment', -p.amount, a.balance - p.amount, NULL, p.id, '', p.received_at
+            FROM core_account a JOIN core_payment p ON p.idempotency_key = %(topup)s || a.id
+            WHERE a.billing_mode = 'prepaid'""", params)
+        seconds["topup_balances"] = step_run(cursor, "prepaid balances (credit: negative)", """
+            UPDATE core_account a SET balance = a.balance - p.amount
+            FROM core_payment p
+            WHERE a.billing_mode = 'prepaid' AND p.idempotency_key = %(topup)s || a.id""", params)
+        seconds["binding_settings"] = step_run(cursor, "binding alert settings", """
+            UPDATE core_accountbinding b
+            SET tier_alerts = b.id %% %(tier_off_every)s <> 0,
+                low_balance_threshold = CASE WHEN b.id %% %(raised_every)s = 0 THEN %(raised)s::numeric
+                                             ELSE 10.00 END
+            FROM auth_user u WHERE u.id = b.user_id AND u.username LIKE %(user_prefix)s || '%%'""", params)
+        seconds["binder_phones"] = step_run(cursor, "bound users' verified mobiles", """
+            INSERT INTO portal_userphone (user_id, phone, verified_at)
+            SELECT u.id, '138' || lpad(u.id::text, 8, '0'), u.date_joined
+            FROM auth_user u WHERE u.username LIKE %(user_prefix)s || '%%'""", params)
+        cursor.execute("SET session_replication_role = origin")
+        t0 = time.monotonic()
+        for table in ("core_meter", "core_meterreading", "core_account", "core_payment", "core_paymentallocation",
+                      "core_bill", "core_ledgerentry", "core_accountbinding", "portal_userphone"):
+            cursor.execute(f"ANALYZE {table}")
+        seconds["analyze"] = time.monotonic() - t0
+        print(f"   {'analyze':<44} {'':>11}      {seconds['analyze']:8.1f} s", flush=True)
+    return {name: round(value, 1) for name, value in seconds.items()} | {"unbilled_month": month.isoformat(),
+                                                                         "unbilled_read_on": read_on.isoformat()}
+
+
 def dataset_check() -> dict:
     """What must hold of the data set, as figures (a test compares them): account numbers that pass the check
     digit, a payment and an allocation of the whole amount for every paid bill, each account's balance equal to its
-    ledger's last running balance and to what its bills still owe, one bound user per USERS_EVERY-th account, no
-    guest lookup dated later than now."""
+    ledger's last running balance and to what its bills still owe less its payments' unallocated credit (alerts_load's
+    prepaid top-ups), one bound user per USERS_EVERY-th account, no guest lookup dated later than now."""
     from django.db import connection
 
     from core.account_numbers import account_number_validate
@@ -331,7 +479,10 @@ def dataset_check() -> dict:
                                ORDER BY l.id DESC LIMIT 1) last ON true
             LEFT JOIN (SELECT account_id, sum(total - amount_paid) AS owed FROM core_bill GROUP BY account_id) o
               ON o.account_id = a.id
-            WHERE a.balance <> coalesce(last.balance_after, 0) OR a.balance <> coalesce(o.owed, 0)""")
+            LEFT JOIN (SELECT account_id, sum(unallocated) AS credit FROM core_payment WHERE status = 'posted'
+                       GROUP BY account_id) c ON c.account_id = a.id
+            WHERE a.balance <> coalesce(last.balance_after, 0)
+               OR a.balance <> coalesce(o.owed, 0) - coalesce(c.credit, 0)""")
         balances_off = cursor.fetchone()[0]
         cursor.execute("""
             SELECT count(*), count(*) FILTER (WHERE b.account_id %% %s <> 0), count(DISTINCT b.user_id)
@@ -350,9 +501,111 @@ def dataset_check() -> dict:
     }
 
 
+def prepaid_low_balance_count(*, today: datetime.date) -> int:
+    """The prepaid accounts alerts_load left under HOLDER_THRESHOLD_YUAN, estimated in SQL as
+    core.selectors.portal_bills.prepaid_estimate does for the data set's tariff: the ledger credit less the valid
+    readings after the latest bill at the price of the monthly tier this month's readings stand in."""
+    import calendar
+
+    from django.db import connection
+
+    month = today.replace(day=1)
+    params = {"month": month, "month_end": month.replace(day=calendar.monthrange(month.year, month.month)[1]),
+              "threshold": HOLDER_THRESHOLD_YUAN}
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT count(*) FILTER (WHERE -a.balance - round(coalesce(unbilled.kwh, 0) * p.price, 2) < %(threshold)s)
+            FROM core_account a
+            LEFT JOIN LATERAL (SELECT max(b.period) AS period FROM core_bill b WHERE b.account_id = a.id) billed ON true
+            LEFT JOIN LATERAL (SELECT sum(r.consumption) AS kwh FROM core_meterreading r
+                               WHERE r.account_id = a.id AND r.status = 'valid'
+                                 AND (billed.period IS NULL OR r.period > billed.period)) unbilled ON true
+            LEFT JOIN LATERAL (SELECT coalesce(sum(r.consumption), 0) AS kwh FROM core_meterreading r
+                               WHERE r.account_id = a.id AND r.status = 'valid'
+                                 AND r.period BETWEEN %(month)s AND %(month_end)s) used ON true
+            CROSS JOIN LATERAL (SELECT CASE WHEN used.kwh < 180 THEN 0.5580 WHEN used.kwh < 400 THEN 0.6080
+                                            ELSE 0.8580 END AS price) p
+            WHERE a.billing_mode = 'prepaid' AND a.status <> 'closed'""", params)
+        return cursor.fetchone()[0]
+
+
+def alerts_check(*, today: datetime.date) -> dict:
+    """What must hold of alerts_load's additions, as figures (a test compares them): every PREPAID_EVERY-th
+    residential account prepaid with a credit and no bill left open, how many are under the holder's 10 yuan
+    (prepaid_low_balance_count), one meter per account, one valid reading of each bill's kWh, registers that add
+    up, a reading of this month for every account open before it was read, and the bindings' alert settings and
+    mobiles."""
+    from django.db import connection
+
+    month = today.replace(day=1)
+    read_on = max(today - datetime.timedelta(days=1), month)
+    params = {"month": month, "read_on": read_on, "prepaid_every": PREPAID_EVERY,
+              "user_prefix": DATASET_USERNAME_PREFIX, "raised": RAISED_THRESHOLD}
+    prepaid_under_threshold = prepaid_low_balance_count(today=today)
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT count(*) FILTER (WHERE a.billing_mode = 'prepaid'),
+                   count(*) FILTER (WHERE a.category = 'residential' AND a.id %% %(prepaid_every)s = 0),
+                   count(*) FILTER (WHERE a.billing_mode = 'prepaid' AND a.balance >= 0)
+            FROM core_account a WHERE a.status <> 'closed'""", params)
+        prepaid, prepaid_expected, prepaid_without_credit = cursor.fetchone()
+        cursor.execute("""
+            SELECT count(*) FROM core_bill b JOIN core_account a ON a.id = b.account_id
+            WHERE a.billing_mode = 'prepaid' AND b.state NOT IN ('paid', 'credited', 'written_off')""")
+        prepaid_open_bills = cursor.fetchone()[0]
+        cursor.execute("""
+            SELECT count(*) FROM core_account a
+            WHERE (SELECT count(*) FROM core_meter m JOIN core_servicepoint sp ON sp.id = m.service_point_id
+                   WHERE sp.account_id = a.id) <> 1""")
+        accounts_without_one_meter = cursor.fetchone()[0]
+        cursor.execute("""
+            SELECT count(*) FROM core_bill b
+            WHERE b.kind = 'regular'
+              AND (SELECT count(*) FROM core_meterreading r WHERE r.account_id = b.account_id AND r.period = b.period
+                   AND r.status = 'valid' AND r.consumption = b.kwh) <> 1""")
+        bills_without_their_reading = cursor.fetchone()[0]
+        cursor.execute("""
+            SELECT count(*) FROM (
+                SELECT r.total, r.consumption,
+                       coalesce(lag(r.total) OVER (PARTITION BY r.meter_id ORDER BY r.read_on), m.initial_reading)
+                           AS before
+                FROM core_meterreading r JOIN core_meter m ON m.id = r.meter_id) x
+            WHERE x.total <> x.before + x.consumption""")
+        registers_off = cursor.fetchone()[0]
+        cursor.execute("""
+            SELECT count(*) FROM core_account a
+            WHERE a.status <> 'closed' AND a.opened_on < %(read_on)s
+              AND NOT EXISTS (SELECT 1 FROM core_meterreading r WHERE r.account_id = a.id AND r.period = %(month)s
+                              AND r.read_on <= %(read_on)s)""", params)
+        accounts_without_unbilled_reading = cursor.fetchone()[0]
+        cursor.execute("""
+            SELECT count(*), count(*) FILTER (WHERE b.tier_alerts),
+                   count(*) FILTER (WHERE b.low_balance_threshold = %(raised)s::numeric),
+                   count(*) FILTER (WHERE p.verified_at IS NULL),
+                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM core_customer c WHERE c.phone = p.phone))
+            FROM core_accountbinding b
+            JOIN auth_user u ON u.id = b.user_id AND u.username LIKE %(user_prefix)s || '%%'
+            LEFT JOIN portal_userphone p ON p.user_id = u.id
+            WHERE b.unbound_at IS NULL""", params)
+        bindings, tier_alerts_on, raised_threshold, binders_without_verified_mobile, binder_mobiles_on_file = (
+            cursor.fetchone())
+    return {
+        "prepaid_accounts": prepaid, "prepaid_expected": prepaid_expected,
+        "prepaid_without_credit": prepaid_without_credit, "prepaid_under_threshold": prepaid_under_threshold,
+        "prepaid_open_bills": prepaid_open_bills, "accounts_without_one_meter": accounts_without_one_meter,
+        "bills_without_their_reading": bills_without_their_reading, "registers_off": registers_off,
+        "accounts_without_unbilled_reading": accounts_without_unbilled_reading,
+        "alert_bindings": bindings, "bindings_with_tier_alerts": tier_alerts_on,
+        "bindings_with_raised_threshold": raised_threshold,
+        "binders_without_verified_mobile": binders_without_verified_mobile,
+        "binder_mobiles_on_file": binder_mobiles_on_file,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the data set alone on a fresh database (DATABASE_URL's server, else a throwaway cluster), print what
-    dataset_check finds as JSON, then drop it."""
+    dataset_check finds as JSON, then drop it. With --alerts, alerts_load's additions too, and alerts_check's
+    figures in the same JSON."""
     import argparse
     import json
     import os
@@ -365,6 +618,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--customers", type=int, default=1_000)
     parser.add_argument("--months", type=int, default=2)
+    parser.add_argument("--alerts", action="store_true", help="add what the customer-alert scan reads (alerts_load)")
     args = parser.parse_args(argv)
     if args.customers <= 0 or not 1 <= args.months <= 24:
         parser.error("--customers must be positive and --months between 1 and 24")
@@ -386,7 +640,11 @@ def main(argv: list[str] | None = None) -> int:
         data_load(world=world_build(), customers=args.customers, months=args.months, tickets=args.customers // 5,
                   outages=max(args.customers // 200, 50), today=today)
         portal_load(customers=args.customers, today=today)
-        print(json.dumps(dataset_check()))
+        if args.alerts:
+            alerts_load(today=today)
+            print(json.dumps(dataset_check() | alerts_check(today=today)))
+        else:
+            print(json.dumps(dataset_check()))
     finally:
         server_release(server)
     return 0
