@@ -116,6 +116,7 @@ bench: install bench-packages
 	$(PY) bench/readings_bench.py
 	$(PY) bench/dashboards_bench.py
 	$(PY) bench/busy_day_bench.py
+	$(PY) bench/alerts_bench.py
 
 bench-smoke: install bench-packages
 	$(PY) bench/run.py --smoke
@@ -128,6 +129,7 @@ bench-smoke: install bench-packages
 	$(PY) bench/readings_bench.py --smoke
 	$(PY) bench/dashboards_bench.py --smoke
 	$(PY) bench/busy_day_bench.py --smoke
+	$(PY) bench/alerts_bench.py --smoke
 
 # The restore drill (deploy/postgres/README.md): on loopback, a primary archiving its WAL and a streaming standby,
 # the real schema, a backup, payments through the real service, then a point-in-time restore on a fresh cluster;
