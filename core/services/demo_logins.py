@@ -6,6 +6,7 @@ seeded process needs in the first branch, so a demo ticket of any business type 
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from allauth.mfa.adapter import get_adapter as get_mfa_adapter
@@ -15,8 +16,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import DomainError
-from core.models import Branch, Post, StaffAssignment
+from core.errors import BindingError, DomainError
+from core.models import Account, AccountBinding, Bill, BindingMethod, Branch, Post, StaffAssignment
+from core.models.customers import CustomerCategory
+from core.services.account_binding import binding_create
 from core.services.roles import (
     ROLE_ACCOUNT_MANAGER,
     ROLE_AGENT,
@@ -35,6 +38,8 @@ from core.services.roles import (
     role_group,
     roles_sync,
 )
+
+logger = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "demo95598"
 # The demo staff's authenticator secret (base32, RFC 6238): staff must pass TOTP at login, so a demonstration
@@ -142,3 +147,84 @@ def _demo_totp_ensure(user) -> None:
         user=user, type=Authenticator.Type.TOTP,
         defaults={"data": {"secret": get_mfa_adapter().encrypt(DEMO_TOTP_SECRET)}},
     )
+
+
+# --- the demo customer's accounts -------------------------------------------------------------------------------
+
+DEMO_CUSTOMER = "demo-customer"
+_UNPAID_STATES = (Bill.State.ISSUED, Bill.State.PARTLY_PAID, Bill.State.OVERDUE)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """An account the demo customer has bound, or one they may bind themselves with these answers."""
+
+    number: str
+    label: str
+    holder_name: str
+    id_last4: str
+    prepaid: bool
+    bound: bool
+
+
+def _bindable_by_id_digits(accounts):
+    """The residential accounts in supply whose holder's ID shows its last 4 digits (what binding asks), by id."""
+    for account in accounts.filter(category=CustomerCategory.RESIDENTIAL, status=Account.Status.ACTIVE).select_related(
+        "customer"
+    ).order_by("pk")[:50]:
+        masked = (account.customer.id_number_masked or "").strip().upper()
+        if len(masked) >= 8 and "*" not in masked[-4:]:
+            yield account
+
+
+def _demo_account(account: Account, *, label: str = "", bound: bool = False) -> DemoAccount:
+    return DemoAccount(
+        number=account.number, label=label, holder_name=account.name,
+        id_last4=account.customer.id_number_masked.strip().upper()[-4:],
+        prepaid=account.billing_mode == Account.BillingMode.PREPAID, bound=bound,
+    )
+
+
+def demo_customer_accounts_bind() -> list[DemoAccount]:
+    """Give the demo customer what a customer signing in for the first time would have set up: their home account,
+    with a bill to pay, and their parents' smart-prepaid one, bound through binding_create with the holder's name
+    and ID digits as a customer binds. Once: a demo customer who has had a binding keeps what they have. Nothing
+    before the demo users and accounts exist."""
+    user = get_user_model().objects.filter(username=DEMO_CUSTOMER).first()
+    if user is None or AccountBinding.objects.filter(user=user).exists():
+        return demo_customer_accounts()
+    home = next(_bindable_by_id_digits(
+        Account.objects.filter(billing_mode=Account.BillingMode.POSTPAID, bills__state__in=_UNPAID_STATES).distinct()
+    ), None)
+    parents = next(_bindable_by_id_digits(Account.objects.filter(billing_mode=Account.BillingMode.PREPAID)), None)
+    # The labels are the customer's own words (data), as a customer would type them.
+    for account, label in ((home, "我家"), (parents, "父母家")):
+        if account is None:
+            continue
+        try:
+            binding_create(
+                user=user, account_number=account.number, holder_name=account.name,
+                method=BindingMethod.ID_DIGITS, id_last4=_demo_account(account).id_last4, label=label,
+                ip_address=None,
+            )
+        except BindingError:
+            logger.warning("demo customer: account %s could not be bound", account.number, exc_info=True)
+    return demo_customer_accounts()
+
+
+def demo_customer_accounts() -> list[DemoAccount]:
+    """The accounts the demo customer has bound, then one more they may try binding (none bound yet by anyone)."""
+    user = get_user_model().objects.filter(username=DEMO_CUSTOMER).first()
+    if user is None:
+        return []
+    bindings = list(
+        AccountBinding.objects.filter(user=user, unbound_at__isnull=True).select_related("account__customer")
+        .order_by("pk")
+    )
+    accounts = [_demo_account(binding.account, label=binding.label, bound=True) for binding in bindings]
+    to_try = next(_bindable_by_id_digits(
+        Account.objects.filter(billing_mode=Account.BillingMode.POSTPAID).exclude(bindings__isnull=False)
+    ), None)
+    if to_try is not None:
+        accounts.append(_demo_account(to_try))
+    return accounts

@@ -1,4 +1,6 @@
-"""Demo logins: one per role, idempotent, refused outside DEBUG unless asked for."""
+"""Demo logins: one per role, idempotent, refused outside DEBUG unless asked for; the demo customer's accounts."""
+import datetime
+from decimal import Decimal as D
 from io import StringIO
 
 import pytest
@@ -7,11 +9,18 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from core.management.commands.demo_logins import display_width
-from core.models import StaffAssignment, Ticket
-from core.services.demo_logins import DemoLogin, DemoLoginsRefused, demo_users_ensure
+from core.models import Account, AccountBinding, Bill, BindingAttempt, BindingMethod, StaffAssignment, Ticket
+from core.models.customers import CustomerCategory
+from core.services.demo_logins import (
+    DemoAccount,
+    DemoLogin,
+    DemoLoginsRefused,
+    demo_customer_accounts_bind,
+    demo_users_ensure,
+)
 from core.services.tickets import ticket_claim, ticket_open, ticket_step_submit
 from core.workflows.definitions import SEED_DEFINITIONS
-from tests.factories import BranchFactory
+from tests.factories import AccountFactory, BranchFactory, CustomerFactory
 from tests.ticket_factories import local
 
 pytestmark = pytest.mark.django_db
@@ -199,3 +208,76 @@ def test_command_refuses_with_debug_off(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="生产环境不创建固定密码的演示账号"):
         call_command("demo_logins", stdout=StringIO())
+
+
+# --- the demo customer's accounts -------------------------------------------------------------------------------
+
+
+def demo_account(*, id_number: str, billing_mode=Account.BillingMode.POSTPAID, unpaid_bill: bool = False,
+                 category=CustomerCategory.RESIDENTIAL) -> Account:
+    account = AccountFactory(customer=CustomerFactory(id_number_masked=id_number), billing_mode=billing_mode,
+                             category=category)
+    if unpaid_bill:
+        Bill.objects.create(
+            number=f"D{account.pk:06d}", account=account, period=datetime.date(2026, 10, 1),
+            tariff_version=account.tariff.versions.first(), issued_on=datetime.date(2026, 11, 1),
+            due_date=datetime.date(2026, 11, 20), kwh=D("200.00"), total=D("111.60"), state=Bill.State.OVERDUE,
+        )
+    return account
+
+
+@pytest.fixture
+def demo_accounts():
+    """A customer whose ID is masked to the end, a business, a paid-up home, a home with a bill to pay, a
+    smart-prepaid home, and a home nobody has bound."""
+    return {
+        "masked": demo_account(id_number="4228**********", unpaid_bill=True),
+        "business": demo_account(id_number="422801199001011234", unpaid_bill=True,
+                                 category=CustomerCategory.NON_RESIDENTIAL),
+        "paid_up": demo_account(id_number="422801199001012345"),
+        "home": demo_account(id_number="4228************321X", unpaid_bill=True),
+        "prepaid": demo_account(id_number="4228************5678", billing_mode=Account.BillingMode.PREPAID),
+    }
+
+
+def test_the_demo_customer_finds_a_home_with_a_bill_and_a_prepaid_account_bound(demo_accounts):
+    demo_users_ensure(allow_fixed_passwords=True)
+    accounts = demo_customer_accounts_bind()
+
+    home, prepaid, paid_up = demo_accounts["home"], demo_accounts["prepaid"], demo_accounts["paid_up"]
+    assert accounts == [
+        DemoAccount(home.number, "我家", home.name, "321X", prepaid=False, bound=True),
+        DemoAccount(prepaid.number, "父母家", prepaid.name, "5678", prepaid=True, bound=True),
+        DemoAccount(paid_up.number, "", paid_up.name, "2345", prepaid=False, bound=False),
+    ]
+    # Bound as a customer binds, through the holder's name and ID digits, and recorded as a successful attempt.
+    user = User.objects.get(username="demo-customer")
+    assert list(AccountBinding.objects.filter(user=user).order_by("pk").values_list("account", "method")) == [
+        (home.pk, BindingMethod.ID_DIGITS), (prepaid.pk, BindingMethod.ID_DIGITS)]
+    assert BindingAttempt.objects.filter(user=user, succeeded=True).count() == 2
+    # Once: a second seed binds nothing more, even when the home's bill has been paid since.
+    Bill.objects.filter(account=home).update(state=Bill.State.PAID)
+    assert demo_customer_accounts_bind() == accounts
+    assert AccountBinding.objects.filter(user=user).count() == 2
+
+
+def test_nothing_is_bound_before_the_demo_users_exist(demo_accounts):
+    assert demo_customer_accounts_bind() == []
+    assert not AccountBinding.objects.exists()
+
+
+def test_nothing_is_bound_before_the_demo_accounts_exist():
+    demo_users_ensure(allow_fixed_passwords=True)
+    assert demo_customer_accounts_bind() == []
+    assert not AccountBinding.objects.exists()
+
+
+def test_the_command_says_what_the_demo_customer_has_bound_and_what_to_try(settings, demo_accounts):
+    settings.DEBUG = True
+    demo_users_ensure()
+    demo_customer_accounts_bind()
+    out = StringIO()
+    call_command("demo_logins", stdout=out)
+    home, prepaid, paid_up = demo_accounts["home"], demo_accounts["prepaid"], demo_accounts["paid_up"]
+    assert f"demo-customer 已绑定的户号：{home.number}（我家）、{prepaid.number}（父母家，智能交费）" in out.getvalue()
+    assert f"自行绑定试试：户号 {paid_up.number}，户主姓名 {paid_up.name}，证件号后四位 2345" in out.getvalue()

@@ -15,6 +15,7 @@ from core.account_numbers import account_number_validate
 from core.demo.generator import last_complete_month, month_starts
 from core.models import (
     Account,
+    AccountBinding,
     AuditFlag,
     Bill,
     BillLine,
@@ -208,3 +209,17 @@ def test_the_seeded_demo_has_the_95598_home_page_as_its_site_root():
     root = Site.objects.get(is_default_site=True).root_page.specific
     assert isinstance(root, HomePage)
     assert root.hotline == "95598"
+
+
+def test_the_demo_customer_signs_in_to_bound_accounts():
+    """A newcomer who logs in as demo-customer sees a dashboard, not an empty prompt: a home account with a bill
+    to pay and, when the demo has smart-prepaid accounts, one of those."""
+    _seed()
+    bindings = list(AccountBinding.objects.filter(user__username="demo-customer").select_related("account")
+                    .order_by("pk"))
+    home = bindings[0]
+    assert (home.label, home.account.billing_mode) == ("我家", Account.BillingMode.POSTPAID)
+    assert home.account.bills.exclude(state__in=[Bill.State.PAID, Bill.State.CREDITED, Bill.State.WRITTEN_OFF]).exists()
+    prepaid = Account.objects.filter(billing_mode=Account.BillingMode.PREPAID).exists()
+    assert [(b.label, b.account.billing_mode) for b in bindings[1:]] == (
+        [("父母家", Account.BillingMode.PREPAID)] if prepaid else [])

@@ -14,7 +14,7 @@ from core.demo.operations import demo_operations_seed, demo_reports_prepare
 from core.demo.seeding import DemoSeedResult, demo_seed
 from core.demo.tickets import demo_tickets_seed
 from core.errors import DomainError
-from core.services.demo_logins import demo_users_ensure
+from core.services.demo_logins import demo_customer_accounts_bind, demo_users_ensure
 from core.signals import demo_data_seeded
 
 
@@ -123,6 +123,9 @@ class Command(BaseCommand):
         demo_calls_seed(stdout=self.stdout)
         # The business hall's counter days and the withholding agreements (needs the demo cashier and accountant).
         operations = demo_operations_seed(stdout=self.stdout)
+        # The demo customer signs in to a home account with a bill to pay and a smart-prepaid one already bound
+        # (chosen once the counter days above have taken their payments).
+        demo_customer_accounts_bind()
         # Last, over everything above: the audit work list and the decision-support summaries (which calls do not
         # feed: the sliding day of calls alone does not call for a rebuild).
         changed = bool(result.customers_added or tickets.added or operations.added)
