@@ -28,6 +28,8 @@ from core.services.tariffs import TariffPrices, tariff_prices_load
 USAGE_MONTHS = 24
 HISTORY_LIMIT = 24
 PAYMENTS_LIMIT = 24
+# Bills and payments listed on the dashboard itself: half a year, a phone's screen or two.
+DASHBOARD_RECENT = 6
 # The customer's pace is the energy read in the last PACE_WINDOW_DAYS days, per day: daily AMI readings and a
 # monthly manual reading both give a month's worth.
 PACE_WINDOW_DAYS = 30
@@ -683,6 +685,15 @@ class AccountDashboard:
     @property
     def owes(self) -> bool:
         return self.amount_due.total_due > 0
+
+    @property
+    def recent_bills(self) -> list[Bill]:
+        """The bills the dashboard lists (the rest are a link away, on the bill list)."""
+        return self.bills[:DASHBOARD_RECENT]
+
+    @property
+    def recent_payments(self) -> list[Payment]:
+        return self.payments[:DASHBOARD_RECENT]
 
     @property
     def total_due_display(self) -> str:

@@ -38,8 +38,9 @@ T = TypeVar("T")
 GENERATION_KEY = "portal:dashboard:generation"
 PANEL_TEMPLATE = "portal/dashboard/includes/account_panel.html"
 # Part of the panel's key: a release that changes what the panel shows raises it, so panels kept by the release
-# before are not served in the new one (2: the data-export links moved into the panel).
-PANEL_LAYOUT = 2
+# before are not served in the new one (2: the data-export links moved into the panel; 3: the last six bills and
+# payments listed, not 24).
+PANEL_LAYOUT = 3
 LOOKUP_RESULT_TEMPLATE = "portal/guest/includes/lookup_result.html"
 # How long an unchanged entry is kept: the version and the generation decide freshness; this lets unread ones go.
 ENTRY_SECONDS = 3600

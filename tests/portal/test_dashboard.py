@@ -114,6 +114,18 @@ def test_bill_history_links_each_bill_and_its_pdf(client, history):
         assert f'href="{reverse("portal:bill_pdf", args=[number, bill_number])}"' in html
 
 
+def test_the_dashboard_lists_the_last_six_bills_and_links_to_all(client, history):
+    client.force_login(history.user)
+    number = history.account.number
+    html = client.get("/portal/").content.decode()
+    detail = reverse("portal:bill_detail", args=[number, "0"]).removesuffix("0/")
+    # The latest bill is linked from its own card too.
+    listed = list(dict.fromkeys(re.findall(rf'href="{detail}(\d+)/"', html)))
+    assert listed == [f"{month_add(last_month(), -i):%Y%m}{number}" for i in range(6)]
+    assert f'href="{reverse("portal:bill_list", args=[number])}"' in html
+    assert f'href="{reverse("portal:payment_list", args=[number])}"' in html
+
+
 def test_bill_detail_lists_the_lines(client, history):
     client.force_login(history.user)
     number = history.account.number
@@ -137,7 +149,7 @@ def test_payments_are_listed_with_their_receipts(client, history):
     response = client.get("/portal/")
     text = text_of(response)
     assert "应缴金额 ¥3,077.92" in text
-    assert f"{timezone.localtime(paid_at):%Y-%m-%d %H:%M} ¥500.00 营业厅 已入账 缴费凭证" in text
+    assert f"{timezone.localtime(paid_at):%Y-%m-%d %H:%M} ¥500.00 营业厅 已入账 凭证" in text
     receipt = reverse("portal:payment_receipt", args=[number, result.payment.pk])
     assert f'href="{receipt}"' in response.content.decode()
     listing = client.get(reverse("portal:payment_list", args=[number]))
