@@ -1,4 +1,5 @@
-"""Run the platform for a developer: the ASGI server, a Celery worker with beat, and run_ami when AMI_HOST is set.
+"""Run the platform for a developer: the ASGI server, a Celery worker with beat, run_ami when AMI_HOST is set, and
+localstripe when no Stripe key is.
 
 The one worker consumes every Celery queue (WORKER_QUEUES); production runs a worker per group of queues instead
 (Procfile, deploy/systemd/).
@@ -9,6 +10,11 @@ an Asterisk to connect to.
 Without Redis the children still reach one another's websockets through the SQLite channel layer in VAR_DIR
 (config/channel_layers.py): the Celery worker's staff alerts and run_ami's screen-pops reach browsers on Daphne.
 
+Without STRIPE_SECRET_KEY, card payments go to localstripe (a Stripe stand-in from PyPI, scripts/
+localstripe_server.py) on a free loopback port: the web server and the worker get STRIPE_* settings pointing at it
+and a webhook secret of this run, and once the web server answers localstripe is told to sign and POST its events
+to /payments/stripe/webhook/, as Stripe's dashboard would be. With a key set, nothing of this happens.
+
 Each child runs in its own process group so that stopping it also stops whatever it forked (worker pool, embedded
 beat). Output is prefixed with the child's name. Ctrl-C or SIGTERM stops everything and exits 0; a child that dies
 on its own stops the others and the supervisor exits non-zero.
@@ -17,12 +23,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +41,36 @@ STOP_GRACE_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 120.0
 # Every queue of CELERY_QUEUES_ALL (config/settings/base.py; tests/deploy/test_layout.py keeps the two equal).
 WORKER_QUEUES = ("default", "notifications", "tickets", "payments", "reports", "callcenter")
+
+
+@dataclass(frozen=True)
+class StripeStandIn:
+    """localstripe for this run: where it answers and the webhook secret it signs with."""
+
+    base_url: str
+    webhook_secret: str
+
+    def environment(self) -> dict[str, str]:
+        """STRIPE_* for the web server and the worker (config/settings/base.py reads them)."""
+        return {
+            "STRIPE_SECRET_KEY": "sk_test_localstripe",
+            "STRIPE_PUBLISHABLE_KEY": "pk_test_localstripe",
+            "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
+            "STRIPE_API_BASE": self.base_url,
+            "STRIPE_JS_URL": f"{self.base_url}/js.stripe.com/v3/",
+        }
+
+    def webhook_register(self, url: str) -> None:
+        body = urllib.parse.urlencode({"url": url, "secret": self.webhook_secret}).encode()
+        request = urllib.request.Request(f"{self.base_url}/_config/webhooks/portal", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @dataclass
@@ -106,7 +145,8 @@ def _server_answers(url: str) -> bool:
         return False
 
 
-def _print_banner(python: str, base_url: str, env: dict[str, str], lock: threading.Lock) -> None:
+def _print_banner(python: str, base_url: str, env: dict[str, str], lock: threading.Lock,
+                  stripe: StripeStandIn | None = None) -> None:
     logins = subprocess.run(
         [python, "manage.py", "demo_logins", "--base-url", base_url],
         cwd=BASE_DIR,
@@ -127,6 +167,9 @@ def _print_banner(python: str, base_url: str, env: dict[str, str], lock: threadi
     if env.get("AMI_HOST"):
         pbx = f"{env['AMI_HOST']}:{env.get('AMI_PORT', '5038')}"
         lines.append(f"  PBX: run_ami connects to the Asterisk Manager Interface at {pbx}")
+    if stripe is not None:
+        lines.append(f"  Card payments: localstripe, a Stripe stand-in, at {stripe.base_url} (no STRIPE_SECRET_KEY set);")
+        lines.append("  pay with the test card 4242 4242 4242 4242, any future expiry date and any CVC")
     lines.append("")
     if logins.returncode == 0 and logins.stdout.strip():
         lines.append("Demo logins:")
@@ -147,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         "--no-worker", action="store_true",
         help="without the Celery worker and beat (run_ami still starts when AMI_HOST is set)",
     )
+    parser.add_argument(
+        "--no-stripe", action="store_true", help="without localstripe when no STRIPE_SECRET_KEY is set (no card payments)",
+    )
     args = parser.parse_args(argv)
 
     python = sys.executable
@@ -154,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     env["PYTHONUNBUFFERED"] = "1"
     base_url = f"http://{args.host}:{args.port}"
+    stripe = None
+    if not env.get("STRIPE_SECRET_KEY") and not args.no_stripe:
+        stripe = StripeStandIn(base_url=f"http://127.0.0.1:{_free_loopback_port()}",
+                               webhook_secret=f"whsec_{secrets.token_hex(16)}")
+        env.update(stripe.environment())
 
     # Daphne's runserver serves HTTP and websockets, and static files from the apps while DEBUG is on.
     children = [Child("web", [python, "manage.py", "runserver", "--noreload", f"{args.host}:{args.port}"])]
@@ -165,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
                  "--concurrency", "2", "--hostname", "worker@%h", "--queues", ",".join(WORKER_QUEUES)],
             )
         )
+    if stripe is not None:
+        port = stripe.base_url.rsplit(":", 1)[1]
+        children.append(Child("stripe", [python, "scripts/localstripe_server.py", "--port", port]))
     if env.get("AMI_HOST"):
         # Call events in, agents' queue commands out (callcenter/worker.py); it reconnects to the PBX by itself.
         children.append(Child("ami", [python, "manage.py", "run_ami"]))
@@ -196,7 +250,15 @@ def main(argv: list[str] | None = None) -> int:
         if not announced:
             if _server_answers(f"{base_url}/readyz/"):
                 announced = True
-                _print_banner(python, base_url, env, lock)
+                if stripe is not None:
+                    # localstripe started with the web server and answers well before it.
+                    try:
+                        stripe.webhook_register(f"{base_url}/payments/stripe/webhook/")
+                    except OSError as error:
+                        with lock:
+                            print(f"[supervisor] localstripe's webhook not registered ({error}): payments will "
+                                  "not be credited", flush=True)
+                _print_banner(python, base_url, env, lock, stripe)
             elif time.monotonic() - started > READY_TIMEOUT_SECONDS:
                 with lock:
                     print(f"[supervisor] {base_url} did not answer within {READY_TIMEOUT_SECONDS:.0f} s; stopping",

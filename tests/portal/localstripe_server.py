@@ -9,13 +9,12 @@ Use it from a fixture of your own:
 
 then `server.settings_apply(settings)` (pytest-django's settings fixture, or a dict of environment variables via
 `server.environment()` for a child process) points STRIPE_* at it, and `server.webhook_register(url)` makes it sign
-and POST its events to our webhook. Run as a program (`python -m tests.portal.localstripe_server --port N`) it
-serves localstripe on 127.0.0.1 only and without its shared /tmp/localstripe.pickle, so several servers (parallel
-test runs) never read or clobber each other's state.
+and POST its events to our webhook. The server itself is scripts/localstripe_server.py (also what `make run` starts
+when no Stripe key is set): localstripe on 127.0.0.1 only and without its shared /tmp/localstripe.pickle, so several
+servers (parallel test runs) never read or clobber each other's state.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import socket
 import subprocess
@@ -109,7 +108,7 @@ def localstripe_running(log_dir: Path) -> Iterator[LocalStripe]:
     log = Path(log_dir) / "localstripe.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.portal.localstripe_server", "--port", str(port)],
+            [sys.executable, str(BASE_DIR / "scripts" / "localstripe_server.py"), "--port", str(port)],
             cwd=BASE_DIR, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     server = LocalStripe(base_url=f"http://127.0.0.1:{port}")
@@ -129,27 +128,3 @@ def localstripe_running(log_dir: Path) -> Iterator[LocalStripe]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-
-
-def main() -> None:
-    """Serve localstripe on 127.0.0.1:<port>, keeping its state in memory only."""
-    import logging
-
-    from aiohttp import web
-    from localstripe import resources, server
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    # localstripe pickles its whole store to one fixed /tmp file after every write; parallel servers would race
-    # on it and a later run would load a stale one. Memory is all a test server needs.
-    resources.Store.dump_to_disk = lambda self: None
-    resources.Store.try_load_from_disk = lambda self: None
-    logger = logging.getLogger("aiohttp.access")
-    logger.setLevel(logging.INFO)
-    logger.addHandler(logging.StreamHandler())
-    web.run_app(server.app, host="127.0.0.1", port=args.port, access_log=logger, print=None)
-
-
-if __name__ == "__main__":
-    main()
