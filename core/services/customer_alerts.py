@@ -86,12 +86,23 @@ def tier_alert_due(*, forecast: TierForecast | None, as_of: datetime.date) -> bo
     return (forecast.crossing_date - as_of).days <= TIER_ALERT_DAYS_AHEAD
 
 
+def _tier_already_told(*, binding: AccountBinding, forecast: TierForecast) -> bool:
+    return (
+        binding.tier_alerted_period == forecast.period_start
+        and binding.tier_alerted_tier is not None
+        and binding.tier_alerted_tier >= forecast.next_tier
+    )
+
+
 def binding_tier_alert(*, binding: AccountBinding, forecast: TierForecast | None, as_of: datetime.date) -> RaisedAlert | None:
     """Record and raise the tier alert of one binding if it is due and the binding has not been warned of entering
     this tier (or a higher one) this tier period: near tier 2 and later near tier 3 is two alerts, each sent once.
 
     Locks the binding row, so two scans at once send it once."""
     if not tier_alert_due(forecast=forecast, as_of=as_of):
+        return None
+    if _tier_already_told(binding=binding, forecast=forecast):
+        # As read by the scan: only the scan records a warning, so a binding told then is told still.
         return None
     with transaction.atomic():
         locked = AccountBinding.objects.select_for_update().get(pk=binding.pk)

@@ -233,3 +233,14 @@ def test_bound_accounts_cost_the_same_queries_however_many(django_capture_on_com
     few = queries_of_a_scan()
     bound(6)
     assert queries_of_a_scan() == few
+
+
+def test_a_binding_already_warned_of_the_tier_near_is_not_locked_again(django_capture_on_commit_callbacks):
+    """8 kWh a day, 20 kWh short of tier 2: told on the first scan; the next day's scan reads that and locks nothing."""
+    binding = AccountBindingFactory()
+    daily_readings(binding.account, 8)
+    assert scan(django_capture_on_commit_callbacks).tier_alerts == 1
+    with CaptureQueriesContext(connection) as queries:
+        assert scan(django_capture_on_commit_callbacks).tier_alerts == 0
+    assert not [query["sql"] for query in queries.captured_queries
+                if 'WHERE "core_accountbinding"."id" = ' in query["sql"]]
