@@ -25,52 +25,26 @@ import argparse
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Run as `python scripts/run_platform.py`, the project's folder must be on the path for its scripts package.
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+from scripts.localstripe_server import LocalStripe, free_loopback_port
+
 STOP_GRACE_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 120.0
 # Every queue of CELERY_QUEUES_ALL (config/settings/base.py; tests/deploy/test_layout.py keeps the two equal).
 WORKER_QUEUES = ("default", "notifications", "tickets", "payments", "reports", "callcenter")
-
-
-@dataclass(frozen=True)
-class StripeStandIn:
-    """localstripe for this run: where it answers and the webhook secret it signs with."""
-
-    base_url: str
-    webhook_secret: str
-
-    def environment(self) -> dict[str, str]:
-        """STRIPE_* for the web server and the worker (config/settings/base.py reads them)."""
-        return {
-            "STRIPE_SECRET_KEY": "sk_test_localstripe",
-            "STRIPE_PUBLISHABLE_KEY": "pk_test_localstripe",
-            "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
-            "STRIPE_API_BASE": self.base_url,
-            "STRIPE_JS_URL": f"{self.base_url}/js.stripe.com/v3/",
-        }
-
-    def webhook_register(self, url: str) -> None:
-        body = urllib.parse.urlencode({"url": url, "secret": self.webhook_secret}).encode()
-        request = urllib.request.Request(f"{self.base_url}/_config/webhooks/portal", data=body, method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
-
-
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -146,7 +120,7 @@ def _server_answers(url: str) -> bool:
 
 
 def _print_banner(python: str, base_url: str, env: dict[str, str], lock: threading.Lock,
-                  stripe: StripeStandIn | None = None) -> None:
+                  stripe: LocalStripe | None = None) -> None:
     logins = subprocess.run(
         [python, "manage.py", "demo_logins", "--base-url", base_url],
         cwd=BASE_DIR,
@@ -202,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     base_url = f"http://{args.host}:{args.port}"
     stripe = None
     if not env.get("STRIPE_SECRET_KEY") and not args.no_stripe:
-        stripe = StripeStandIn(base_url=f"http://127.0.0.1:{_free_loopback_port()}",
-                               webhook_secret=f"whsec_{secrets.token_hex(16)}")
+        stripe = LocalStripe(base_url=f"http://127.0.0.1:{free_loopback_port()}",
+                             webhook_secret=f"whsec_{secrets.token_hex(16)}")
         env.update(stripe.environment())
 
     # Daphne's runserver serves HTTP and websockets, and static files from the apps while DEBUG is on.

@@ -93,12 +93,12 @@ def _database_pools_closed_before_the_test_database_is_dropped(django_db_setup, 
             each.close_pool()
 
 
-# --- Stripe: localstripe on loopback, for every test that pays (tests/portal/localstripe_server.py) -------------
+# --- Stripe: localstripe on loopback, for every test that pays (scripts/localstripe_server.py) ------------------
 
 
 @pytest.fixture(scope="session")
 def localstripe(tmp_path_factory):
-    from tests.portal import localstripe_server
+    from scripts import localstripe_server
 
     with localstripe_server.localstripe_running(tmp_path_factory.mktemp("localstripe")) as server:
         yield server

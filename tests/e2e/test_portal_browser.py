@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from core.money import format_yuan
 from tests.browser import chromium
-from tests.portal.localstripe_server import LocalStripe, localstripe_running
+from scripts.localstripe_server import LocalStripe, localstripe_running
 
 NEW_CUSTOMER_PHONE = "13987654321"
 # Stripe's test cards, which localstripe knows: one paid at once, one that asks for 3-D Secure first.

@@ -34,7 +34,9 @@ def test_run_ami_starts_with_the_platform_takes_pbx_commands_and_logs_off(
         env.update(AMI_HOST="127.0.0.1", AMI_PORT=str(pbx.port), AMI_USERNAME="platform", AMI_SECRET="pbx-secret")
         log = tmp_path / "supervisor.log"
         process = start(
-            [sys.executable, "scripts/run_platform.py", "--port", str(free_loopback_port()), "--no-worker"], env, log
+            [sys.executable, "scripts/run_platform.py", "--port", str(free_loopback_port()), "--no-worker",
+             "--no-stripe"],
+            env, log,
         )
         try:
             wait_until(lambda: "Press Ctrl-C to stop." in log.read_text(), "the banner", process, log)
