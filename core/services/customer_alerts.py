@@ -234,7 +234,7 @@ def _prepaid_accounts_to_scan():
     return (
         Account.objects.filter(billing_mode=Account.BillingMode.PREPAID)
         .exclude(status=Account.Status.CLOSED)
-        .only("pk", "number", "tariff_id", "balance", "billing_mode", "status", "low_balance_alerted_at")
+        .only("pk", "number", "tariff_id", "category", "balance", "billing_mode", "status", "low_balance_alerted_at")
         .order_by("pk")
     )
 
@@ -274,27 +274,26 @@ def _holder_ruled_out(*, account: Account, unbilled_kwh: Decimal, ceiling: Decim
     )
 
 
-def _binding_chunks(accounts: int = SCAN_CHUNK):
-    """The bindings to scan, those of `accounts` accounts at a time in order of account (each chunk its own two
-    queries, no cursor held open across the scan's transactions)."""
+def _binding_chunks(size: int = SCAN_CHUNK):
+    """The bindings to scan in order of account, about `size` at a time: a chunk that stops inside an account takes
+    that account's remaining bindings too, so each account is in one chunk. Each chunk is its own query along the
+    bindings' account index (no cursor held open across the scan's transactions)."""
     after = 0
     while True:
-        account_ids = list(
-            _bindings_to_scan().filter(account_id__gt=after).order_by("account_id")
-            .values_list("account_id", flat=True).distinct()[:accounts]
-        )
-        if not account_ids:
+        chunk = list(_bindings_to_scan().filter(account_id__gt=after)[:size])
+        if not chunk:
             return
-        yield list(_bindings_to_scan().filter(account_id__in=account_ids))
-        after = account_ids[-1]
+        last = chunk[-1]
+        if len(chunk) == size:
+            chunk += _bindings_to_scan().filter(account_id=last.account_id, pk__gt=last.pk)
+        yield chunk
+        after = last.account_id
 
 
-def _binding_needs_low_balance_decision(*, binding: AccountBinding, estimate: PrepaidEstimate | None) -> bool:
-    """Whether the binding's low-balance state may change: it was told of a dip (to re-arm or keep), or the balance
-    is under its threshold now. A binding never told and above its threshold is left alone, unlocked."""
-    if estimate is None:
-        return False
-    return binding.low_balance_alerted_at is not None or estimate.remaining < binding.low_balance_threshold
+def _low_balance_state_may_change(*, told: bool, remaining: Decimal, threshold: Decimal) -> bool:
+    """A dip not yet told, or one told that is over: only then is the row locked and written. Told and still under,
+    or never told and above, nothing changes."""
+    return told != (remaining < threshold)
 
 
 def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResult:
@@ -326,7 +325,10 @@ def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResu
             result.bindings_checked += 1
             if binding.tier_alerts and binding_tier_alert(binding=binding, forecast=outlook.forecast, as_of=as_of):
                 result.tier_alerts += 1
-            if not _binding_needs_low_balance_decision(binding=binding, estimate=estimate):
+            if estimate is None or not _low_balance_state_may_change(
+                told=binding.low_balance_alerted_at is not None, remaining=estimate.remaining,
+                threshold=binding.low_balance_threshold,
+            ):
                 continue
             was_alerted = binding.low_balance_alerted_at is not None
             if binding_low_balance_alert(binding=binding, estimate=estimate, now=now):
@@ -351,7 +353,8 @@ def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResu
             estimate = estimates.get(account.pk) or (outlooks[account.pk].estimate if account.pk in outlooks else None)
             if estimate is None:
                 continue
-            if account.low_balance_alerted_at is None and estimate.remaining >= HOLDER_LOW_BALANCE_THRESHOLD:
+            if not _low_balance_state_may_change(told=account.low_balance_alerted_at is not None,
+                                                 remaining=estimate.remaining, threshold=HOLDER_LOW_BALANCE_THRESHOLD):
                 continue
             if holder_low_balance_alert(account=account, estimate=estimate, now=now):
                 result.holder_low_balance_alerts += 1

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core.models import Account, Bill, MeterReading, Payment, TariffVersion
+from core.models import Account, AccountBinding, Bill, MeterReading, Payment, TariffVersion
 from core.models.customers import CustomerCategory
 from core.selectors.portal_bills import (
     Pace,
@@ -244,3 +244,41 @@ def test_a_binding_already_warned_of_the_tier_near_is_not_locked_again(django_ca
         assert scan(django_capture_on_commit_callbacks).tier_alerts == 0
     assert not [query["sql"] for query in queries.captured_queries
                 if 'WHERE "core_accountbinding"."id" = ' in query["sql"]]
+
+
+def test_told_and_still_under_their_thresholds_nothing_is_locked_or_read_one_by_one(
+    django_capture_on_commit_callbacks
+):
+    """Holders and binders told of a dip that goes on: the next day's scan changes nothing, so locks nothing, and
+    its queries do not grow with them."""
+    def told_and_low(count: int) -> None:
+        for _ in range(count):
+            # 12.00 paid, 10 kWh read since (5.58): 6.42 left, under the holder's 10 and the binding's own 10.
+            AccountBindingFactory(account=prepaid_account(paid="12.00", kwh_per_day=2, days=5), tier_alerts=False)
+
+    def second_scan() -> list[str]:
+        scan(django_capture_on_commit_callbacks)
+        with CaptureQueriesContext(connection) as queries:
+            result = scan(django_capture_on_commit_callbacks)
+        assert (result.low_balance_alerts, result.holder_low_balance_alerts, result.low_balance_cleared) == (0, 0, 0)
+        return [query["sql"] for query in queries.captured_queries]
+
+    told_and_low(2)
+    few = second_scan()
+    told_and_low(5)
+    many = second_scan()
+    assert len(many) == len(few)
+    assert not [sql for sql in many if 'WHERE "core_account"."id" = ' in sql or
+                'WHERE "core_accountbinding"."id" = ' in sql]
+    assert not Account.objects.filter(low_balance_alerted_at__isnull=True).exists()
+    assert not AccountBinding.objects.filter(low_balance_alerted_at__isnull=True).exists()
+
+
+def test_an_accounts_bindings_are_scanned_in_one_chunk():
+    """A chunk that stops inside an account takes the account's other bindings too."""
+    from core.services.customer_alerts import _binding_chunks
+
+    first, second = prepaid_account(paid="1.00"), prepaid_account(paid="1.00")
+    bindings = [AccountBindingFactory(account=first) for _ in range(3)] + [AccountBindingFactory(account=second)]
+    chunks = [[binding.pk for binding in chunk] for chunk in _binding_chunks(size=2)]
+    assert chunks == [[binding.pk for binding in bindings[:3]], [bindings[3].pk]]
