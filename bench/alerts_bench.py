@@ -265,17 +265,12 @@ def data_build(*, customers: int, months: int) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from bench.dataset import alerts_load, data_load, portal_load, prepaid_low_balance_count, world_build
+    from bench.dataset import alerts_load, portal_data_load, prepaid_low_balance_count
 
-    world = world_build()
     today = timezone.localdate()
-    tickets, outages = customers // 5, max(customers // 200, 50)
-    print(f"== Data set: {customers:,} customers, {months} billing months, {tickets:,} tickets, {outages:,} outages")
     started = time.monotonic()
-    steps = {"data": data_load(world=world, customers=customers, months=months, tickets=tickets, outages=outages,
-                               today=today),
-             "portal": portal_load(customers=customers, today=today),
-             "alerts": alerts_load(today=today)}
+    steps = portal_data_load(customers=customers, months=months, today=today)
+    steps["alerts"] = alerts_load(today=today)
     seconds = time.monotonic() - started
     print(f"   data set built in {seconds:,.1f} s")
     with connection.cursor() as cursor:

@@ -53,6 +53,17 @@ def step_run(cursor, label: str, sql: str, params: dict | None = None) -> float:
     return seconds
 
 
+def foreign_key_checks_off(cursor) -> None:
+    """For this connection's load: foreign keys hold by construction, and skipping the per-row checks (superuser
+    only) speeds it. `SET session_replication_role = origin` turns them back on."""
+    from django.db import DatabaseError
+
+    try:
+        cursor.execute("SET session_replication_role = replica")
+    except DatabaseError:
+        print("   (not a superuser: foreign-key checks stay on)")
+
+
 def world_build() -> dict:
     """Through the ORM (a few thousand rows): company, branches, stations, grid, tariffs, a process, a supervisor."""
     from decimal import Decimal
@@ -110,7 +121,7 @@ def world_build() -> dict:
 def data_load(*, world: dict, customers: int, months: int, tickets: int, outages: int, today: datetime.date) -> dict:
     """The data set in SQL, statement by statement with their times. Account numbers are the customer id in nine
     digits and its Luhn check digit (core.account_numbers), so the IVR and the guest lookup accept them."""
-    from django.db import DatabaseError, connection
+    from django.db import connection
 
     latest = (today.replace(day=1) - datetime.timedelta(days=1)).replace(day=1)
     first = latest
@@ -122,11 +133,7 @@ def data_load(*, world: dict, customers: int, months: int, tickets: int, outages
               "stations": STATIONS_PER_BRANCH * len(BRANCH_NAMES)}
     seconds = {}
     with connection.cursor() as cursor:
-        try:
-            # Foreign keys hold by construction; skipping the per-row checks (superuser only) speeds the load.
-            cursor.execute("SET session_replication_role = replica")
-        except DatabaseError:
-            print("   (not a superuser: foreign-key checks stay on)")
+        foreign_key_checks_off(cursor)
         seconds["customers"] = step_run(cursor, "customers", """
             INSERT INTO core_customer (kind, name, phone, email, id_number_hash, id_number_masked, created_at)
             SELECT 'person', '客户' || i, '139' || lpad(i::text, 8, '0'), '', '', '', now()
@@ -247,22 +254,29 @@ def data_load(*, world: dict, customers: int, months: int, tickets: int, outages
     return {name: round(value, 1) for name, value in seconds.items()} | {"latest_period": latest.isoformat()}
 
 
+def portal_data_load(*, customers: int, months: int, today: datetime.date) -> dict:
+    """The world, then data_load with a ticket per five customers and an outage per 200 (at least 50), then
+    portal_load: what bench/portal_bench.py and bench/alerts_bench.py build on. Their steps, as "data" and "portal"."""
+    world = world_build()
+    tickets, outages = customers // 5, max(customers // 200, 50)
+    print(f"== Data set: {customers:,} customers, {months} billing months, {tickets:,} tickets, {outages:,} outages")
+    data = data_load(world=world, customers=customers, months=months, tickets=tickets, outages=outages, today=today)
+    return {"data": data, "portal": portal_load(customers=customers, today=today)}
+
+
 def portal_load(*, customers: int, today: datetime.date) -> dict:
     """What the portal reads on top of data_load's bills, in SQL: a payment (with its allocation) for every paid
     bill, the ledger (an entry per bill and per payment in time order with its running balance; each account's
     balance is the ledger's sum), a portal user bound to every USERS_EVERY-th account (unusable password: the
     benchmark signs its customer in by session), and a month of guest bill lookups (a fifth as many as customers,
     from many addresses) for the lookup limits to read through."""
-    from django.db import DatabaseError, connection
+    from django.db import connection
 
     params = {"prefix": PAYMENT_KEY_PREFIX, "users_every": USERS_EVERY, "user_prefix": DATASET_USERNAME_PREFIX,
               "lookups": customers // 5, "n": customers, "today": today}
     seconds = {}
     with connection.cursor() as cursor:
-        try:
-            cursor.execute("SET session_replication_role = replica")
-        except DatabaseError:
-            print("   (not a superuser: foreign-key checks stay on)")
+        foreign_key_checks_off(cursor)
         seconds["payments"] = step_run(cursor, "payments (every paid bill)", """
             INSERT INTO core_payment (account_id, amount, channel, idempotency_key, external_reference, received_at,
                                       status, unallocated, reversal_reason)
@@ -336,7 +350,7 @@ def alerts_load(*, today: datetime.date) -> dict:
     first morning for the scan)."""
     import calendar
 
-    from django.db import DatabaseError, connection
+    from django.db import connection
 
     month = today.replace(day=1)
     read_on = max(today - datetime.timedelta(days=1), month)
@@ -347,10 +361,7 @@ def alerts_load(*, today: datetime.date) -> dict:
               "raised": RAISED_THRESHOLD}
     seconds = {}
     with connection.cursor() as cursor:
-        try:
-            cursor.execute("SET session_replication_role = replica")
-        except DatabaseError:
-            print("   (not a superuser: foreign-key checks stay on)")
+        foreign_key_checks_off(cursor)
         seconds["meters"] = step_run(cursor, "meters (one per service point)", """
             INSERT INTO core_meter (service_point_id, asset_number, multiplier, tou_capable, installed_on,
                                     initial_reading)

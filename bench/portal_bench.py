@@ -349,15 +349,11 @@ def data_build(*, customers: int, months: int) -> dict:
     """bench/dataset.py's data set with what the portal reads (payments, ledger, bound users, guest lookups)."""
     from django.utils import timezone
 
-    from bench.dataset import data_load, portal_load, world_build
+    from bench.dataset import portal_data_load
 
-    world = world_build()
-    today = timezone.localdate()
-    tickets, outages = customers // 5, max(customers // 200, 50)
-    print(f"== Data set: {customers:,} customers, {months} billing months, {tickets:,} tickets, {outages:,} outages")
     started = time.monotonic()
-    load = data_load(world=world, customers=customers, months=months, tickets=tickets, outages=outages, today=today)
-    load |= portal_load(customers=customers, today=today)
+    steps = portal_data_load(customers=customers, months=months, today=timezone.localdate())
+    load = steps["data"] | steps["portal"]
     seconds = time.monotonic() - started
     print(f"   data set built in {seconds:,.1f} s")
     return {"seconds": round(seconds, 1), "steps": load}
