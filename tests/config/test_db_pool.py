@@ -86,6 +86,9 @@ from django.conf import settings
 from django.db import connection
 trace = open(%r, "w")
 pids = []
+# Opened, and its min_size connections made, before the first loan: a loan that finds none ready (a busy machine
+# opening them slowly) makes the pool open one more, and the loans would spread over three.
+connection.pool.open(wait=True, timeout=30)
 for loan in range(6):  # every connection of the pool (min_size 2) traced from its first loan on
     connection.ensure_connection(); pids.append(connection.connection.info.backend_pid)
     connection.connection.pgconn.trace(trace.fileno()); connection.close()
