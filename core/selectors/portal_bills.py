@@ -315,11 +315,7 @@ _PACE_FIELDS = ("read_on", "consumption", "consumption_peak", "consumption_flat"
 
 def usage_pace(*, account: Account, as_of: datetime.date) -> Pace:
     """The account's current pace from its valid readings of the last PACE_WINDOW_DAYS days (one query)."""
-    after, until = _pace_window(as_of)
-    rows = MeterReading.objects.filter(
-        account=account, status=MeterReading.Status.VALID, read_on__gt=after, read_on__lte=until,
-    ).values_list(*_PACE_FIELDS)
-    return _pace_from_rows(rows)
+    return usage_paces_of_accounts(account_ids=[account.pk], as_of=as_of)[account.pk]
 
 
 def usage_paces_of_accounts(*, account_ids: list[int], as_of: datetime.date) -> dict[int, Pace]:
@@ -396,10 +392,7 @@ def tariff_prices_in_force(*, account: Account, on_date: datetime.date) -> Tarif
 
 def _period_kwh(*, account: Account, start: datetime.date, end: datetime.date) -> Decimal:
     """kWh of the valid readings billed in the tier period (their billing month inside it), as billing counts."""
-    values = MeterReading.objects.filter(
-        account=account, status=MeterReading.Status.VALID, period__gte=start, period__lte=end
-    ).values_list("consumption", flat=True)
-    return to_kwh(sum(values, ZERO))
+    return period_kwh_of_accounts(account_ids=[account.pk], start=start, end=end).get(account.pk, NO_KWH)
 
 
 def period_kwh_of_accounts(*, account_ids: list[int], start: datetime.date, end: datetime.date) -> dict[int, Decimal]:
@@ -540,11 +533,7 @@ def prepaid_estimate(
     if unbilled_kwh is not None:
         unbilled = unbilled_kwh
     else:
-        last_billed = bill_latest(account=account)
-        unbilled_rows = MeterReading.objects.filter(account=account, status=MeterReading.Status.VALID)
-        if last_billed is not None:
-            unbilled_rows = unbilled_rows.filter(period__gt=last_billed.period)
-        unbilled = to_kwh(sum(unbilled_rows.values_list("consumption", flat=True), ZERO))
+        unbilled = unbilled_kwh_of_accounts(account_ids=[account.pk]).get(account.pk, NO_KWH)
     start, end = _tier_period(prices.tier_basis if prices else TariffVersion.TierBasis.MONTHLY, as_of)
     if not (prices and prices.tiers):
         used = ZERO

@@ -304,8 +304,8 @@ def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResu
     estimates come from a few queries per SCAN_CHUNK accounts (outlooks_of_accounts); a row is locked only where
     something may change (a forecast crossing near, a balance under a threshold, an alert to re-arm); and a prepaid
     account nobody bound and not told before is ruled out in bulk when even its unbilled energy at the dearest price
-    could not bring its credit under the holder's threshold (prepaid_remaining_floor), the rest estimated one by
-    one as the dashboard does."""
+    could not bring its credit under the holder's threshold (prepaid_remaining_floor), the rest estimated together
+    as the bound ones are."""
     as_of = as_of or timezone.localdate()
     now = timezone.now()
     result = AlertScanResult()
@@ -325,15 +325,15 @@ def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResu
             result.bindings_checked += 1
             if binding.tier_alerts and binding_tier_alert(binding=binding, forecast=outlook.forecast, as_of=as_of):
                 result.tier_alerts += 1
+            told = binding.low_balance_alerted_at is not None
             if estimate is None or not _low_balance_state_may_change(
-                told=binding.low_balance_alerted_at is not None, remaining=estimate.remaining,
-                threshold=binding.low_balance_threshold,
+                told=told, remaining=estimate.remaining, threshold=binding.low_balance_threshold,
             ):
                 continue
-            was_alerted = binding.low_balance_alerted_at is not None
             if binding_low_balance_alert(binding=binding, estimate=estimate, now=now):
                 result.low_balance_alerts += 1
-            elif was_alerted and estimate.remaining >= binding.low_balance_threshold:
+            elif told:
+                # Told before and now at or above the threshold (the state changed): re-armed.
                 result.low_balance_cleared += 1
     for accounts in _prepaid_account_chunks():
         result.holders_checked += len(accounts)
