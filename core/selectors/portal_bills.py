@@ -147,16 +147,6 @@ def bill_of_account_or_none(*, account: Account, number: str) -> Bill | None:
     return Bill.objects.filter(account=account, number=number).select_related("tariff_version__tariff").first()
 
 
-def bill_latest(*, account: Account) -> Bill | None:
-    """The latest regular or re-issued bill that still stands."""
-    return (
-        Bill.objects.filter(account=account, kind__in=PERIOD_BILL_KINDS)
-        .exclude(state=Bill.State.CREDITED)
-        .order_by("-period", "-id")
-        .first()
-    )
-
-
 # --- usage by month -------------------------------------------------------------------------------------------
 
 
