@@ -21,7 +21,7 @@ started at any hour, lifts them (QUIET_HOURS_LIFTED) so its texts go out as they
 For each: seconds (and this process's CPU seconds, and the time spent in SQL), what AlertScanResult says was checked
 and raised, accounts checked per second, and SQL queries per binding (the binding pass) and per prepaid account (the
 holder pass, which starts where the scan first lists the prepaid accounts), counted with
-django.db.connection.execute_wrapper; the queries the notifications receiver makes (customer_alert_raised, after
+django.db.connection.execute_wrapper; the queries the notifications receiver makes (customer_alerts_raised, after
 commit) are counted apart, per alert. The notification requests the first run made (Message rows of the alert
 events, one request a distinct idempotency key) must match the alerts raised, or the figures do not count (exit 1).
 The first run's seconds are compared with TARGET_SECONDS at the full size (below it, a linear estimate at the full
@@ -287,20 +287,20 @@ def data_build(*, customers: int, months: int) -> dict:
 
 @contextlib.contextmanager
 def scan_instrumented(meter: QueryMeter) -> Iterator[None]:
-    """The meter on the default connection; the notifications receiver of customer_alert_raised inside the meter's
+    """The meter on the default connection; the notifications receiver of customer_alerts_raised inside the meter's
     "notify" section (the same receiver, connected again around a wrapper) and the sending it queues inside "send"
-    (notifications.services._queue_now, when it has one); the holder pass marked where the scan first lists the
+    (notifications.services._queue_now and _queue_chunks_now, where it has them); the holder pass marked where the scan first lists the
     prepaid accounts (customer_alerts._prepaid_accounts_to_scan, when it has one). All put back on exit."""
     from django.db import connection
 
     from core.services import customer_alerts
-    from core.signals import customer_alert_raised
+    from core.signals import customer_alerts_raised
     from notifications import services as notification_services
-    from notifications.customer_alerts import customer_alert_notify
+    from notifications.customer_alerts import customer_alerts_raised_receive
 
     def notify(sender, **kwargs):
         with meter.within("notify"):
-            customer_alert_notify(sender=sender, **kwargs)
+            customer_alerts_raised_receive(sender=sender, **kwargs)
 
     def marking_holders(original):
         def call(*args, **kwargs):
@@ -315,12 +315,13 @@ def scan_instrumented(meter: QueryMeter) -> Iterator[None]:
         return call
 
     # Only where notifications subscribed: the bench must not send what the platform would not.
-    subscribed = customer_alert_raised.disconnect(dispatch_uid=NOTIFY_RECEIVER_UID)
+    subscribed = customer_alerts_raised.disconnect(dispatch_uid=NOTIFY_RECEIVER_UID)
     if subscribed:
-        customer_alert_raised.connect(notify, weak=False, dispatch_uid="bench.alerts_bench.notify")
+        customer_alerts_raised.connect(notify, weak=False, dispatch_uid="bench.alerts_bench.notify")
     originals = []
     for module, name, wrap in ((customer_alerts, "_prepaid_accounts_to_scan", marking_holders),
-                               (notification_services, "_queue_now", sending)):
+                               (notification_services, "_queue_now", sending),
+                               (notification_services, "_queue_chunks_now", sending)):
         original = getattr(module, name, None)
         if original is not None:
             setattr(module, name, wrap(original))
@@ -331,9 +332,9 @@ def scan_instrumented(meter: QueryMeter) -> Iterator[None]:
     finally:
         for module, name, original in originals:
             setattr(module, name, original)
-        customer_alert_raised.disconnect(dispatch_uid="bench.alerts_bench.notify")
+        customer_alerts_raised.disconnect(dispatch_uid="bench.alerts_bench.notify")
         if subscribed:
-            customer_alert_raised.connect(customer_alert_notify, dispatch_uid=NOTIFY_RECEIVER_UID)
+            customer_alerts_raised.connect(customer_alerts_raised_receive, dispatch_uid=NOTIFY_RECEIVER_UID)
 
 
 def scan_run(*, name: str, as_of) -> dict:

@@ -14,10 +14,10 @@ ticket_changed = Signal()
 # notifications tells the affected customers; cms drops cached pages.
 outage_changed = Signal()
 
-# Sent after commit by core.services.customer_alerts for each alert a scan decided to send: binding_id (None for a
-# smart-prepaid holder's own alert, which names account_id instead), account_id, kind ("tier_threshold_near" or
-# "prepaid_balance_low"), data (the message data) and idempotency_key.
-customer_alert_raised = Signal()
+# Sent after commit by core.services.customer_alerts once per scan chunk that raised alerts: alerts, a list of dicts
+# each with binding_id (None for a smart-prepaid holder's own alert, which names account_id instead), account_id, kind
+# ("tier_threshold_near" or "prepaid_balance_low"), data (the message data) and idempotency_key.
+customer_alerts_raised = Signal()
 
 # Sent after commit by core.services.calls when a call changes in a way the console or the wallboard shows:
 # call_id, kind (one of "started", "identified", "queued", "offered", "answered", "left_queue", "ended",

@@ -8,8 +8,10 @@ A smart-prepaid holder's own low-balance alert (no binding) goes to the customer
 The Message rows stay the customer's (recipient_customer), texted at the binder's number as notification_request
 allows for a number asked for instead of the one on file; a STOP reply from that number is honoured. The customer's
 channel switches are left out of it: the portal shows them as the holder's phone, e-mail and inbox.
-The scan's idempotency key makes a signal delivered twice send nothing twice; a failure is logged, never raised into
-the scan (it has committed)."""
+The scan raises each chunk's alerts together after the chunk commits; a worker requests them together
+(customer_alerts_notify_task: a few queries and one INSERT per batch, retried if the database fails). The scan's
+idempotency keys make a batch delivered or retried twice send nothing twice; a refused alert is logged, never raised
+into the scan (it has committed)."""
 from __future__ import annotations
 
 import logging
@@ -18,7 +20,7 @@ from core.models import Account, AccountBinding
 
 from .errors import NotificationError
 from .models import Channel, Event
-from .services import notification_request
+from .services import CustomerNotice, customer_notices_request
 
 logger = logging.getLogger(__name__)
 
@@ -31,52 +33,93 @@ def binder_verified_mobile(*, binding: AccountBinding) -> str:
     return record.phone if record is not None and record.verified_at is not None else ""
 
 
-def _holder_covered_by_own_binding(account: Account) -> bool:
-    """Whether the holder has bound the account in the portal with the phone on file: their binding's alert, at the
-    threshold they chose, is the one they get."""
-    phone = account.customer.phone
-    return bool(phone) and any(
-        binder_verified_mobile(binding=binding) == phone
-        for binding in AccountBinding.objects.select_related("user__phone").filter(
-            account=account, unbound_at__isnull=True, user__is_active=True
-        )
+def _active_bindings():
+    return AccountBinding.objects.select_related("account__customer", "user__phone").filter(
+        unbound_at__isnull=True, user__is_active=True
     )
 
 
-def _holder_alert_notify(*, account_id: int, event: str, data: dict, idempotency_key: str) -> None:
-    """A smart-prepaid holder's own alert: to the customer as any notice is (the phone on file, their channel
+def _holders_covered_by_own_binding(accounts: list[Account]) -> set[int]:
+    """The accounts whose holder has bound them in the portal with the phone on file: their binding's alert, at the
+    threshold they chose, is the one they get. One query."""
+    phones = {account.pk: account.customer.phone for account in accounts if account.customer.phone}
+    return {
+        binding.account_id
+        for binding in _active_bindings().filter(account_id__in=list(phones))
+        if binder_verified_mobile(binding=binding) == phones[binding.account_id]
+    }
+
+
+def _binding_notices(alerts: list[dict]) -> list[CustomerNotice]:
+    """Each alert of a binding still bound by an active user: to the binder's verified mobile (SMS), else the
+    customer's inbox."""
+    bindings = _active_bindings().in_bulk([alert["binding_id"] for alert in alerts])
+    notices = []
+    for alert in alerts:
+        binding = bindings.get(alert["binding_id"])
+        if binding is None:
+            logger.warning("customer alert %s for binding %s not sent: binding gone", alert["kind"],
+                           alert["binding_id"])
+            continue
+        phone = binder_verified_mobile(binding=binding)
+        notices.append(CustomerNotice(
+            customer=binding.account.customer, event=EVENTS[alert["kind"]], data=alert["data"],
+            idempotency_key=alert["idempotency_key"], account_id=binding.account_id, to_phone=phone,
+            channels=None if phone else (Channel.INBOX,),
+        ))
+    return notices
+
+
+def _holder_notices(alerts: list[dict]) -> list[CustomerNotice]:
+    """A smart-prepaid holder's own alerts: to the customer as any notice is (the phone on file, their channel
     switches), about the account; left out when the holder's own binding covers it."""
-    account = Account.objects.select_related("customer").filter(pk=account_id).first()
-    if account is None or _holder_covered_by_own_binding(account):
-        return
-    try:
-        notification_request(recipient_customer=account.customer, event=event, data=data,
-                             idempotency_key=idempotency_key, account=account)
-    except NotificationError:
-        logger.exception("customer alert %s for account %s not requested", event, account_id)
+    accounts = Account.objects.select_related("customer").in_bulk([alert["account_id"] for alert in alerts])
+    covered = _holders_covered_by_own_binding(list(accounts.values()))
+    return [
+        CustomerNotice(customer=accounts[alert["account_id"]].customer, event=EVENTS[alert["kind"]],
+                       data=alert["data"], idempotency_key=alert["idempotency_key"], account_id=alert["account_id"])
+        for alert in alerts
+        if alert["account_id"] in accounts and alert["account_id"] not in covered
+    ]
 
 
-def customer_alert_notify(*, binding_id: int | None, kind: str, data: dict, idempotency_key: str,
-                          account_id: int | None = None, **kwargs) -> None:
-    """Receiver of core.signals.customer_alert_raised."""
-    event = EVENTS.get(kind)
-    if binding_id is None and account_id is not None and event is not None:
-        _holder_alert_notify(account_id=account_id, event=event, data=data, idempotency_key=idempotency_key)
-        return
-    binding = (
-        AccountBinding.objects.select_related("account__customer", "user__phone")
-        .filter(pk=binding_id, unbound_at__isnull=True, user__is_active=True)
-        .first()
+def customer_alerts_notify(*, alerts: list[dict]) -> int:
+    """Request the notifications of a batch of alerts (a scan chunk's): the bindings, holders and customers' settings
+    read a few queries for the whole batch, the messages written in one INSERT. Returns how many were queued.
+
+    An alert of an unknown kind is logged and dropped. Should the batch be refused as a whole (NotificationError), its
+    alerts are requested one by one, so one bad alert costs only itself."""
+    known = [alert for alert in alerts if alert["kind"] in EVENTS]
+    for alert in alerts:
+        if alert["kind"] not in EVENTS:
+            logger.warning("customer alert of unknown kind %s not sent", alert["kind"])
+    notices = _binding_notices([a for a in known if a["binding_id"] is not None]) + _holder_notices(
+        [a for a in known if a["binding_id"] is None and a.get("account_id") is not None]
     )
-    if event is None or binding is None:
-        logger.warning("customer alert %s for binding %s not sent: unknown kind, or binding gone", kind, binding_id)
-        return
-    phone = binder_verified_mobile(binding=binding)
-    delivery = {"to_phone": phone} if phone else {"channels": [Channel.INBOX]}
     try:
-        notification_request(
-            recipient_customer=binding.account.customer, event=event, data=data, idempotency_key=idempotency_key,
-            account=binding.account, **delivery,
-        )
+        return customer_notices_request(notices=notices)
     except NotificationError:
-        logger.exception("customer alert %s for binding %s not requested", kind, binding_id)
+        if len(notices) == 1:
+            logger.exception("customer alert %s not requested", notices[0].idempotency_key)
+            return 0
+    queued = 0
+    for notice in notices:
+        try:
+            queued += customer_notices_request(notices=[notice])
+        except NotificationError:
+            logger.exception("customer alert %s not requested", notice.idempotency_key)
+    return queued
+
+
+def customer_alerts_raised_receive(*, alerts: list[dict], **kwargs) -> None:
+    """Receiver of core.signals.customer_alerts_raised (after the scan chunk's commit): the batch goes to a worker,
+    or is requested here when the broker cannot be reached."""
+    from kombu.exceptions import OperationalError
+
+    from .tasks import customer_alerts_notify_task
+
+    try:
+        customer_alerts_notify_task.delay(alerts=alerts)
+    except OperationalError:
+        logger.warning("broker unavailable; %s customer alerts requested in the scan's process", len(alerts))
+        customer_alerts_notify(alerts=alerts)

@@ -128,12 +128,13 @@ def _queue_after_commit(message_ids: list[int]) -> None:
 class _TemplateBook:
     """Templates and rendered texts for one event and data, memoised: a fan-out renders each text once."""
 
-    def __init__(self, *, event: str, data: dict):
+    def __init__(self, *, event: str, data: dict, templates: Iterable[MessageTemplate] | None = None):
+        """`templates`: the event's templates when already read (a bulk request reads every event's at once)."""
         self.event = event
         self.data = data
-        self._templates = {
-            (t.channel, t.language): t for t in MessageTemplate.objects.filter(event=event)
-        }
+        if templates is None:
+            templates = MessageTemplate.objects.filter(event=event)
+        self._templates = {(t.channel, t.language): t for t in templates}
         self._rendered: dict[tuple[str, str], tuple[str, str, str, int]] = {}
 
     def channels(self) -> set[str]:
@@ -189,7 +190,7 @@ def _customer_channels(
 
 def _draft_fields(
     *, book: _TemplateBook, channel: str, language: str, urgency: str, key: str, now: datetime.datetime,
-    customer=None, user=None, to_phone: str = "", account=None,
+    customer=None, user=None, to_phone: str = "", account_id: int | None = None,
 ) -> dict:
     """The column values of one new message (state held when quiet hours apply to it)."""
     used_language, subject, body, segments = book.render(channel=channel, language=language)
@@ -210,7 +211,7 @@ def _draft_fields(
         "channel": channel, "event": book.event, "urgency": urgency,
         "recipient_customer_id": customer.pk if customer is not None else None,
         "recipient_user_id": user.pk if user is not None else None,
-        "account_id": account.pk if account is not None and customer is not None else None,
+        "account_id": account_id if customer is not None else None,
         "to": to, "language": used_language, "subject": subject, "body": body, "sms_segments": segments,
         "idempotency_key": key, "state": state, "next_attempt_at": next_attempt_at,
     }
@@ -305,7 +306,7 @@ def notification_request(
     drafts = [
         Message(**_draft_fields(book=book, channel=channel, language=language, urgency=urgency, key=key, now=now,
                                 customer=recipient_customer, user=recipient_user, to_phone=to_phone,
-                                account=account))
+                                account_id=account.pk if account is not None else None))
         for channel in wanted
     ]
     try:
@@ -494,18 +495,21 @@ def _transports_call(messages: list[Message]) -> list[transports.Receipt | Excep
 
 
 def _receipts_record(receipts: list[tuple[Message, transports.Receipt]]) -> dict[int, SendOutcome]:
-    """Mark sent (or delivered) the messages still SENDING, in one transaction; one a lease recovery already
-    took back is left alone."""
+    """Mark sent (or delivered) the messages still SENDING, in one UPDATE; one a lease recovery already took back is
+    left alone."""
     sent_at = clock.now()
     outcomes: dict[int, SendOutcome] = {}
-    with transaction.atomic():
-        for message, receipt in receipts:
-            state = Message.State.DELIVERED if receipt.delivered else Message.State.SENT
-            outcomes[message.pk] = SendOutcome(state)
-            Message.objects.filter(pk=message.pk, state=Message.State.SENDING).update(
-                state=state, provider=receipt.provider, provider_sid=receipt.sid, sent_at=sent_at,
-                delivered_at=sent_at if receipt.delivered else None, last_error="", next_attempt_at=None,
-            )
+    for message, receipt in receipts:
+        message.state = Message.State.DELIVERED if receipt.delivered else Message.State.SENT
+        message.provider, message.provider_sid = receipt.provider, receipt.sid
+        message.sent_at, message.delivered_at = sent_at, sent_at if receipt.delivered else None
+        message.last_error, message.next_attempt_at = "", None
+        outcomes[message.pk] = SendOutcome(message.state)
+    if receipts:
+        Message.objects.filter(state=Message.State.SENDING).bulk_update(
+            [message for message, _receipt in receipts],
+            ["state", "provider", "provider_sid", "sent_at", "delivered_at", "last_error", "next_attempt_at"],
+        )
     return outcomes
 
 
@@ -773,8 +777,8 @@ class _Recipient:
 _INSERT_FIELDS = [
     Message._meta.get_field(name)
     for name in (
-        "channel", "event", "urgency", "recipient_customer", "recipient_user", "to", "language", "subject", "body",
-        "sms_segments", "idempotency_key", "state", "next_attempt_at", "attempts", "last_error", "provider",
+        "channel", "event", "urgency", "recipient_customer", "recipient_user", "account", "to", "language", "subject",
+        "body", "sms_segments", "idempotency_key", "state", "next_attempt_at", "attempts", "last_error", "provider",
         "provider_sid", "created_at",
     )
 ]
@@ -806,36 +810,103 @@ def _messages_insert_ignoring_duplicates(*, rows: list[dict], now: datetime.date
         cursor.executemany(sql, values)
 
 
+@dataclass(frozen=True)
+class CustomerNotice:
+    """One customer's notification in a bulk request (customer_notices_request). `customer` needs pk, phone and
+    email (a Customer or a _Recipient). `to_phone`, when given, is the number asked for instead of the one on file
+    (SMS only, the STOP list still applies); `channels` None means every customer channel the event has a template
+    for, less what the customer's switches exclude. Notices sharing one `data` object share its rendered texts."""
+
+    customer: Customer | _Recipient
+    event: str
+    data: dict
+    idempotency_key: str
+    account_id: int | None = None
+    to_phone: str = ""
+    channels: tuple[str, ...] | None = None
+
+
+def _notice_channels(*, notice: CustomerNotice, book: _TemplateBook, switches: PreferenceSwitches,
+                     opted_out: set[str]) -> list[str]:
+    """notification_request's choice of channels for a customer, for one notice of a bulk request."""
+    allowed = (Channel.SMS,) if notice.to_phone else CUSTOMER_CHANNELS
+    if notice.channels is None:
+        wanted = [c for c in allowed if c in book.channels()]
+    else:
+        wanted = list(dict.fromkeys(notice.channels))
+        unknown = [c for c in wanted if c not in allowed]
+        if unknown:
+            raise NotificationError(_("该接收人不支持渠道：%(channels)s") % {"channels": ", ".join(unknown)},
+                                    field="channels")
+    if notice.to_phone:
+        return [] if notice.to_phone in opted_out and notice.event not in ESSENTIAL_EVENTS else wanted
+    return _customer_channels(customer=notice.customer, event=notice.event, wanted=wanted, switches=switches,
+                              opted_out=notice.customer.phone in opted_out)
+
+
+def customer_notices_request(
+    *, notices: list[CustomerNotice], urgency: str = Urgency.NORMAL,
+    queue: Callable[[list[int]], None] | None = None,
+) -> int:
+    """notification_request for many customers at once, each notice its own event data and idempotency key: the
+    templates, switches and STOP list read once for the batch, the messages written in one INSERT, their sends
+    queued FAN_OUT_SEND_CHUNK at a time (or handed to `queue`) once they are written: a task's or an after-commit
+    receiver's work, not to be called inside a transaction whose rows the workers cannot see yet. Returns how many
+    were queued.
+
+    A key already used creates nothing more (the (idempotency_key, channel) constraint, ON CONFLICT DO NOTHING), so a
+    batch run again sends nothing twice; unlike notification_request, a key reused for a different request is not
+    reported, only ignored. An invalid notice (unknown event or channel, bad key, a missing template) raises
+    NotificationError before anything is written. Locks nothing."""
+    if not notices:
+        return 0
+    keys = [
+        _validate_request(event=notice.event, data=notice.data, urgency=urgency, idempotency_key=notice.idempotency_key)
+        for notice in notices
+    ]
+    templates: dict[str, list[MessageTemplate]] = {}
+    for template in MessageTemplate.objects.filter(event__in={notice.event for notice in notices}):
+        templates.setdefault(template.event, []).append(template)
+    switches = preference_switches_for_customers(customer_ids=list({notice.customer.pk for notice in notices}))
+    opted_out = sms_opted_out_phones(phones=list({notice.to_phone or notice.customer.phone for notice in notices}))
+    books: dict[tuple[str, int], _TemplateBook] = {}
+    now = clock.now()
+    rows = []
+    for notice, key in zip(notices, keys, strict=True):
+        book_key = (notice.event, id(notice.data))
+        if book_key not in books:
+            books[book_key] = _TemplateBook(event=notice.event, data=notice.data, templates=templates.get(notice.event, ()))
+        book = books[book_key]
+        for channel in _notice_channels(notice=notice, book=book, switches=switches[notice.customer.pk],
+                                        opted_out=opted_out):
+            rows.append(_draft_fields(book=book, channel=channel, language=settings.LANGUAGE_CODE, urgency=urgency,
+                                      key=key, now=now, customer=notice.customer, to_phone=notice.to_phone,
+                                      account_id=notice.account_id))
+    with transaction.atomic():
+        _messages_insert_ignoring_duplicates(rows=rows, now=now)
+        pending = list(
+            Message.objects.filter(idempotency_key__in=keys, state=Message.State.PENDING, attempts=0)
+            .values_list("id", flat=True)
+        )
+    (queue or _queue_chunks_now)(pending)
+    return len(pending)
+
+
 def fan_out_batch_create(
     *, customer_ids: list[int], event: str, data: dict, idempotency_prefix: str, urgency: str,
     queue: Callable[[list[int]], None] | None = None,
 ) -> int:
     """Create the messages of one fan-out batch in one INSERT and queue their sends; returns how many were
     queued. Re-running a batch creates nothing twice (the idempotency constraint ignores the duplicates).
+    Every customer's notice shares `data`, so each text is rendered once.
     """
     customers = [
         _Recipient(*row) for row in Customer.objects.filter(pk__in=customer_ids).values_list("id", "phone", "email")
     ]
-    switches = preference_switches_for_customers(customer_ids=[c.pk for c in customers])
-    opted_out = sms_opted_out_phones(phones=[c.phone for c in customers])
-    book = _TemplateBook(event=event, data=data)
-    wanted = [c for c in CUSTOMER_CHANNELS if c in book.channels()]
-    now = clock.now()
-    rows, keys = [], []
-    for customer in customers:
-        key = f"{idempotency_prefix}:{customer.pk}"
-        keys.append(key)
-        for channel in _customer_channels(
-            customer=customer, event=event, wanted=wanted, switches=switches[customer.pk],
-            opted_out=customer.phone in opted_out,
-        ):
-            rows.append(_draft_fields(book=book, channel=channel, language=settings.LANGUAGE_CODE, urgency=urgency,
-                                      key=key, now=now, customer=customer))
-    with transaction.atomic():
-        _messages_insert_ignoring_duplicates(rows=rows, now=now)
-    pending = list(
-        Message.objects.filter(idempotency_key__in=keys, state=Message.State.PENDING, attempts=0)
-        .values_list("id", flat=True)
+    return customer_notices_request(
+        notices=[
+            CustomerNotice(customer=customer, event=event, data=data, idempotency_key=f"{idempotency_prefix}:{customer.pk}")
+            for customer in customers
+        ],
+        urgency=urgency, queue=queue,
     )
-    (queue or _queue_chunks_now)(pending)
-    return len(pending)

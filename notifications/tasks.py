@@ -5,6 +5,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from .customer_alerts import customer_alerts_notify
 from .reminders import arrears_reminders_batch, arrears_reminders_request
 from .services import (
     MESSAGE_SEND_MAX_RETRIES,
@@ -38,6 +39,12 @@ def message_send_many_task(*, message_ids: list[int]) -> int:
     """Send a chunk of fan-out messages; a transport failure leaves that row pending for dispatch_due."""
     outcomes = messages_send(message_ids=message_ids)
     return sum(outcome.state in ("sent", "delivered") for outcome in outcomes.values())
+
+
+@shared_task(name="notifications.customer_alerts_notify", **DATABASE_RETRY)
+def customer_alerts_notify_task(*, alerts: list[dict]) -> int:
+    """A customer-alert scan chunk's alerts (core.signals.customer_alerts_raised), requested together."""
+    return customer_alerts_notify(alerts=alerts)
 
 
 @shared_task(name="notifications.dispatch_due")

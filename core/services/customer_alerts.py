@@ -7,12 +7,13 @@ Every smart-prepaid account's holder is also told, at the phone on file, when it
 threshold (HOLDER_LOW_BALANCE_THRESHOLD, 10 yuan), portal or not: once per dip, recorded on the account
 (notifications leaves it out when a binding of the holder's own verified phone already covers the account).
 
-The daily scan decides and records on the binding row; the message leaves through the signal customer_alert_raised
-after commit (notifications subscribes: core imports no other app), keyed so a rerun or a twin scan sends nothing
-twice.
+The daily scan decides and records on the binding (or account) row, a chunk of rows under one lock; the chunk's
+messages leave together through the signal customer_alerts_raised after its commit (notifications subscribes: core
+imports no other app), keyed so a rerun or a twin scan sends nothing twice.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.models import Account, AccountBinding
-from core.signals import customer_alert_raised
+from core.signals import customer_alerts_raised
 from core.models.customers import CustomerCategory
 from core.money import ZERO
 from core.selectors.portal_bills import (
@@ -69,14 +70,14 @@ class RaisedAlert:
     account_id: int | None = None
 
 
-def _raise_after_commit(alert: RaisedAlert) -> None:
-    def send() -> None:
-        customer_alert_raised.send(
-            sender=AccountBinding, binding_id=alert.binding_id, account_id=alert.account_id, kind=alert.kind,
-            data=alert.data, idempotency_key=alert.idempotency_key,
-        )
-
-    transaction.on_commit(send, robust=True)
+def _raise_after_commit(alerts: list[RaisedAlert]) -> None:
+    """One signal for a chunk's alerts, after its transaction commits."""
+    if not alerts:
+        return
+    payload = [dataclasses.asdict(alert) for alert in alerts]
+    transaction.on_commit(
+        lambda: customer_alerts_raised.send(sender=AccountBinding, alerts=payload), robust=True
+    )
 
 
 def tier_alert_due(*, forecast: TierForecast | None, as_of: datetime.date) -> bool:
@@ -94,118 +95,158 @@ def _tier_already_told(*, binding: AccountBinding, forecast: TierForecast) -> bo
     )
 
 
-def binding_tier_alert(*, binding: AccountBinding, forecast: TierForecast | None, as_of: datetime.date) -> RaisedAlert | None:
-    """Record and raise the tier alert of one binding if it is due and the binding has not been warned of entering
-    this tier (or a higher one) this tier period: near tier 2 and later near tier 3 is two alerts, each sent once.
+def _tier_alert_record(*, locked: AccountBinding, account_number: str, forecast: TierForecast) -> RaisedAlert | None:
+    """On a locked binding whose crossing is due: record and return the tier alert unless the binding stopped asking
+    or was warned of entering this tier (or a higher one) this tier period: near tier 2 and later near tier 3 is two
+    alerts, each sent once. Changes the row in memory only."""
+    if not locked.tier_alerts:
+        return None
+    if locked.tier_alerted_period == forecast.period_start:
+        if locked.tier_alerted_tier is None:
+            # Warned this period before the tier was recorded (migration 0018), of a tier unknown: counted as this
+            # crossing's warning, so nobody is told twice, and recorded, so the next crossing is told.
+            locked.tier_alerted_tier = forecast.next_tier
+            return None
+        if locked.tier_alerted_tier >= forecast.next_tier:
+            return None
+    locked.tier_alerted_period = forecast.period_start
+    locked.tier_alerted_tier = forecast.next_tier
+    return RaisedAlert(
+        binding_id=locked.pk,
+        kind=KIND_TIER,
+        data={
+            "account_number": account_number,
+            "used_kwh": kwh_text(forecast.used_kwh),
+            "crossing_date": f"{forecast.crossing_date.month}月{forecast.crossing_date.day}日",
+            "next_tier": forecast.next_tier,
+            "tier_limit_kwh": kwh_text(forecast.next_tier_from_kwh),
+            "next_price": forecast.next_price_text,
+        },
+        idempotency_key=f"tier-near:{locked.pk}:{forecast.period_start:%Y%m%d}:{forecast.next_tier}",
+    )
 
-    Locks the binding row, so two scans at once send it once."""
-    if not tier_alert_due(forecast=forecast, as_of=as_of):
+
+def _low_balance_data(*, account_number: str, estimate: PrepaidEstimate, threshold: Decimal) -> dict:
+    return {
+        "account_number": account_number,
+        "balance": f"{estimate.remaining:.2f}",
+        "threshold": f"{threshold:.2f}",
+        "days_left": estimate.days_left if estimate.days_left is not None else "—",
+    }
+
+
+def _low_balance_alert_record(*, locked: AccountBinding, account_number: str, estimate: PrepaidEstimate,
+                              now: datetime.datetime) -> RaisedAlert | None:
+    """On a locked binding: record and return the low-balance alert when the estimated balance is under the binding's
+    threshold and it has not been told since the balance was last above it; re-arm it once above again. Changes the
+    row in memory only."""
+    if estimate.remaining >= locked.low_balance_threshold:
+        locked.low_balance_alerted_at = None
         return None
-    if _tier_already_told(binding=binding, forecast=forecast):
-        # As read by the scan: only the scan records a warning, so a binding told then is told still.
+    if locked.low_balance_alerted_at is not None:
         return None
+    locked.low_balance_alerted_at = now
+    return RaisedAlert(
+        binding_id=locked.pk,
+        kind=KIND_LOW_BALANCE,
+        data=_low_balance_data(account_number=account_number, estimate=estimate,
+                               threshold=locked.low_balance_threshold),
+        # Keyed by the moment of this dip (to the microsecond, as recorded), so each dip is one message.
+        idempotency_key=f"prepaid-low:{locked.pk}:{now:%Y%m%d%H%M%S%f}",
+    )
+
+
+@dataclass(frozen=True)
+class _BindingToDecide:
+    """A binding the scan read with something that may change: its crossing due and not yet warned of, or its
+    low-balance state (a dip not told, or a told one that is over)."""
+
+    binding: AccountBinding
+    forecast: TierForecast | None
+    estimate: PrepaidEstimate | None
+
+
+_BINDING_ALERT_FIELDS = ("tier_alerted_period", "tier_alerted_tier", "low_balance_alerted_at")
+
+
+def _binding_alert_state(binding: AccountBinding) -> tuple:
+    return tuple(getattr(binding, field) for field in _BINDING_ALERT_FIELDS)
+
+
+def _bindings_alerts_record(*, to_decide: list[_BindingToDecide], now: datetime.datetime,
+                           result: AlertScanResult) -> None:
+    """Decide a chunk's bindings under one lock of their rows (in id order, so a twin scan waits rather than
+    deadlocks), write the ones that changed in one UPDATE, and raise their alerts together after commit; counts
+    into `result`. A binding unbound since it was read is left alone."""
+    if not to_decide:
+        return
+    alerts: list[RaisedAlert] = []
     with transaction.atomic():
-        locked = AccountBinding.objects.select_for_update().get(pk=binding.pk)
-        if locked.unbound_at is not None or not locked.tier_alerts:
-            return None
-        if locked.tier_alerted_period == forecast.period_start:
-            if locked.tier_alerted_tier is None:
-                # Warned this period before the tier was recorded (migration 0018), of a tier unknown: counted as
-                # this crossing's warning, so nobody is told twice, and recorded, so the next crossing is told.
-                locked.tier_alerted_tier = forecast.next_tier
-                locked.save(update_fields=["tier_alerted_tier"])
-                return None
-            if locked.tier_alerted_tier >= forecast.next_tier:
-                return None
-        locked.tier_alerted_period = forecast.period_start
-        locked.tier_alerted_tier = forecast.next_tier
-        locked.save(update_fields=["tier_alerted_period", "tier_alerted_tier"])
-        alert = RaisedAlert(
-            binding_id=locked.pk,
-            kind=KIND_TIER,
-            data={
-                "account_number": binding.account.number,
-                "used_kwh": kwh_text(forecast.used_kwh),
-                "crossing_date": f"{forecast.crossing_date.month}月{forecast.crossing_date.day}日",
-                "next_tier": forecast.next_tier,
-                "tier_limit_kwh": kwh_text(forecast.next_tier_from_kwh),
-                "next_price": forecast.next_price_text,
-            },
-            idempotency_key=f"tier-near:{locked.pk}:{forecast.period_start:%Y%m%d}:{forecast.next_tier}",
-        )
-        _raise_after_commit(alert)
-    return alert
+        locked = {
+            row.pk: row for row in AccountBinding.objects.select_for_update()
+            .filter(pk__in=[item.binding.pk for item in to_decide], unbound_at__isnull=True).order_by("pk")
+        }
+        changed = []
+        for item in to_decide:
+            row = locked.get(item.binding.pk)
+            if row is None:
+                continue
+            before = _binding_alert_state(row)
+            number = item.binding.account.number
+            if item.forecast is not None:
+                alert = _tier_alert_record(locked=row, account_number=number, forecast=item.forecast)
+                if alert is not None:
+                    alerts.append(alert)
+                    result.tier_alerts += 1
+            if item.estimate is not None:
+                alert = _low_balance_alert_record(locked=row, account_number=number, estimate=item.estimate, now=now)
+                if alert is not None:
+                    alerts.append(alert)
+                    result.low_balance_alerts += 1
+                elif before[2] is not None and row.low_balance_alerted_at is None:
+                    result.low_balance_cleared += 1
+            if _binding_alert_state(row) != before:
+                changed.append(row)
+        AccountBinding.objects.bulk_update(changed, _BINDING_ALERT_FIELDS)
+        _raise_after_commit(alerts)
 
 
-def binding_low_balance_alert(
-    *, binding: AccountBinding, estimate: PrepaidEstimate | None, now: datetime.datetime
-) -> RaisedAlert | None:
-    """Record and raise the low-balance alert of one binding when the estimated balance is under its threshold
-    and it has not been told since the balance was last above it; re-arm the alert once it is above again.
-
-    Locks the binding row."""
-    if estimate is None:
-        return None
+def _holders_alerts_record(*, estimates: dict[int, tuple[Account, PrepaidEstimate]], now: datetime.datetime,
+                          result: AlertScanResult) -> None:
+    """The smart-prepaid holders' own alerts of a chunk (account id -> the account and its estimate), decided under
+    one lock of their rows: told when the balance is under HOLDER_LOW_BALANCE_THRESHOLD and not told since it was
+    last above, re-armed once above; one UPDATE for each, the alerts raised together after commit."""
+    if not estimates:
+        return
+    alerts: list[RaisedAlert] = []
+    told, rearmed = [], []
     with transaction.atomic():
-        locked = AccountBinding.objects.select_for_update().get(pk=binding.pk)
-        if locked.unbound_at is not None:
-            return None
-        if estimate.remaining >= locked.low_balance_threshold:
-            if locked.low_balance_alerted_at is not None:
-                locked.low_balance_alerted_at = None
-                locked.save(update_fields=["low_balance_alerted_at"])
-            return None
-        if locked.low_balance_alerted_at is not None:
-            return None
-        locked.low_balance_alerted_at = now
-        locked.save(update_fields=["low_balance_alerted_at"])
-        alert = RaisedAlert(
-            binding_id=locked.pk,
-            kind=KIND_LOW_BALANCE,
-            data={
-                "account_number": binding.account.number,
-                "balance": f"{estimate.remaining:.2f}",
-                "threshold": f"{locked.low_balance_threshold:.2f}",
-                "days_left": estimate.days_left if estimate.days_left is not None else "—",
-            },
-            # Keyed by the moment of this dip (to the microsecond, as recorded), so each dip is one message.
-            idempotency_key=f"prepaid-low:{locked.pk}:{now:%Y%m%d%H%M%S%f}",
-        )
-        _raise_after_commit(alert)
-    return alert
-
-
-def holder_low_balance_alert(*, account: Account, estimate: PrepaidEstimate | None, now: datetime.datetime
-                             ) -> RaisedAlert | None:
-    """Record and raise the holder's low-balance alert when the estimated balance is under
-    HOLDER_LOW_BALANCE_THRESHOLD and the holder has not been told since it was last above; re-arm once above.
-
-    Locks the account row."""
-    if estimate is None:
-        return None
-    with transaction.atomic():
-        locked = Account.objects.select_for_update().only("pk", "low_balance_alerted_at").get(pk=account.pk)
-        if estimate.remaining >= HOLDER_LOW_BALANCE_THRESHOLD:
-            if locked.low_balance_alerted_at is not None:
-                Account.objects.filter(pk=locked.pk).update(low_balance_alerted_at=None)
-            return None
-        if locked.low_balance_alerted_at is not None:
-            return None
-        Account.objects.filter(pk=locked.pk).update(low_balance_alerted_at=now)
-        alert = RaisedAlert(
-            binding_id=None,
-            account_id=locked.pk,
-            kind=KIND_LOW_BALANCE,
-            data={
-                "account_number": account.number,
-                "balance": f"{estimate.remaining:.2f}",
-                "threshold": f"{HOLDER_LOW_BALANCE_THRESHOLD:.2f}",
-                "days_left": estimate.days_left if estimate.days_left is not None else "—",
-            },
-            idempotency_key=f"prepaid-low:account:{locked.pk}:{now:%Y%m%d%H%M%S%f}",
-        )
-        _raise_after_commit(alert)
-    return alert
+        locked = Account.objects.select_for_update().filter(pk__in=list(estimates)).only(
+            "pk", "low_balance_alerted_at"
+        ).order_by("pk")
+        for row in locked:
+            account, estimate = estimates[row.pk]
+            if estimate.remaining >= HOLDER_LOW_BALANCE_THRESHOLD:
+                if row.low_balance_alerted_at is not None:
+                    rearmed.append(row.pk)
+                continue
+            if row.low_balance_alerted_at is not None:
+                continue
+            told.append(row.pk)
+            alerts.append(RaisedAlert(
+                binding_id=None,
+                account_id=row.pk,
+                kind=KIND_LOW_BALANCE,
+                data=_low_balance_data(account_number=account.number, estimate=estimate,
+                                       threshold=HOLDER_LOW_BALANCE_THRESHOLD),
+                idempotency_key=f"prepaid-low:account:{row.pk}:{now:%Y%m%d%H%M%S%f}",
+            ))
+        if told:
+            Account.objects.filter(pk__in=told).update(low_balance_alerted_at=now)
+        if rearmed:
+            Account.objects.filter(pk__in=rearmed).update(low_balance_alerted_at=None)
+        result.holder_low_balance_alerts += len(told)
+        _raise_after_commit(alerts)
 
 
 class _PricesOfTheDay:
@@ -317,24 +358,28 @@ def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResu
             accounts=list({binding.account_id: binding.account for binding in bindings}.values()), as_of=as_of,
             prices_of=prices_of_the_day.prices,
         )
+        to_decide = []
         for binding in bindings:
             outlook = outlooks[binding.account_id]
             estimate = outlook.estimate
             if estimate is not None:
                 estimates[binding.account_id] = estimate
             result.bindings_checked += 1
-            if binding.tier_alerts and binding_tier_alert(binding=binding, forecast=outlook.forecast, as_of=as_of):
-                result.tier_alerts += 1
-            told = binding.low_balance_alerted_at is not None
-            if estimate is None or not _low_balance_state_may_change(
-                told=told, remaining=estimate.remaining, threshold=binding.low_balance_threshold,
-            ):
-                continue
-            if binding_low_balance_alert(binding=binding, estimate=estimate, now=now):
-                result.low_balance_alerts += 1
-            elif told:
-                # Told before and now at or above the threshold (the state changed): re-armed.
-                result.low_balance_cleared += 1
+            # As read by the scan: only the scan records a warning, so a binding told then is told still.
+            tier_may_change = (
+                binding.tier_alerts and tier_alert_due(forecast=outlook.forecast, as_of=as_of)
+                and not _tier_already_told(binding=binding, forecast=outlook.forecast)
+            )
+            low_balance_may_change = estimate is not None and _low_balance_state_may_change(
+                told=binding.low_balance_alerted_at is not None, remaining=estimate.remaining,
+                threshold=binding.low_balance_threshold,
+            )
+            if tier_may_change or low_balance_may_change:
+                to_decide.append(_BindingToDecide(
+                    binding=binding, forecast=outlook.forecast if tier_may_change else None,
+                    estimate=estimate if low_balance_may_change else None,
+                ))
+        _bindings_alerts_record(to_decide=to_decide, now=now, result=result)
     for accounts in _prepaid_account_chunks():
         result.holders_checked += len(accounts)
         unbilled = unbilled_kwh_of_accounts(
@@ -349,15 +394,15 @@ def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResu
             )
         ]
         outlooks = outlooks_of_accounts(accounts=to_estimate, as_of=as_of, prices_of=prices_of_the_day.prices)
+        to_decide: dict[int, tuple[Account, PrepaidEstimate]] = {}
         for account in accounts:
             estimate = estimates.get(account.pk) or (outlooks[account.pk].estimate if account.pk in outlooks else None)
-            if estimate is None:
-                continue
-            if not _low_balance_state_may_change(told=account.low_balance_alerted_at is not None,
-                                                 remaining=estimate.remaining, threshold=HOLDER_LOW_BALANCE_THRESHOLD):
-                continue
-            if holder_low_balance_alert(account=account, estimate=estimate, now=now):
-                result.holder_low_balance_alerts += 1
+            if estimate is not None and _low_balance_state_may_change(
+                told=account.low_balance_alerted_at is not None, remaining=estimate.remaining,
+                threshold=HOLDER_LOW_BALANCE_THRESHOLD,
+            ):
+                to_decide[account.pk] = (account, estimate)
+        _holders_alerts_record(estimates=to_decide, now=now, result=result)
     logger.info(
         "customer alerts %s: %s bindings, %s tier, %s low balance, %s re-armed; %s prepaid holders, %s told",
         as_of, result.bindings_checked, result.tier_alerts, result.low_balance_alerts, result.low_balance_cleared,

@@ -214,28 +214,32 @@ def test_the_report_says_so_when_the_second_run_raised_alerts_or_the_notificatio
 def test_the_instruments_count_the_receivers_queries_apart_and_put_everything_back():
     from bench.alerts_bench import NOTIFY_RECEIVER_UID, scan_instrumented
     from core.services import customer_alerts
-    from core.signals import customer_alert_raised
+    from core.signals import customer_alerts_raised
     from notifications import services as notification_services
 
     lister, queue_now = customer_alerts._prepaid_accounts_to_scan, notification_services._queue_now
+    queue_chunks_now = notification_services._queue_chunks_now
     meter = QueryMeter()
     with scan_instrumented(meter):
         list(customer_alerts._prepaid_accounts_to_scan())
         # A binding that is gone: the receiver looks for it (one query) and sends nothing.
-        customer_alert_raised.send(sender=None, binding_id=0, account_id=None, kind="tier_threshold_near", data={},
-                                   idempotency_key="bench-test")
-        notification_services._queue_now([])
+        customer_alerts_raised.send(sender=None, alerts=[{
+            "binding_id": 0, "account_id": None, "kind": "tier_threshold_near", "data": {},
+            "idempotency_key": "bench-test",
+        }])
+        notification_services._queue_chunks_now([])
     assert meter.holders_started is not None
     assert meter.count(phase="holders", section="scan") == 1
     assert meter.kinds["notify: SELECT core_accountbinding"] == 1
     assert meter.section_seconds["send"] > 0
     assert customer_alerts._prepaid_accounts_to_scan is lister and notification_services._queue_now is queue_now
+    assert notification_services._queue_chunks_now is queue_chunks_now
     # The platform's own receiver is subscribed again, and the bench's gone.
-    assert customer_alert_raised.disconnect(dispatch_uid="bench.alerts_bench.notify") is False
-    assert customer_alert_raised.disconnect(dispatch_uid=NOTIFY_RECEIVER_UID) is True
-    from notifications.customer_alerts import customer_alert_notify
+    assert customer_alerts_raised.disconnect(dispatch_uid="bench.alerts_bench.notify") is False
+    assert customer_alerts_raised.disconnect(dispatch_uid=NOTIFY_RECEIVER_UID) is True
+    from notifications.customer_alerts import customer_alerts_raised_receive
 
-    customer_alert_raised.connect(customer_alert_notify, dispatch_uid=NOTIFY_RECEIVER_UID)
+    customer_alerts_raised.connect(customer_alerts_raised_receive, dispatch_uid=NOTIFY_RECEIVER_UID)
 
 
 def _subprocess_env() -> dict[str, str]:

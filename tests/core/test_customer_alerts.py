@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from core.models import Account, AccountBinding, MeterReading, Payment
 from core.services.customer_alerts import customer_alerts_scan
-from core.signals import customer_alert_raised
+from core.signals import customer_alerts_raised
 from core.services.payments import payment_post
 from core.services.readings import reading_record
 from core.tasks import customer_alerts_scan as customer_alerts_scan_task
-from notifications.customer_alerts import customer_alert_notify
+from notifications.customer_alerts import customer_alerts_notify
 from notifications.models import Channel, InboxMessage, Message, SmsOptOut
 from portal.models import UserPhone
 from tests.factories import AccountFactory, MeterFactory
@@ -49,16 +49,15 @@ def sms_to() -> list[str]:
 
 @pytest.fixture
 def raised():
-    """The alerts the scan raises (after commit), as the signal's keyword arguments."""
+    """The alerts the scan raises (after commit), in the order raised (each signal carries a chunk's)."""
     seen: list[dict] = []
 
-    def receiver(sender, **kwargs):
-        kwargs.pop("signal")
-        seen.append(kwargs)
+    def receiver(sender, alerts, **kwargs):
+        seen.extend(alerts)
 
-    customer_alert_raised.connect(receiver, dispatch_uid="test-customer-alerts")
+    customer_alerts_raised.connect(receiver, dispatch_uid="test-customer-alerts")
     yield seen
-    customer_alert_raised.disconnect(dispatch_uid="test-customer-alerts")
+    customer_alerts_raised.disconnect(dispatch_uid="test-customer-alerts")
 
 
 def of_bindings(raised: list[dict]) -> list[dict]:
@@ -280,9 +279,11 @@ def test_a_binder_whose_phone_replied_stop_is_not_texted(prepaid_low, django_cap
 def test_an_alert_raised_for_a_binding_since_unbound_is_not_sent(prepaid_low):
     mobile(prepaid_low, "13900000001")
     AccountBinding.objects.filter(pk=prepaid_low.pk).update(unbound_at=timezone.now())
-    customer_alert_notify(binding_id=prepaid_low.pk, kind="prepaid_balance_low", idempotency_key="prepaid-low:x:1",
-                          data={"account_number": prepaid_low.account.number, "balance": "6.52",
-                                "threshold": "10.00", "days_left": 5})
+    customer_alerts_notify(alerts=[{
+        "binding_id": prepaid_low.pk, "account_id": None, "kind": "prepaid_balance_low",
+        "idempotency_key": "prepaid-low:x:1",
+        "data": {"account_number": prepaid_low.account.number, "balance": "6.52", "threshold": "10.00", "days_left": 5},
+    }])
     assert not Message.objects.exists()
 
 
@@ -291,8 +292,9 @@ def test_the_receiver_sends_nothing_twice_for_one_key(near_tier_two):
     data = {"account_number": near_tier_two.account.number, "used_kwh": "160", "crossing_date": "3月23日",
             "next_tier": 2, "tier_limit_kwh": "180", "next_price": "0.608"}
     for _ in range(2):
-        customer_alert_notify(binding_id=near_tier_two.pk, kind="tier_threshold_near", data=data,
-                              idempotency_key="tier-near:x:20260301:2")
+        customer_alerts_notify(alerts=[{"binding_id": near_tier_two.pk, "account_id": None,
+                                        "kind": "tier_threshold_near", "data": data,
+                                        "idempotency_key": "tier-near:x:20260301:2"}])
     sms = Message.objects.get()
     assert (sms.channel, sms.to) == (Channel.SMS, phone)
     assert sms.body == (

@@ -282,3 +282,38 @@ def test_an_accounts_bindings_are_scanned_in_one_chunk():
     bindings = [AccountBindingFactory(account=first) for _ in range(3)] + [AccountBindingFactory(account=second)]
     chunks = [[binding.pk for binding in chunk] for chunk in _binding_chunks(size=2)]
     assert chunks == [[binding.pk for binding in bindings[:3]], [bindings[3].pk]]
+
+
+def test_alerts_cost_the_same_queries_however_many_are_raised(django_capture_on_commit_callbacks):
+    """Binders and holders whose balances dip, each told by SMS: deciding, recording, requesting and sending their
+    alerts (tests run Celery eager) is a few queries per chunk, not per alert; one signal per chunk and pass."""
+    from core.signals import customer_alerts_raised
+    from notifications.models import Message
+    from tests.core.test_customer_alerts import mobile
+
+    batches: list[int] = []
+
+    def receiver(sender, alerts, **kwargs):
+        batches.append(len(alerts))
+
+    def first_scan_of_new_dips(count: int) -> int:
+        for n in range(count):
+            binding = AccountBindingFactory(account=prepaid_account(paid="12.00", kwh_per_day=2, days=5),
+                                            tier_alerts=False)
+            mobile(binding, f"137{count:02d}{n:06d}")
+        with CaptureQueriesContext(connection) as queries:
+            result = scan(django_capture_on_commit_callbacks)
+        assert (result.low_balance_alerts, result.holder_low_balance_alerts) == (count, count)
+        return len(queries.captured_queries)
+
+    customer_alerts_raised.connect(receiver, dispatch_uid="test-alert-batches")
+    try:
+        few = first_scan_of_new_dips(2)
+        assert batches == [2, 2]
+        many = first_scan_of_new_dips(6)
+        assert batches == [2, 2, 6, 6]
+    finally:
+        customer_alerts_raised.disconnect(dispatch_uid="test-alert-batches")
+    assert many == few
+    # Each binder on their own mobile, each holder at the phone on file (and in their inbox).
+    assert Message.objects.filter(event="prepaid_balance_low", channel="sms", state="delivered").count() == 16
