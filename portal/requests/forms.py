@@ -18,7 +18,7 @@ class _AccountBranchForm(forms.Form):
     account = forms.ChoiceField(label=_("户号"), required=False)
     branch = forms.ModelChoiceField(
         label=_("所在县公司"), queryset=Branch.objects.order_by("code"), required=False,
-        help_text=_("不选择户号时必填"),
+        empty_label=_("请选择县公司"), help_text=_("不选择户号时必填"),
     )
 
     def __init__(self, *args, accounts, **kwargs):

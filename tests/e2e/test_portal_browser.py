@@ -202,6 +202,14 @@ def report_fault_and_follow_it(page: Page, base_url: str, folder: Path, account:
     page.locator("select[name=account]").select_option(account["number"])
     page.locator("textarea[name=description]").fill("家中突然停电，邻居家也没有电。")
     page.locator("input[name=phone]").fill(NEW_CUSTOMER_PHONE)
+    # On a phone every field is thumb-high with 16 px text (smaller text makes the phone zoom in on focus).
+    for field in ("select[name=account]", "select[name=branch]", "input[name=address]", "textarea[name=description]",
+                  "input[name=phone]"):
+        height, font_size = page.locator(field).evaluate(
+            "element => [element.getBoundingClientRect().height, parseFloat(getComputedStyle(element).fontSize)]"
+        )
+        assert height >= 44 and font_size >= 16, (field, height, font_size)
+    expect(page.locator("select[name=branch] option").first).to_have_text("请选择县公司")
     shot(page, folder, "14-fault-report")
     page.locator("main form").get_by_role("button").last.click()
     expect(page.get_by_role("heading", name="报修已受理")).to_be_visible()
