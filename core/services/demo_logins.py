@@ -19,7 +19,9 @@ from django.utils.translation import gettext_lazy as _
 from core.errors import BindingError, DomainError
 from core.models import Account, AccountBinding, Bill, BindingMethod, Branch, Post, StaffAssignment
 from core.models.customers import CustomerCategory
+from core.models.tickets import BusinessType
 from core.services.account_binding import binding_create
+from core.services.portal_requests import feedback_submit
 from core.services.roles import (
     ROLE_ACCOUNT_MANAGER,
     ROLE_AGENT,
@@ -188,7 +190,7 @@ def _demo_account(account: Account, *, label: str = "", bound: bool = False) -> 
 def demo_customer_accounts_bind() -> list[DemoAccount]:
     """Give the demo customer what a customer signing in for the first time would have set up: their home account,
     with a bill to pay, and their parents' smart-prepaid one, bound through binding_create with the holder's name
-    and ID digits as a customer binds. Once: a demo customer who has had a binding keeps what they have. Nothing
+    and ID digits as a customer binds, and a suggestion sent about the home account (a ticket to follow). Once: a demo customer who has had a binding keeps what they have. Nothing
     before the demo users and accounts exist."""
     user = get_user_model().objects.filter(username=DEMO_CUSTOMER).first()
     if user is None or AccountBinding.objects.filter(user=user).exists():
@@ -209,7 +211,27 @@ def demo_customer_accounts_bind() -> list[DemoAccount]:
             )
         except BindingError:
             logger.warning("demo customer: account %s could not be bound", account.number, exc_info=True)
+    if home is not None:
+        _demo_customer_suggestion_submit(user=user, account=home)
     return demo_customer_accounts()
+
+
+# What the demo customer once suggested through the portal (the customer's own words, data like the labels above).
+DEMO_SUGGESTION_SUMMARY = "建议在电费短信里附上缴费链接"
+DEMO_SUGGESTION_TEXT = "每月收到电费短信后，还要另外打开网上营业厅找缴费入口。希望短信里直接附上缴费链接。"
+
+
+def _demo_customer_suggestion_submit(*, user, account: Account) -> None:
+    """A suggestion the demo customer sent about their home account, through feedback_submit as the portal sends one,
+    so "my tickets" has one to follow and the inbox its acceptance notice."""
+    try:
+        feedback_submit(
+            user=user, business_type=BusinessType.SUGGESTION, summary=DEMO_SUGGESTION_SUMMARY,
+            description=DEMO_SUGGESTION_TEXT, account=account, contact_name=account.name,
+            contact_phone=account.customer.phone, idempotency_key=f"demo-customer-suggestion:{user.pk}",
+        )
+    except DomainError:
+        logger.warning("demo customer: suggestion on account %s not submitted", account.number, exc_info=True)
 
 
 def demo_customer_accounts() -> list[DemoAccount]:

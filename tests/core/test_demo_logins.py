@@ -255,10 +255,16 @@ def test_the_demo_customer_finds_a_home_with_a_bill_and_a_prepaid_account_bound(
     assert list(AccountBinding.objects.filter(user=user).order_by("pk").values_list("account", "method")) == [
         (home.pk, BindingMethod.ID_DIGITS), (prepaid.pk, BindingMethod.ID_DIGITS)]
     assert BindingAttempt.objects.filter(user=user, succeeded=True).count() == 2
-    # Once: a second seed binds nothing more, even when the home's bill has been paid since.
+    # And a suggestion about the home account, opened on the portal channel as the portal opens one: a ticket to follow.
+    suggestion = Ticket.objects.get(opened_by=user)
+    assert (suggestion.business_type, suggestion.channel, suggestion.account, suggestion.state) == (
+        "suggestion", "portal", home, Ticket.State.OPEN)
+    assert suggestion.summary == "建议在电费短信里附上缴费链接"
+    # Once: a second seed binds and submits nothing more, even when the home's bill has been paid since.
     Bill.objects.filter(account=home).update(state=Bill.State.PAID)
     assert demo_customer_accounts_bind() == accounts
     assert AccountBinding.objects.filter(user=user).count() == 2
+    assert Ticket.objects.filter(opened_by=user).count() == 1
 
 
 def test_nothing_is_bound_before_the_demo_users_exist(demo_accounts):
