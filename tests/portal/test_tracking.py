@@ -49,6 +49,9 @@ def test_my_tickets_lists_only_mine_and_others_are_404(client, process):
     client.force_login(mine.user)
     page = client.get(reverse("portal:ticket_list")).content.decode()
     assert own.number in page and other.number not in page
+    # What it is about leads each card, linked to its timeline, with the account it concerns.
+    assert f'href="{reverse("portal:ticket_detail", args=[own.number])}">电表走快</a>' in page
+    assert f"户号 {mine.account.number}" in page
     assert client.get(reverse("portal:ticket_detail", args=[other.number])).status_code == 404
     assert client.get(reverse("portal:ticket_detail", args=["99999999999"])).status_code == 404
     assert client.post(reverse("portal:ticket_rate", args=[other.number]), {"satisfaction": 5}).status_code == 404
