@@ -217,7 +217,9 @@ def _draft_fields(
     }
 
 
-def _validate_request(*, event: str, data: dict, urgency: str, idempotency_key: str) -> str:
+def _validate_request(*, event: str, data: dict, urgency: str, idempotency_key: str, room: int = 12) -> str:
+    """The request's key, stripped, once event, data and urgency are known good. `room`: characters the key must
+    leave free in the column (a fan-out's prefix leaves room for ":<customer id>"; a bulk request's keys are whole)."""
     if event not in Event.values:
         raise NotificationError(_("未知的通知事件：%(event)s") % {"event": event}, field="event")
     if not isinstance(data, dict):
@@ -225,9 +227,9 @@ def _validate_request(*, event: str, data: dict, urgency: str, idempotency_key: 
     if urgency not in Urgency.values:
         raise NotificationError(_("紧急程度无效"), field="urgency")
     key = (idempotency_key or "").strip()
-    # The fan-out appends ":<customer id>", so the prefix leaves room for it.
-    if not key or len(key) > _KEY_LENGTH - 12:
-        raise NotificationError(_("幂等键不能为空且不超过108个字符"), field="idempotency_key")
+    if not key or len(key) > _KEY_LENGTH - room:
+        raise NotificationError(_("幂等键不能为空且不超过%(most)s个字符") % {"most": _KEY_LENGTH - room},
+                                field="idempotency_key")
     return key
 
 
@@ -861,7 +863,8 @@ def customer_notices_request(
     if not notices:
         return 0
     keys = [
-        _validate_request(event=notice.event, data=notice.data, urgency=urgency, idempotency_key=notice.idempotency_key)
+        _validate_request(event=notice.event, data=notice.data, urgency=urgency, idempotency_key=notice.idempotency_key,
+                          room=0)
         for notice in notices
     ]
     templates: dict[str, list[MessageTemplate]] = {}

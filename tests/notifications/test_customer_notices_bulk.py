@@ -15,6 +15,7 @@ from notifications.services import (
     CustomerNotice,
     _receipts_record,
     customer_notices_request,
+    fan_out_batch_create,
     notification_request,
     preference_set,
 )
@@ -24,6 +25,9 @@ from tests.factories import AccountFactory, CustomerFactory
 from tests.portal.factories import AccountBindingFactory
 
 pytestmark = pytest.mark.django_db
+
+
+OUTAGE = {"area": "舞阳坝街道", "starts": "11月28日 08:00", "ends": "11月28日 18:00", "reason": "线路检修"}
 
 
 def low_balance(number: str, balance: str = "6.52") -> dict:
@@ -156,3 +160,14 @@ def test_one_bad_alert_does_not_cost_its_neighbours_theirs(frozen):
         ("prepaid-low:account:good", "sms", "13900000009"),
         ("prepaid-low:good", "sms", "13900000001"),
     ]
+
+
+def test_a_fan_out_prefix_of_the_longest_allowed_still_makes_its_keys(customer, frozen):
+    """A fan-out prefix may take 108 of the key's 120 characters; ":<customer id>" fills the rest, not refused."""
+    prefix = "o" * 108
+    fan_out_batch_create(customer_ids=[customer.pk], event="outage_planned", data=OUTAGE, idempotency_prefix=prefix,
+                         urgency="normal", queue=lambda ids: None)
+    assert set(Message.objects.values_list("idempotency_key", flat=True)) == {f"{prefix}:{customer.pk}"}
+    with pytest.raises(NotificationError, match="120"):
+        customer_notices_request(notices=[CustomerNotice(customer=customer, event="outage_planned", data=OUTAGE,
+                                                         idempotency_key="k" * 121)])
