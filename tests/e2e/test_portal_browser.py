@@ -224,6 +224,22 @@ def report_fault_and_follow_it(page: Page, base_url: str, folder: Path, account:
     shot(page, folder, "16-fault-timeline")
 
 
+def every_page_fits_the_phone(page: Page, base_url: str, account: dict) -> None:
+    """No portal page is wider than the phone it is read on (nothing to scroll sideways but a table's own strip)."""
+    width = page.viewport_size["width"]
+    number = account["number"]
+    wider = {}
+    for path in ("/portal/", f"/portal/{number}/bills/", f"/portal/{number}/payments/", "/portal/accounts/", f"/portal/accounts/{number}/settings/",
+                 "/portal/accounts/add/", "/portal/pay/", f"/portal/pay/{number}/", "/portal/requests/apply/",
+                 "/portal/requests/feedback/", "/portal/requests/fault/", "/portal/tickets/", "/portal/inbox/",
+                 "/portal/inbox/preferences/", "/accounts/sessions/"):
+        page.goto(f"{base_url}{path}")
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        if page_width > width:
+            wider[path] = page_width
+    assert wider == {}, f"wider than the {width} px screen: {wider}"
+
+
 def test_a_new_customer_signs_up_binds_reads_the_bill_pays_it_and_reports_a_fault(portal, page, screenshots):
     base_url, database, account = portal
 
@@ -236,6 +252,7 @@ def test_a_new_customer_signs_up_binds_reads_the_bill_pays_it_and_reports_a_faul
     payment_credited(page, base_url, screenshots, account, names=["10-pay-credited", "11-dashboard-paid"])
     read_inbox(page, base_url, screenshots)
     report_fault_and_follow_it(page, base_url, screenshots, account)
+    every_page_fits_the_phone(page, base_url, account)
 
     assert sorted(path.name for path in screenshots.glob("*.png")) == [
         "01-signup.png", "02-signup-code.png", "03-portal-no-account.png", "04-bind.png", "05-bound.png",
