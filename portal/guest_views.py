@@ -25,8 +25,9 @@ from portal.dashboard.cache import bill_lookup_answer
 class BillLookupForm(forms.Form):
     account_number = forms.CharField(
         label=_("户号"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        help_text=_("10位数字，见电费账单或缴费凭证"),
     )
-    holder_name = forms.CharField(label=_("户主姓名"), max_length=100)
+    holder_name = forms.CharField(label=_("户主姓名"), max_length=100, help_text=_("与电费账单上的户名一致"))
 
 
 # One blank form per process: its fields are drawn once per language and kept (the template's frame_fragment is

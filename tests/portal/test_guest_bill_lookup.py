@@ -59,6 +59,9 @@ def test_the_form_needs_no_login_and_is_not_cached(client):
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     assert 'name="account_number"' in response.content.decode()
+    # A guest is told where to find what is asked for.
+    assert "10位数字，见电费账单或缴费凭证" in response.content.decode()
+    assert "与电费账单上的户名一致" in response.content.decode()
 
 
 def test_right_details_show_amount_due_and_bills_masked(client, account):
