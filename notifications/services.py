@@ -233,6 +233,34 @@ def _validate_request(*, event: str, data: dict, urgency: str, idempotency_key: 
     return key
 
 
+def _staff_or_caller_channels(*, book: _TemplateBook, event: str, user, to_phone: str,
+                              channels: Iterable[str] | None) -> list[str]:
+    """notification_request's channels for a staff user, or for a caller known only by the phone (user None)."""
+    if user is None:
+        allowed: tuple[str, ...] = (Channel.SMS,)
+    elif to_phone and event in ESSENTIAL_EVENTS:
+        allowed = (*STAFF_CHANNELS, Channel.SMS)
+    else:
+        allowed = STAFF_CHANNELS
+    wanted = _wanted_channels(allowed=allowed, book=book, channels=channels)
+    if user is None:
+        return [c for c in wanted if c == Channel.SMS]
+    return [c for c in wanted if (c != Channel.EMAIL or user.email) and (c != Channel.SMS or to_phone)]
+
+
+def _wanted_channels(*, allowed: tuple[str, ...], book: _TemplateBook, channels: Iterable[str] | None) -> list[str]:
+    """The channels asked for (each once), refused if any is not allowed; or, none asked for, every allowed channel
+    the event has a template for."""
+    if channels is None:
+        return [c for c in allowed if c in book.channels()]
+    wanted = list(dict.fromkeys(channels))
+    unknown = [c for c in wanted if c not in allowed]
+    if unknown:
+        raise NotificationError(_("该接收人不支持渠道：%(channels)s") % {"channels": ", ".join(unknown)},
+                                field="channels")
+    return wanted
+
+
 def notification_request(
     *,
     recipient_customer: Customer | None = None,
@@ -274,35 +302,16 @@ def notification_request(
         return _same_request(existing, event=event, customer=recipient_customer, user=recipient_user)
 
     book = _TemplateBook(event=event, data=data)
-    allowed = CUSTOMER_CHANNELS if recipient_customer is not None else STAFF_CHANNELS
-    if recipient_user is not None and to_phone and event in ESSENTIAL_EVENTS:
-        allowed = (*STAFF_CHANNELS, Channel.SMS)
-    if phone_only or (recipient_customer is not None and to_phone):
-        allowed = (Channel.SMS,)
-    if channels is None:
-        wanted = [c for c in allowed if c in book.channels()]
+    if recipient_customer is not None:
+        # A customer's channels as in a bulk request (_notice_channels); the switches do not apply to a number asked for.
+        notice = CustomerNotice(customer=recipient_customer, event=event, data=data, idempotency_key=key,
+                                to_phone=to_phone, channels=tuple(channels) if channels is not None else None)
+        switches = {} if to_phone else preference_switches_for(customer_id=recipient_customer.pk)
+        opted_out = sms_opted_out_phones(phones=[to_phone or recipient_customer.phone])
+        wanted = _notice_channels(notice=notice, book=book, switches=switches, opted_out=opted_out)
     else:
-        wanted = list(dict.fromkeys(channels))
-        unknown = [c for c in wanted if c not in allowed]
-        if unknown:
-            raise NotificationError(_("该接收人不支持渠道：%(channels)s") % {"channels": ", ".join(unknown)},
-                                    field="channels")
-    if recipient_customer is not None and to_phone:
-        # The caller asked for it on the phone: essential events go whatever the switches, the STOP list aside.
-        opted_out = bool(sms_opted_out_phones(phones=[to_phone])) and event not in ESSENTIAL_EVENTS
-        wanted = [] if opted_out else wanted
-    elif recipient_customer is not None:
-        switches = preference_switches_for(customer_id=recipient_customer.pk)
-        opted_out = bool(sms_opted_out_phones(phones=[recipient_customer.phone]))
-        wanted = _customer_channels(
-            customer=recipient_customer, event=event, wanted=wanted, switches=switches, opted_out=opted_out
-        )
-    elif phone_only:
-        wanted = [c for c in wanted if c == Channel.SMS]
-    else:
-        wanted = [
-            c for c in wanted if (c != Channel.EMAIL or recipient_user.email) and (c != Channel.SMS or to_phone)
-        ]
+        wanted = _staff_or_caller_channels(book=book, event=event, user=recipient_user, to_phone=to_phone,
+                                           channels=channels)
 
     now = clock.now()
     drafts = [
@@ -830,16 +839,11 @@ class CustomerNotice:
 
 def _notice_channels(*, notice: CustomerNotice, book: _TemplateBook, switches: PreferenceSwitches,
                      opted_out: set[str]) -> list[str]:
-    """notification_request's choice of channels for a customer, for one notice of a bulk request."""
+    """A customer's channels, for notification_request and each notice of a bulk request: those allowed and asked for
+    (by default every customer channel with a template), less what the customer's switches and the STOP list exclude;
+    a number asked for gets SMS only, its STOP reply honoured unless the event is essential, the switches left out."""
     allowed = (Channel.SMS,) if notice.to_phone else CUSTOMER_CHANNELS
-    if notice.channels is None:
-        wanted = [c for c in allowed if c in book.channels()]
-    else:
-        wanted = list(dict.fromkeys(notice.channels))
-        unknown = [c for c in wanted if c not in allowed]
-        if unknown:
-            raise NotificationError(_("该接收人不支持渠道：%(channels)s") % {"channels": ", ".join(unknown)},
-                                    field="channels")
+    wanted = _wanted_channels(allowed=allowed, book=book, channels=notice.channels)
     if notice.to_phone:
         return [] if notice.to_phone in opted_out and notice.event not in ESSENTIAL_EVENTS else wanted
     return _customer_channels(customer=notice.customer, event=notice.event, wanted=wanted, switches=switches,

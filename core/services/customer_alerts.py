@@ -135,15 +135,23 @@ def _low_balance_data(*, account_number: str, estimate: PrepaidEstimate, thresho
     }
 
 
+def _low_balance_state_may_change(*, told: bool, remaining: Decimal, threshold: Decimal) -> bool:
+    """A dip not yet told, or one told that is over: only then is the row locked and written. Told and still under,
+    or never told and above, nothing changes."""
+    return told != (remaining < threshold)
+
+
 def _low_balance_alert_record(*, locked: AccountBinding, account_number: str, estimate: PrepaidEstimate,
                               now: datetime.datetime) -> RaisedAlert | None:
     """On a locked binding: record and return the low-balance alert when the estimated balance is under the binding's
     threshold and it has not been told since the balance was last above it; re-arm it once above again. Changes the
     row in memory only."""
-    if estimate.remaining >= locked.low_balance_threshold:
-        locked.low_balance_alerted_at = None
+    told = locked.low_balance_alerted_at is not None
+    if not _low_balance_state_may_change(told=told, remaining=estimate.remaining,
+                                         threshold=locked.low_balance_threshold):
         return None
-    if locked.low_balance_alerted_at is not None:
+    if told:
+        locked.low_balance_alerted_at = None  # the dip is over: re-armed
         return None
     locked.low_balance_alerted_at = now
     return RaisedAlert(
@@ -226,11 +234,12 @@ def _holders_alerts_record(*, estimates: dict[int, tuple[Account, PrepaidEstimat
         ).order_by("pk")
         for row in locked:
             account, estimate = estimates[row.pk]
-            if estimate.remaining >= HOLDER_LOW_BALANCE_THRESHOLD:
-                if row.low_balance_alerted_at is not None:
-                    rearmed.append(row.pk)
+            was_told = row.low_balance_alerted_at is not None
+            if not _low_balance_state_may_change(told=was_told, remaining=estimate.remaining,
+                                                 threshold=HOLDER_LOW_BALANCE_THRESHOLD):
                 continue
-            if row.low_balance_alerted_at is not None:
+            if was_told:
+                rearmed.append(row.pk)
                 continue
             told.append(row.pk)
             alerts.append(RaisedAlert(
@@ -329,12 +338,6 @@ def _binding_chunks(size: int = SCAN_CHUNK):
             chunk += _bindings_to_scan().filter(account_id=last.account_id, pk__gt=last.pk)
         yield chunk
         after = last.account_id
-
-
-def _low_balance_state_may_change(*, told: bool, remaining: Decimal, threshold: Decimal) -> bool:
-    """A dip not yet told, or one told that is over: only then is the row locked and written. Told and still under,
-    or never told and above, nothing changes."""
-    return told != (remaining < threshold)
 
 
 def customer_alerts_scan(*, as_of: datetime.date | None = None) -> AlertScanResult:
